@@ -1,0 +1,285 @@
+"""Reliable event consumption: inbox → domain change → outbox in one transaction, retries, dead letters.
+
+A service declares its handlers on an ``EventRouter``; ``EventConsumer.process``
+applies the protocol of DESIGN.md to one Kafka record:
+
+1. Parse the CloudEvents envelope and its typed payload. A malformed message, or
+   an event type no contract knows, goes to the dead-letter topic at once.
+   A known type this service has no handler for is skipped (acked).
+2. In one transaction: claim the event in the inbox (already there → skip),
+   run the handler, which changes the domain and enqueues follow-up events.
+3. A failing handler is retried with exponential backoff, ``max_attempts`` times
+   in all; then the message is dead-lettered and the partition moves on.
+   A lost database connection is not the message's fault: after the retries it
+   propagates, the message is not acked and Kafka delivers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+from pydantic import ValidationError
+
+from shared import inbox, outbox
+from shared.db import Connection
+from shared.events import (
+    CloudEvent,
+    EventPayload,
+    UnknownEventType,
+    follow_up,
+    parse_event,
+)
+from shared.logging import bind_event_context, get_logger
+from shared.metrics import (
+    DEAD_LETTERS,
+    EVENT_HANDLING_SECONDS,
+    EVENTS_CONSUMED,
+    HANDLER_RETRIES,
+)
+
+log = get_logger(__name__)
+
+# Failures of the infrastructure rather than of the message: never dead-letter for these.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+class Record(Protocol):
+    """What we need of a Kafka record (aiokafka's ``ConsumerRecord`` fits)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record rebuilt from the dead-letter table, for replay."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+@dataclass
+class EventContext:
+    """What a handler gets: the open transaction's connection and the event being handled."""
+
+    conn: Connection
+    event: CloudEvent
+    service: str
+    emitted: list[CloudEvent] = field(default_factory=list)
+
+    @property
+    def case_id(self) -> str:
+        return self.event.subject
+
+    async def emit(self, payload: EventPayload, *, subject: str | None = None) -> CloudEvent:
+        """Enqueue a follow-up event (same correlation id) in this transaction's outbox."""
+        event = follow_up(payload, service=self.service, cause=self.event, subject=subject)
+        await outbox.enqueue(self.conn, event, topic=payload.topic)
+        self.emitted.append(event)
+        return event
+
+
+P = TypeVar("P", bound=EventPayload)
+Handler = Callable[[EventContext, Any], Awaitable[None]]
+
+
+class EventRouter:
+    """Maps event payload types to handlers: ``@router.on(CaseSubmittedV1)``."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+
+    def on(self, payload_type: type[P]) -> Callable[[Callable[[EventContext, P], Awaitable[None]]], Handler]:
+        def register(fn: Callable[[EventContext, P], Awaitable[None]]) -> Handler:
+            if payload_type.event_type in self.handlers:
+                raise ValueError(f"two handlers for {payload_type.event_type}")
+            self.handlers[payload_type.event_type] = fn
+            return fn
+
+        return register
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
+
+
+class HandlingFailed(Exception):
+    """A replayed dead letter failed again."""
+
+
+@dataclass
+class EventConsumer:
+    service: str
+    router: EventRouter
+    pool_provider: Callable[[], asyncpg.Pool]
+    dead_letters: Callable[[], DeadLetterSink]
+    dead_letter_topic: str
+    max_attempts: int = 5
+    backoff_base_s: float = 0.2
+    backoff_max_s: float = 5.0
+
+    @property
+    def name(self) -> str:
+        return self.service
+
+    async def process(self, record: Record) -> None:
+        """Handle one record. Returns when it is done (handled, skipped or dead-lettered)."""
+        raw = record.value or b""
+        try:
+            event = parse_event(raw)
+            payload = event.payload()
+        except (ValidationError, ValueError, UnknownEventType) as exc:
+            reason = "unknown_type" if isinstance(exc, UnknownEventType) else "malformed"
+            await self._dead_letter(record, error=f"{reason}: {exc}", attempts=0, reason=reason, event=None)
+            return
+
+        with bind_event_context(case_id=event.subject, correlation_id=event.correlationid, event_type=event.type):
+            handler = self.router.handlers.get(event.type)
+            if handler is None:
+                EVENTS_CONSUMED.labels(self.name, event.type, "ignored").inc()
+                return
+            await self._handle_with_retries(record, event, payload, handler)
+
+    async def _handle_with_retries(
+        self, record: Record, event: CloudEvent, payload: EventPayload, handler: Handler
+    ) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                outcome = await self._handle_once(event, payload, handler)
+            except Exception as exc:
+                infrastructure = isinstance(exc, INFRASTRUCTURE_ERRORS)
+                if attempt == self.max_attempts:
+                    if infrastructure:
+                        log.error("infrastructure failure; message left unacked for redelivery", error=repr(exc))
+                        raise
+                    await self._dead_letter(
+                        record,
+                        error=f"{type(exc).__name__}: {exc}",
+                        attempts=attempt,
+                        reason="handler_error",
+                        event=event,
+                    )
+                    return
+                HANDLER_RETRIES.labels(self.name).inc()
+                delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+                log.warning("handler failed; retrying", attempt=attempt, error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                continue
+            EVENT_HANDLING_SECONDS.labels(self.name, event.type).observe(time.perf_counter() - started)
+            EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
+            log.info("event handled" if outcome == "handled" else "event already handled; skipped", outcome=outcome)
+            return
+
+    async def _handle_once(self, event: CloudEvent, payload: EventPayload, handler: Handler) -> str:
+        async with self.pool_provider().acquire() as conn, conn.transaction():
+            if not await inbox.claim(conn, consumer=self.name, event_id=event.id, event_type=event.type):
+                return "duplicate"
+            await handler(EventContext(conn=conn, event=event, service=self.service), payload)
+        return "handled"
+
+    async def _dead_letter(
+        self, record: Record, *, error: str, attempts: int, reason: str, event: CloudEvent | None
+    ) -> None:
+        headers = [
+            *[(k, v) for k, v in record.headers if not k.startswith("dlq-")],
+            ("dlq-source-topic", record.topic.encode()),
+            ("dlq-source-partition", str(record.partition).encode()),
+            ("dlq-source-offset", str(record.offset).encode()),
+            ("dlq-consumer", self.name.encode()),
+            ("dlq-reason", reason.encode()),
+            ("dlq-error", error[:4000].encode()),
+            ("dlq-attempts", str(attempts).encode()),
+        ]
+        await self.dead_letters().send(
+            self.dead_letter_topic, key=record.key, value=record.value or b"", headers=headers
+        )
+        await self.pool_provider().execute(
+            """
+            INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset, message_key, payload,
+                                      headers, event_id, event_type, error, attempts)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO UPDATE
+                SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = now(), replayed_at = NULL
+            """,
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value or b"",
+            [[k, v.decode(errors="replace")] for k, v in record.headers],
+            str(event.id) if event else None,
+            event.type if event else None,
+            error[:4000],
+            attempts,
+        )
+        DEAD_LETTERS.labels(self.name, reason).inc()
+        EVENTS_CONSUMED.labels(self.name, event.type if event else "unknown", "dead_lettered").inc()
+        log.error(
+            "message dead-lettered",
+            reason=reason,
+            error=error[:500],
+            attempts=attempts,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+        )
+
+    async def replay(self, dead_letter_id: int) -> str:
+        """Handle a stored dead letter again, in-process (only this consumer sees it again).
+
+        Returns the outcome; raises ``LookupError`` if unknown, ``HandlingFailed`` if it fails again.
+        """
+        pool = self.pool_provider()
+        row = await pool.fetchrow(
+            "SELECT * FROM dead_letters WHERE id = $1 AND consumer = $2", dead_letter_id, self.name
+        )
+        if row is None:
+            raise LookupError(dead_letter_id)
+        try:
+            event = parse_event(bytes(row["payload"]))
+            payload = event.payload()
+        except (ValidationError, ValueError) as exc:
+            raise HandlingFailed(f"still malformed: {exc}") from exc
+        handler = self.router.handlers.get(event.type)
+        if handler is None:
+            raise HandlingFailed(f"no handler for {event.type}")
+        with bind_event_context(case_id=event.subject, correlation_id=event.correlationid, replay_of=dead_letter_id):
+            try:
+                outcome = await self._handle_once(event, payload, handler)
+            except Exception as exc:
+                raise HandlingFailed(f"{type(exc).__name__}: {exc}") from exc
+        await pool.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id)
+        log.info("dead letter replayed", outcome=outcome)
+        return outcome
+
+
+def new_correlation_id() -> str:
+    return str(uuid.uuid4())

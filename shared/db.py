@@ -1,0 +1,60 @@
+"""PostgreSQL access: the asyncpg pool and the migrations runner.
+
+Migrations are plain SQL files applied by yoyo-migrations (which keeps its own
+lock and log tables). Every service database gets ``shared/migrations`` (the
+inbox, outbox and dead-letter tables) followed by the service's own folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from yoyo import get_backend, read_migrations
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# A connection, whether opened directly or borrowed from a pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+def _yoyo_url(dsn: str) -> str:
+    scheme, rest = dsn.split("://", 1)
+    if scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return dsn
+
+
+def apply_migrations_sync(dsn: str, service_migrations: Path) -> list[str]:
+    """Apply pending migrations; returns the ids applied. Safe to run from several instances at once."""
+    backend = get_backend(_yoyo_url(dsn))
+    migrations = read_migrations(str(SHARED_MIGRATIONS), str(service_migrations))
+    with backend.lock():
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+    applied = [m.id for m in pending]
+    backend.connection.close()
+    return applied
+
+
+async def apply_migrations(dsn: str, service_migrations: Path) -> list[str]:
+    return await asyncio.to_thread(apply_migrations_sync, dsn, service_migrations)
+
+
+def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None

@@ -1,0 +1,226 @@
+"""The transactional outbox: events are inserted with the domain change, then relayed to Kafka.
+
+``enqueue`` runs inside the caller's transaction, so an event exists exactly when
+the change that caused it was committed. ``OutboxRelay`` publishes pending rows in
+id order. It wakes on ``LISTEN kipina_outbox`` (a trigger notifies on insert) and
+polls as a safety net, so a lost notification or a Kafka outage only delays.
+
+Several relays (one per service instance) may run against one database: rows are
+claimed with ``FOR UPDATE SKIP LOCKED``. To keep the per-case order, a relay leaves
+a row alone while an older unpublished row with the same key is held by another
+relay (it takes it on a later round, once that one is published).
+
+A crash after Kafka accepted a batch but before the rows were marked publishes the
+batch again; consumers' inboxes make that harmless (at-least-once + dedupe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+
+from shared.db import Connection
+from shared.events import CloudEvent, EventPayload, new_event
+from shared.logging import get_logger
+from shared.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL = "kipina_outbox"
+
+# publish(topic, key, value) -> awaits the broker's acknowledgement of a whole batch.
+PublishBatch = Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]]
+
+
+async def enqueue(conn: Connection, event: CloudEvent, *, topic: str) -> None:
+    """Insert an event into the outbox, in the caller's transaction."""
+    await conn.execute(
+        """
+        INSERT INTO outbox (event_id, event_type, topic, message_key, payload)
+        VALUES ($1, $2, $3, $4, $5)
+        """,
+        event.id,
+        event.type,
+        topic,
+        event.subject,
+        event.to_bytes(),
+    )
+
+
+async def backlog(pool: asyncpg.Pool) -> tuple[int, float]:
+    """(unpublished rows, age in seconds of the oldest one) for dashboards and metrics."""
+    row = await pool.fetchrow(
+        """
+        SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+        FROM outbox WHERE published_at IS NULL
+        """
+    )
+    assert row is not None
+    return int(row["n"]), float(row["age"])
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publish: PublishBatch,
+        *,
+        dsn: str,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self._pool = pool
+        self._publish = publish
+        self._dsn = dsn
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._max_backoff_s = max_backoff_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close_listener()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+        self._listener = None
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await asyncpg.connect(self._dsn)
+            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError) as exc:  # the poll keeps working without it
+            log.warning("outbox listener unavailable; polling only", error=str(exc))
+            self._listener = None
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            await self._ensure_listener()
+            try:
+                published = await self.relay_once()
+                failures = 0
+            except Exception as exc:  # Kafka or the database is down: back off, rows stay pending
+                failures += 1
+                OUTBOX_PUBLISH_ERRORS.inc()
+                delay = min(self._max_backoff_s, 0.5 * 2 ** min(failures, 6))
+                log.warning("outbox relay round failed; will retry", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                continue
+            if published >= self._batch_size:
+                continue  # more may be waiting: drain before sleeping
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+            self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        try:
+            published = await self._relay_batch()
+        except _PublishFailed as failed:
+            # Recorded after the claiming transaction rolled back (it held the row locks).
+            await self._record_failure(failed.ids, repr(failed.__cause__))
+            raise
+        if published:
+            OUTBOX_PUBLISHED.inc(published)
+            log.debug("outbox batch published", count=published)
+        return published
+
+    async def _relay_batch(self) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                SELECT id, topic, message_key, payload FROM outbox
+                WHERE published_at IS NULL
+                ORDER BY id
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED
+                """,
+                self._batch_size,
+            )
+            if rows:
+                rows = await self._in_key_order(conn, rows)
+            if not rows:
+                return 0
+            ids = [r["id"] for r in rows]
+            try:
+                await self._publish([(r["topic"], r["message_key"].encode(), bytes(r["payload"])) for r in rows])
+            except Exception as exc:
+                raise _PublishFailed(ids) from exc
+            await conn.execute(
+                "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])", ids
+            )
+            return len(ids)
+
+    async def _in_key_order(self, conn: Connection, rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
+        """Drop rows whose key has an older pending row that this batch does not hold."""
+        ids = [r["id"] for r in rows]
+        keys = list({r["message_key"] for r in rows})
+        blocked = await conn.fetch(
+            """
+            SELECT message_key, min(id) AS first_id FROM outbox
+            WHERE published_at IS NULL AND message_key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[]))
+              AND id < $3
+            GROUP BY message_key
+            """,
+            keys,
+            ids,
+            max(ids),
+        )
+        first_foreign = {b["message_key"]: b["first_id"] for b in blocked}
+        return [
+            r for r in rows if not (r["message_key"] in first_foreign and first_foreign[r["message_key"]] < r["id"])
+        ]
+
+    async def _record_failure(self, ids: list[int], error: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._pool.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
+                ids,
+                error[:2000],
+            )
+
+
+class _PublishFailed(Exception):
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(f"publishing {len(ids)} outbox rows failed")
+        self.ids = ids
+
+
+async def emit(
+    conn: Connection,
+    payload: EventPayload,
+    *,
+    service: str,
+    subject: str,
+    correlation_id: str,
+    causation_id: str | None = None,
+) -> CloudEvent:
+    """Create a new event (e.g. from an HTTP request) and enqueue it in the caller's transaction."""
+    event = new_event(
+        payload, service=service, subject=subject, correlation_id=correlation_id, causation_id=causation_id
+    )
+    await enqueue(conn, event, topic=payload.topic)
+    return event

@@ -1,0 +1,48 @@
+"""Configuration from the environment (pydantic-settings).
+
+Settings every service shares are read from ``KIPINA_*``; a service's own settings
+from ``KIPINA_<SERVICE>_*`` (e.g. ``KIPINA_REVIEW_DATABASE_URL``). Defaults match
+the local infrastructure started by ``make up`` (see deploy/README.md).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "kipina-development-secret-change-me-0123456789"
+
+
+class ServiceSettings(BaseSettings):
+    """Base class; each service subclasses it with its own ``env_prefix``."""
+
+    model_config = SettingsConfigDict(env_prefix="KIPINA_SERVICE_", extra="ignore")
+
+    # shared by every service: explicit aliases, so the service prefix does not apply
+    kafka_bootstrap: str = Field("127.0.0.1:19092", validation_alias="KIPINA_KAFKA_BOOTSTRAP")
+    jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias="KIPINA_JWT_SECRET")
+    jwt_issuer: str = Field("kipina", validation_alias="KIPINA_JWT_ISSUER")
+    log_level: str = Field("INFO", validation_alias="KIPINA_LOG_LEVEL")
+    log_format: str = Field("json", validation_alias="KIPINA_LOG_FORMAT")  # json | console
+
+    # per service (KIPINA_<SERVICE>_...)
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    # Kafka consumer group; empty means kipina-<service>. Tests give each run its own.
+    consumer_group: str = ""
+    # consumer: bounded in-process retries before a message is dead-lettered
+    handler_max_attempts: int = 5
+    handler_backoff_base_s: float = 0.2
+    handler_backoff_max_s: float = 5.0
+    # outbox relay
+    relay_poll_interval_s: float = 1.0
+    relay_batch_size: int = 200
+    # HTTP
+    max_request_bytes: int = 1_000_000
+
+
+def jwt_secret_is_default(settings: ServiceSettings) -> bool:
+    return settings.jwt_secret.get_secret_value() == DEV_JWT_SECRET
