@@ -22,3 +22,11 @@ def infra_env() -> Iterator[dict[str, str]]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+async def probe_db_url(infra_env: dict[str, str]) -> str:
+    """A database of its own for the probe service (tests of the reliability protocol)."""
+    from tests.support.infra import create_database
+
+    return await create_database(infra_env, "probe")

@@ -24,7 +24,10 @@ def database_env_name(service: str) -> str:
 def _from_environment() -> dict[str, str] | None:
     names = ["KIPINA_KAFKA_BOOTSTRAP", *(database_env_name(s) for s in SERVICES)]
     if all(os.environ.get(n) for n in names):
-        return {n: os.environ[n] for n in names}
+        env = {n: os.environ[n] for n in names}
+        if os.environ.get("KIPINA_PG_ADMIN_URL"):
+            env["KIPINA_PG_ADMIN_URL"] = os.environ["KIPINA_PG_ADMIN_URL"]
+        return env
     return None
 
 
@@ -37,7 +40,7 @@ def _from_testcontainers() -> dict[str, str]:  # pragma: no cover - needs a Dock
     pg = PostgresContainer("postgres:16", username="postgres", password="postgres", dbname="postgres")
     pg.start()
     base = pg.get_connection_url(driver=None).rsplit("/", 1)[0]
-    env = {"KIPINA_KAFKA_BOOTSTRAP": kafka.get_bootstrap_server()}
+    env = {"KIPINA_KAFKA_BOOTSTRAP": kafka.get_bootstrap_server(), "KIPINA_PG_ADMIN_URL": f"{base}/postgres"}
     import asyncio
 
     async def create() -> None:
@@ -74,5 +77,50 @@ async def reset_database(url: str) -> None:
         await conn.close()
 
 
-def unique_group(service: str) -> str:
-    return f"kipina-{service}-test-{uuid.uuid4().hex[:8]}"
+def unique_group(service: str, topics: list[str] | None = None) -> str:
+    """A fresh consumer group name, pinned to the current end of the event topics.
+
+    Pinning means a test's service sees only what is produced from now on, not the
+    whole history of a broker that other tests (and earlier runs) share.
+    """
+    import asyncio
+    import threading
+
+    from shared import topics as kipina_topics
+    from tests.support.kafka import pin_group_to_end
+
+    group = f"kipina-{service}-test-{uuid.uuid4().hex[:8]}"
+    bootstrap = os.environ.get("KIPINA_KAFKA_BOOTSTRAP")
+    if bootstrap:
+        names = topics or [*kipina_topics.EVENT_TOPICS, "kipina.test.probe.v1"]
+        errors: list[BaseException] = []
+
+        def pin() -> None:  # tests call this from inside a running event loop
+            try:
+                asyncio.run(pin_group_to_end(bootstrap, group, names))
+            except BaseException as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=pin)
+        worker.start()
+        worker.join()
+        if errors:
+            raise errors[0]
+    return group
+
+
+async def create_database(env: dict[str, str], name: str) -> str:
+    """Create (or empty) a test-only database through the admin URL; returns its URL."""
+    admin_url = env.get("KIPINA_PG_ADMIN_URL") or os.environ.get("KIPINA_PG_ADMIN_URL")
+    if not admin_url:
+        raise RuntimeError("KIPINA_PG_ADMIN_URL is needed to create the test database " + name)
+    conn = await asyncpg.connect(admin_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    await reset_database(url)
+    return url

@@ -1,0 +1,78 @@
+"""An outbox row committed while Kafka is down is published once Kafka is back (exactly one copy)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from shared import outbox
+from shared.db import apply_migrations, create_pool
+from shared.kafka import EventProducer, ensure_topics
+from tests.integration.reliability.test_protocol import submitted
+from tests.support.harness import eventually
+from tests.support.infra import reset_database
+from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
+
+pytestmark = pytest.mark.faults
+
+PROBE_MIGRATIONS = Path(__file__).resolve().parents[1] / "support" / "probe_migrations"
+
+
+async def count_on_topic(bootstrap: str, topic: str, event_id: uuid.UUID) -> int:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        found = 0
+        while True:
+            batch = await consumer.getmany(timeout_ms=1500)
+            if not batch:
+                return found
+            for records in batch.values():
+                found += sum(1 for r in records if str(event_id).encode() in (r.value or b""))
+    finally:
+        await consumer.stop()
+
+
+async def test_outbox_row_committed_during_kafka_outage_is_published_after(infra_env, probe_db_url) -> None:
+    from deploy import local
+
+    settings = local.load_settings()
+    if not settings.manage_kafka:
+        pytest.skip("Kafka is external (KIPINA_KAFKA_BOOTSTRAP); this test stops and starts the local broker")
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    await ensure_topics(bootstrap, names=[PROBE_TOPIC, PROBE_DLQ])
+    await reset_database(probe_db_url)
+    await apply_migrations(probe_db_url, PROBE_MIGRATIONS)
+    pool = await create_pool(probe_db_url)
+    producer = EventProducer(bootstrap, service="probe", request_timeout_ms=5000)
+    await producer.start()
+    relay = outbox.OutboxRelay(pool, producer.publish_batch, dsn=probe_db_url, poll_interval_s=0.5)
+    await relay.start()
+    event = submitted(str(uuid.uuid4()), "written while Kafka was down")
+    try:
+        await asyncio.to_thread(local.kafka_stop, settings)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.enqueue(conn, event, topic=PROBE_TOPIC)
+            await asyncio.sleep(8)  # the relay keeps trying while the broker is away
+            row = await pool.fetchrow(
+                "SELECT published_at, attempts, last_error FROM outbox WHERE event_id = $1", event.id
+            )
+            assert row["published_at"] is None
+            assert row["attempts"] >= 1 and row["last_error"], "the relay tried and recorded why it failed"
+        finally:
+            await asyncio.to_thread(local.kafka_start, settings)
+
+        async def published() -> object:
+            return await pool.fetchval("SELECT published_at FROM outbox WHERE event_id = $1", event.id)
+
+        await eventually(published, timeout=90, what="outbox row published after Kafka came back")
+    finally:
+        await relay.stop()
+        await producer.stop()
+        await pool.close()
+    assert await count_on_topic(bootstrap, PROBE_TOPIC, event.id) == 1

@@ -1,0 +1,144 @@
+"""The reliability protocol against the real broker and database, through the probe service."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.events import CaseSnapshot, CaseSubmittedV1, CloudEvent, Contact, Organisation, new_event
+from shared.vocabulary import Category, IsoStage, Language
+from tests.support.harness import auth, eventually
+from tests.support.kafka import produce, produce_event, watch
+from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
+
+pytestmark = pytest.mark.integration
+
+
+def submitted(case_id: str, title: str, *, event_id: uuid.UUID | None = None) -> CloudEvent:
+    snapshot = CaseSnapshot(
+        case_id=uuid.UUID(case_id),
+        call_id=uuid.uuid4(),
+        call_title="Probe call",
+        revision=1,
+        title=title,
+        summary="s" * 20,
+        problem="p" * 20,
+        solution="x" * 20,
+        organisation=Organisation(id="org-1", name="Org", business_id="0112038-9"),
+        submitter_id="u-1",
+        submitter=Contact(name="Sub Mitter", email="sub@example.org", language=Language.FI),
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        iso_stage=IsoStage.CONCEPT,
+    )
+    return new_event(
+        CaseSubmittedV1(case=snapshot),
+        service="intake",
+        subject=case_id,
+        correlation_id=str(uuid.uuid4()),
+        event_id=event_id,
+    )
+
+
+async def test_redelivered_event_changes_nothing_the_second_time(probe, infra_env) -> None:
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    case_id = str(uuid.uuid4())
+    first = submitted(case_id, "first")
+    await produce_event(bootstrap, first, topic=PROBE_TOPIC)
+    await eventually(lambda: probe.effects(case_id), what="first event handled")
+
+    await produce_event(bootstrap, first, topic=PROBE_TOPIC)  # the same event, delivered again
+    marker = submitted(case_id, "marker")  # same key → same partition → handled after the duplicate
+    await produce_event(bootstrap, marker, topic=PROBE_TOPIC)
+
+    async def marker_seen() -> list[dict[str, object]] | None:
+        effects = await probe.effects(case_id)
+        return effects if any(e["title"] == "marker" for e in effects) else None
+
+    effects = await eventually(marker_seen, what="marker handled")
+    assert [e["title"] for e in effects] == ["first", "marker"]
+    handled = await probe.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", first.id)
+    assert handled == 1
+
+
+async def test_malformed_event_is_dead_lettered_and_the_next_is_processed(probe, infra_env) -> None:
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    case_id = str(uuid.uuid4())
+    async with watch(bootstrap, PROBE_DLQ) as dlq:
+        await produce(bootstrap, PROBE_TOPIC, key=case_id.encode(), value=b'{"specversion": "1.0", "not": "an event')
+        await produce_event(bootstrap, submitted(case_id, "after the garbage"), topic=PROBE_TOPIC)
+
+        effects = await eventually(lambda: probe.effects(case_id), what="the event after the malformed one")
+        assert [e["title"] for e in effects] == ["after the garbage"]
+
+        records = await eventually(
+            lambda: _async(dlq.matching(lambda r: r.key == case_id.encode())), what="dead letter on the DLQ topic"
+        )
+    headers = dict(records[0].headers)
+    assert records[0].value == b'{"specversion": "1.0", "not": "an event'
+    assert headers["dlq-source-topic"] == PROBE_TOPIC.encode()
+    assert headers["dlq-reason"] == b"malformed"
+    assert int(headers["dlq-source-offset"]) >= 0
+    assert "dlq-source-partition" in headers and "dlq-error" in headers and headers["dlq-attempts"] == b"0"
+    row = await probe.pool.fetchrow("SELECT * FROM dead_letters WHERE message_key = $1", case_id.encode())
+    assert row is not None and row["error"].startswith("malformed")
+
+
+async def test_unknown_event_type_is_dead_lettered(probe, infra_env) -> None:
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    case_id = str(uuid.uuid4())
+    unknown = submitted(case_id, "x").model_copy(update={"type": "kipina.case.teleported.v9"})
+    async with watch(bootstrap, PROBE_DLQ) as dlq:
+        await produce_event(bootstrap, unknown, topic=PROBE_TOPIC)
+        records = await eventually(
+            lambda: _async(dlq.matching(lambda r: r.key == case_id.encode())), what="unknown type dead-lettered"
+        )
+    assert dict(records[0].headers)["dlq-reason"] == b"unknown_type"
+    assert await probe.effects(case_id) == []
+
+
+async def test_failing_handler_is_retried_then_dead_lettered_and_can_be_replayed(probe, infra_env) -> None:
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    case_id = str(uuid.uuid4())
+    async with watch(bootstrap, PROBE_DLQ) as dlq:
+        await produce_event(bootstrap, submitted(case_id, "poison pill"), topic=PROBE_TOPIC)
+        await produce_event(bootstrap, submitted(case_id, "healthy"), topic=PROBE_TOPIC)
+        effects = await eventually(lambda: probe.effects(case_id), what="the partition moved on")
+        records = await eventually(
+            lambda: _async(dlq.matching(lambda r: r.key == case_id.encode())), what="poison dead-lettered"
+        )
+    assert [e["title"] for e in effects] == ["healthy"]
+    headers = dict(records[0].headers)
+    assert headers["dlq-reason"] == b"handler_error"
+    assert headers["dlq-attempts"] == b"3"  # KIPINA_PROBE_HANDLER_MAX_ATTEMPTS
+    assert b"cannot digest" in headers["dlq-error"]
+
+    dead = await probe.pool.fetchrow("SELECT id FROM dead_letters WHERE message_key = $1", case_id.encode())
+    operator = auth("operator")
+    listed = await probe.client.get("/ops/dead-letters", headers=operator)
+    assert dead["id"] in [item["id"] for item in listed.json()["items"]]
+
+    still_failing = await probe.client.post(f"/ops/dead-letters/{dead['id']}/replay", headers=operator)
+    assert still_failing.status_code == 409
+    assert "cannot digest" in still_failing.json()["message"]
+
+    await probe.pool.execute("INSERT INTO probe_antidote VALUES (1)")
+    replayed = await probe.client.post(f"/ops/dead-letters/{dead['id']}/replay", headers=operator)
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["outcome"] == "handled"
+    assert sorted(e["title"] for e in await probe.effects(case_id)) == ["healthy", "poison pill"]
+    assert (await probe.client.post(f"/ops/dead-letters/{dead['id']}/replay", headers=operator)).json()[
+        "outcome"
+    ] == "duplicate"
+
+
+async def test_operations_endpoints_need_an_operator(probe) -> None:
+    assert (await probe.client.get("/ops/dead-letters")).status_code == 401
+    assert (await probe.client.get("/ops/dead-letters", headers=auth("submitter"))).status_code == 403
+    status = await probe.client.get("/ops/status", headers=auth("operator"))
+    assert status.status_code == 200 and "outbox" in status.json()
+
+
+async def _async(value):  # eventually() takes an async probe
+    return value

@@ -1,0 +1,110 @@
+"""Talking to the real broker from tests: produce raw records, and watch a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+
+from shared.events import CONTENT_TYPE, CloudEvent, EventPayload, new_event
+
+
+async def produce(
+    bootstrap: str, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value=value, key=key, headers=headers or [("content-type", CONTENT_TYPE.encode())]
+        )
+    finally:
+        await producer.stop()
+
+
+async def produce_event(bootstrap: str, event: CloudEvent, *, topic: str) -> None:
+    await produce(bootstrap, topic, key=event.subject.encode(), value=event.to_bytes())
+
+
+def make_event(payload: EventPayload, *, service: str, subject: str) -> CloudEvent:
+    return new_event(payload, service=service, subject=subject, correlation_id=str(uuid.uuid4()))
+
+
+class TopicWatcher:
+    """Collects every record that reaches the topics after it started."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self._consumer = consumer
+        self.records: list[ConsumerRecord[Any, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _pump(self) -> None:
+        async for record in self._consumer:
+            self.records.append(record)
+
+    def matching(self, predicate: Callable[[ConsumerRecord[Any, Any]], bool]) -> list[ConsumerRecord[Any, Any]]:
+        return [r for r in self.records if predicate(r)]
+
+    def events(self, *, subject: str | None = None, event_type: str | None = None) -> list[CloudEvent]:
+        found = []
+        for r in self.records:
+            try:
+                event = CloudEvent.model_validate_json(r.value)
+            except Exception:
+                continue
+            if subject is not None and event.subject != subject:
+                continue
+            if event_type is not None and event.type != event_type:
+                continue
+            found.append(event)
+        return found
+
+
+@asynccontextmanager
+async def watch(bootstrap: str, *topics: str) -> AsyncIterator[TopicWatcher]:
+    """Watch ``topics`` from their current end; the partitions are assigned before this yields."""
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=f"test-watch-{uuid.uuid4().hex[:8]}", auto_offset_reset="latest"
+    )
+    await consumer.start()
+    # Wait for the assignment and pin the current end offsets, so nothing produced after this is missed.
+    while not consumer.assignment():
+        await asyncio.sleep(0.05)
+        await consumer.getmany(timeout_ms=50)
+    ends = await consumer.end_offsets(list(consumer.assignment()))
+    for tp, offset in ends.items():
+        consumer.seek(tp, offset)
+    watcher = TopicWatcher(consumer)
+    watcher._task = asyncio.create_task(watcher._pump())
+    try:
+        yield watcher
+    finally:
+        watcher._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher._task
+        await consumer.stop()
+
+
+async def pin_group_to_end(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit the current end offsets for a new consumer group, so it starts there instead of replaying history."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        partitions = [
+            TopicPartition(t, p) for t in topics if t in existing for p in (consumer.partitions_for_topic(t) or ())
+        ]
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()

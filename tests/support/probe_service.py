@@ -1,0 +1,78 @@
+"""A minimal service built with the same ``shared.service.create_app`` as the real four.
+
+It proves the reliability protocol itself (inbox, retries, dead letters, acks) on a
+topic of its own, so those tests neither depend on nor disturb a real service.
+The handler records one row per run in ``probe_effects``; a title containing
+"poison" makes it fail until a row is put in ``probe_antidote`` (so a replay can succeed).
+
+Run as a process (the fault tests do): ``python -m tests.support.probe_service``.
+With ``KIPINA_PROBE_KILL_AFTER_COMMIT=<case id>`` the process kills itself right after
+the transaction of a message with that key committed, before its offset is committed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic_settings import SettingsConfigDict
+
+from shared.consumer import EventContext, EventRouter
+from shared.events import CaseSubmittedV1
+from shared.service import ServiceDefinition, create_app, run
+from shared.settings import ServiceSettings
+
+PROBE_TOPIC = "kipina.test.probe.v1"
+PROBE_DLQ = "kipina.probe.dlq"
+
+
+class ProbeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KIPINA_PROBE_", extra="ignore")
+    port: int = 8099
+
+
+router = EventRouter()
+
+
+@router.on(CaseSubmittedV1)
+async def on_case_submitted(ctx: EventContext, payload: CaseSubmittedV1) -> None:
+    if "poison" in payload.case.title and not await ctx.conn.fetchval("SELECT count(*) FROM probe_antidote"):
+        raise RuntimeError(f"probe cannot digest {payload.case.title!r}")
+    await ctx.conn.execute(
+        "INSERT INTO probe_effects (case_id, event_id, title) VALUES ($1, $2, $3)",
+        payload.case.case_id,
+        ctx.event.id,
+        payload.case.title,
+    )
+
+
+def create() -> FastAPI:
+    settings = ProbeSettings()
+    app = create_app(
+        ServiceDefinition(
+            name="probe",
+            title="Probe",
+            description="Test-only service for the reliability protocol.",
+            settings=settings,
+            migrations=Path(__file__).parent / "probe_migrations",
+            event_router=router,
+            consumes=[PROBE_TOPIC],
+        )
+    )
+    consumer = app.state.runtime.consumer
+    doomed_key = os.environ.get("KIPINA_PROBE_KILL_AFTER_COMMIT", "").encode()
+    if doomed_key and consumer is not None:
+        process = consumer.process
+
+        async def process_then_die(record):  # type: ignore[no-untyped-def]
+            await process(record)  # the transaction has committed here; the offset has not
+            if record.key == doomed_key:
+                os._exit(137)
+
+        consumer.process = process_then_die  # type: ignore[method-assign]
+    return app
+
+
+if __name__ == "__main__":
+    run("tests.support.probe_service:create", ProbeSettings())
