@@ -1,0 +1,75 @@
+# Kipinä developer Makefile.
+#
+# Infra targets (this section) drive deploy/local.py: a single-node Kafka (KRaft)
+# and PostgreSQL, both on 127.0.0.1, state under .kipina/ (see deploy/README.md).
+# Other targets (tests, lint, services) can be added below their own heading.
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+# Touched after a successful install; reinstall whenever pyproject.toml is newer.
+STAMP   := $(VENV)/.kipina-installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help venv infra-up infra-status infra-down infra-reset
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- environment
+
+venv: $(STAMP) ## create .venv and pip install -e '.[dev]' (again if pyproject.toml changed)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+# Infra targets only need a venv to exist (order-only prerequisite), so they do
+# not reinstall packages every time pyproject.toml is touched; run `make venv` for that.
+$(PY):
+	$(MAKE) venv
+
+# ---------------------------------------------------------------- infrastructure
+
+infra-up: | $(PY) ## start Kafka + PostgreSQL (idempotent; first run fetches Kafka), write .kipina/env
+	$(PY) -m deploy.local up
+
+infra-status: | $(PY) ## show whether Kafka and PostgreSQL are up (exit 1 if not)
+	$(PY) -m deploy.local status
+
+infra-down: | $(PY) ## stop Kafka and PostgreSQL, keep data
+	$(PY) -m deploy.local down
+
+infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kafka libs)
+	$(PY) -m deploy.local reset
+
+# ---------------------------------------------------------------- the whole system
+
+.PHONY: up down status test test-unit lint
+
+up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
+	$(PY) -m deploy.stack up
+
+down: | $(PY) ## stop the services, the mail sink and the infrastructure (data kept)
+	$(PY) -m deploy.stack down
+
+status: | $(PY) ## what is running
+	$(PY) -m deploy.stack status
+
+# ---------------------------------------------------------------- checks
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services deploy
+
+test-unit: venv ## unit tests only (no I/O)
+	$(VENV)/bin/pytest tests/unit -q
+
+# Integration, e2e and fault tests start Kafka and PostgreSQL themselves if they are not running.
+# Fault tests run last: one of them stops and restarts the broker.
+test: venv lint ## all tests: lint, unit, integration (real Kafka + PostgreSQL), e2e (four processes), faults
+	$(VENV)/bin/pytest tests/unit tests/integration tests/e2e tests/faults -q -p no:cacheprovider

@@ -1,0 +1,1 @@
+"""Local development infrastructure for Kipinä (Kafka + PostgreSQL), see deploy/README.md."""
