@@ -1,0 +1,121 @@
+"""The four services as separate processes against the real broker and databases, plus an SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+
+from deploy.stack import SERVICES, service_env, start_service, stop_process, wait_ready
+from tests.support.infra import database_env_name, reset_database, unique_group
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message in memory."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+async def e2e_database(env: dict[str, str], service: str) -> str:
+    """A database of the e2e run's own, owned by the service's role (so a running dev stack is untouched)."""
+    url = env[database_env_name(service)]
+    admin = env.get("KIPINA_PG_ADMIN_URL")
+    if not admin:
+        await reset_database(url)
+        return url
+    name = f"e2e_{service}"
+    role = url.split("://", 1)[1].split(":", 1)[0]
+    conn = await asyncpg.connect(admin)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+    finally:
+        await conn.close()
+    e2e_url = url.rsplit("/", 1)[0] + f"/{name}"
+    await reset_database(e2e_url)
+    return e2e_url
+
+
+@dataclass
+class Stack:
+    urls: dict[str, str]
+    mailbox: Mailbox
+    logs: dict[str, Path]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def log(self, service: str) -> str:
+        return self.logs[service].read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+async def stack(infra_env: dict[str, str], smtp_sink: tuple[Mailbox, int], tmp_path_factory) -> AsyncIterator[Stack]:
+    mailbox, smtp_port = smtp_sink
+    base = dict(infra_env)
+    for spec in SERVICES:
+        base[database_env_name(spec.name)] = await e2e_database(infra_env, spec.name)
+        base[f"KIPINA_{spec.name.upper()}_CONSUMER_GROUP"] = unique_group(f"e2e-{spec.name}")
+        base[f"KIPINA_{spec.name.upper()}_PORT"] = str(free_port())
+    base["KIPINA_NOTIFY_SMTP_HOST"] = "127.0.0.1"
+    base["KIPINA_NOTIFY_SMTP_PORT"] = str(smtp_port)
+    base["KIPINA_NOTIFY_DELIVERY_POLL_S"] = "0.2"
+    env = service_env(base)
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    stack = Stack(
+        urls={s.name: f"http://127.0.0.1:{env[f'KIPINA_{s.name.upper()}_PORT']}" for s in SERVICES},
+        mailbox=mailbox,
+        logs={s.name: log_dir / f"{s.name}.log" for s in SERVICES},
+    )
+    try:
+        for spec in SERVICES:
+            stack.processes[spec.name] = start_service(spec.name, env=env, log_path=stack.logs[spec.name])
+        for spec in SERVICES:
+            try:
+                await asyncio.to_thread(
+                    wait_ready, stack.urls[spec.name], timeout=120, process=stack.processes[spec.name]
+                )
+            except (RuntimeError, TimeoutError) as exc:
+                raise AssertionError(f"{spec.name} did not start: {exc}\n{stack.log(spec.name)[-4000:]}") from exc
+        yield stack
+    finally:
+        for process in stack.processes.values():
+            stop_process(process.pid)
+        if os.environ.get("KIPINA_E2E_SHOW_LOGS"):
+            for spec in SERVICES:
+                print(f"===== {spec.name} =====\n{stack.log(spec.name)[-5000:]}")
