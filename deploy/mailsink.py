@@ -25,7 +25,7 @@ class StoreMessages:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
         (self.directory / name).write_bytes(envelope.original_content or envelope.content)
         print(json.dumps({"event": "mail stored", "to": envelope.rcpt_tos, "file": name}), flush=True)

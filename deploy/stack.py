@@ -13,6 +13,7 @@ on 127.0.0.1:1025 and stores every message under ``<state>/mail/``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -107,16 +108,11 @@ def stop_process(pid: int, *, timeout: float = 20.0) -> None:
             os.kill(pid, 0)
         except ProcessLookupError:
             return
-        # reap if it is our child
-        try:
+        with contextlib.suppress(ChildProcessError):  # reap it if it is our child
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 # --------------------------------------------------------------------------- state
@@ -174,9 +170,9 @@ def services_up(infra: Mapping[str, str]) -> None:
             _say(f"{spec.name} already running")
             started.append((spec, None))
             continue
-        process = start_service(spec.name, env=env, log_path=logs / f"{spec.name}.log")
-        _record(spec.name, process)
-        started.append((spec, process))
+        service_process = start_service(spec.name, env=env, log_path=logs / f"{spec.name}.log")
+        _record(spec.name, service_process)
+        started.append((spec, service_process))
         _say(f"starting {spec.name} on {spec.url} (log: {logs / (spec.name + '.log')})")
     for spec, process in started:
         try:
@@ -216,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         services_up(infra)
         from deploy import demo
 
-        demo.main(load=not args.no_demo)
+        demo.main(with_demo=not args.no_demo)
         return 0
     if args.command == "services-down":
         services_down()

@@ -93,18 +93,23 @@ async def watch(bootstrap: str, *topics: str) -> AsyncIterator[TopicWatcher]:
 async def pin_group_to_end(bootstrap: str, group: str, topics: list[str]) -> None:
     """Commit the current end offsets for a new consumer group, so it starts there instead of replaying history."""
     from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
 
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        described = await admin.describe_topics([t for t in topics if t in existing])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    if not partitions:
+        return
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        existing = await consumer.topics()
-        partitions = [
-            TopicPartition(t, p) for t in topics if t in existing for p in (consumer.partitions_for_topic(t) or ())
-        ]
-        if not partitions:
-            return
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
+        await consumer.commit(dict(ends))
     finally:
         await consumer.stop()

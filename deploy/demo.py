@@ -1,0 +1,173 @@
+"""Demo data and the welcome text printed by ``make up``.
+
+Loads (idempotently) a demo call, its jury and one submitted case through the
+services' HTTP APIs, then prints the URLs and a development token for each role.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from shared.auth import mint_token
+from shared.settings import ServiceSettings
+from shared.vocabulary import Category, Language
+
+DEMO_CALL_TITLE = "Quality Innovation Award 2027 (demo)"
+
+PEOPLE: dict[str, dict[str, Any]] = {
+    "operator": {
+        "user_id": "demo-operator",
+        "roles": ["operator"],
+        "organisation_id": "org-kipina",
+        "language": "en",
+        "name": "Olli Operaattori",
+        "email": "operator@kipina.local",
+    },
+    "submitter": {
+        "user_id": "demo-submitter",
+        "roles": ["submitter"],
+        "organisation_id": "org-example-city",
+        "language": "fi",
+        "name": "Saara Submitter",
+        "email": "saara@example-city.fi",
+    },
+    "reviewer": {
+        "user_id": "demo-reviewer",
+        "roles": ["reviewer"],
+        "organisation_id": "org-review-board",
+        "language": "en",
+        "name": "Riku Reviewer",
+        "email": "riku@review.example",
+    },
+    "juror-1": {
+        "user_id": "demo-juror-1",
+        "roles": ["juror"],
+        "organisation_id": "org-jury-a",
+        "language": "sv",
+        "name": "Johanna Juror",
+        "email": "johanna@jury-a.example",
+    },
+    "juror-2": {
+        "user_id": "demo-juror-2",
+        "roles": ["juror"],
+        "organisation_id": "org-jury-b",
+        "language": "en",
+        "name": "Jussi Juror",
+        "email": "jussi@jury-b.example",
+    },
+}
+
+
+def tokens() -> dict[str, str]:
+    settings = ServiceSettings()
+    secret = settings.jwt_secret.get_secret_value()
+    return {
+        who: mint_token(secret=secret, issuer=settings.jwt_issuer, ttl=timedelta(days=7), **person)
+        for who, person in PEOPLE.items()
+    }
+
+
+def _headers(token: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **extra}
+
+
+def _check(response: httpx.Response, what: str) -> Any:
+    if response.status_code >= 400:
+        raise SystemExit(f"demo data: {what} failed: HTTP {response.status_code} {response.text}")
+    return response.json() if response.content else None
+
+
+def load_demo_data(urls: dict[str, str], tok: dict[str, str]) -> dict[str, str]:
+    """Create the demo call, jury and case unless they exist; returns their ids."""
+    with httpx.Client(timeout=15) as http:
+        operator = _headers(tok["operator"])
+        calls = _check(http.get(f"{urls['intake']}/calls", params={"limit": 100}, headers=operator), "list calls")
+        call = next((c for c in calls["items"] if c["title"] == DEMO_CALL_TITLE), None)
+        if call is None:
+            now = datetime.now(UTC)
+            call = _check(
+                http.post(
+                    f"{urls['intake']}/calls",
+                    headers=operator,
+                    json={
+                        "title": DEMO_CALL_TITLE,
+                        "description": "Demo call: public-sector innovations of the year.",
+                        "opens_at": (now - timedelta(days=1)).isoformat(),
+                        "closes_at": (now + timedelta(days=90)).isoformat(),
+                        "categories": [str(c) for c in Category],
+                        "languages": [str(lang) for lang in Language],
+                        "reviewers_per_iteration": 1,
+                    },
+                ),
+                "create call",
+            )
+        jurors = [
+            {
+                "user_id": PEOPLE[j]["user_id"],
+                "name": PEOPLE[j]["name"],
+                "email": PEOPLE[j]["email"],
+                "organisation_id": PEOPLE[j]["organisation_id"],
+                "conflicts": [],
+            }
+            for j in ("juror-1", "juror-2")
+        ]
+        _check(
+            http.put(
+                f"{urls['awards']}/calls/{call['id']}/jury",
+                headers=operator,
+                json={"jurors": jurors, "jurors_per_case": 2},
+            ),
+            "set jury",
+        )
+        case = _check(
+            http.post(
+                f"{urls['intake']}/cases",
+                headers=_headers(tok["submitter"], **{"Idempotency-Key": "demo-case-1"}),
+                json={
+                    "call_id": call["id"],
+                    "title": "Chatbot for building permits",
+                    "summary": "A multilingual assistant that guides residents through building permit applications.",
+                    "problem": "Half of permit applications come back incomplete, which costs residents weeks.",
+                    "solution": "A guided assistant checks the application with the resident before it is filed.",
+                    "organisation": {"name": "Example City", "business_id": "0112038-9"},
+                    "team": [{"name": "Tiina Team", "email": "tiina@example-city.fi", "language": "fi"}],
+                    "partners": [{"name": "Pekka Partner", "email": "pekka@partner.example", "language": "en"}],
+                    "category": "public_sector",
+                    "language": "fi",
+                    "oecd_principles": [1, 4],
+                    "iso_stage": "validation",
+                    "drivers": ["customer needs", "productivity"],
+                    "obstacles": ["time"],
+                },
+            ),
+            "submit demo case",
+        )
+    return {"call_id": call["id"], "case_id": case["id"]}
+
+
+def main(*, with_demo: bool = True) -> None:
+    from deploy.stack import SERVICES, _state
+
+    urls = {s.name: s.url for s in SERVICES}
+    tok = tokens()
+    ids = load_demo_data(urls, tok) if with_demo else {}
+    out = sys.stdout
+    print("\nKipinä is up.\n", file=out)
+    for s in SERVICES:
+        print(
+            f"  {s.name:7} {s.url}/docs   (events: {s.url}/asyncapi, health: {s.url}/health/ready, "
+            f"metrics: {s.url}/metrics)",
+            file=out,
+        )
+    print(f"\n  emails sent by notify are stored in {_state() / 'mail'}", file=out)
+    print(f"  logs: {_state() / 'logs'}", file=out)
+    if ids:
+        print(f"\n  demo call {ids['call_id']} ({DEMO_CALL_TITLE}), demo case {ids['case_id']}", file=out)
+    print("\nDevelopment tokens (valid 7 days; mint more with `.venv/bin/kipina token --role ...`):", file=out)
+    for who, token in tok.items():
+        print(f"\n  {who} ({PEOPLE[who]['user_id']}, org {PEOPLE[who]['organisation_id']}):\n  {token}", file=out)
+    print(f'\nTry:  curl -H "Authorization: Bearer $TOKEN" {urls["intake"]}/cases\n', file=out)

@@ -1,0 +1,318 @@
+"""Award evaluation rules, free of I/O: criteria, conflicts, juror assignment, score validation, scoring maths."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from shared.events import Criterion
+
+DEFAULT_JURORS_PER_CASE = 2
+
+# The Quality Innovation Award's five criteria, equally weighted, scored 0–5.
+DEFAULT_CRITERIA: tuple[Criterion, ...] = (
+    Criterion(key="novelty", name="Novelty", weight=1.0, scale_min=0, scale_max=5),
+    Criterion(key="usefulness", name="Usefulness (applicability)", weight=1.0, scale_min=0, scale_max=5),
+    Criterion(key="learning", name="Learning", weight=1.0, scale_min=0, scale_max=5),
+    Criterion(key="customer_orientation", name="Customer orientation", weight=1.0, scale_min=0, scale_max=5),
+    Criterion(key="effectiveness", name="Effectiveness (performance)", weight=1.0, scale_min=0, scale_max=5),
+)
+
+
+# --------------------------------------------------------------------------- status
+
+
+class EvaluationStatus(StrEnum):
+    OPEN = "open"
+    DECIDED = "decided"
+    WITHDRAWN = "withdrawn"
+
+
+class EvaluationAction(StrEnum):
+    ASSIGN = "assign"
+    SCORE = "score"
+    DECLARE_CONFLICT = "declare_conflict"
+    DECIDE = "decide"
+    WITHDRAW = "withdraw"
+
+
+class InvalidTransition(Exception):
+    def __init__(self, status: EvaluationStatus, action: EvaluationAction) -> None:
+        super().__init__(f"cannot {action.value.replace('_', ' ')}: the evaluation is {status.value}")
+        self.status = status
+        self.action = action
+
+
+def transition(status: EvaluationStatus, action: EvaluationAction) -> EvaluationStatus:
+    """The one place that says which action is allowed in which status, and where it leads."""
+    match status, action:
+        case (
+            EvaluationStatus.OPEN,
+            EvaluationAction.ASSIGN | EvaluationAction.SCORE | EvaluationAction.DECLARE_CONFLICT,
+        ):
+            return EvaluationStatus.OPEN
+        case EvaluationStatus.OPEN, EvaluationAction.DECIDE:
+            return EvaluationStatus.DECIDED
+        # A submitter may withdraw until results are out; a decided case is withdrawn too (not published).
+        case EvaluationStatus.OPEN | EvaluationStatus.DECIDED, EvaluationAction.WITHDRAW:
+            return EvaluationStatus.WITHDRAWN
+        case _:
+            raise InvalidTransition(status, action)
+
+
+# --------------------------------------------------------------------------- jury and conflicts
+
+
+@dataclass(frozen=True)
+class JurorProfile:
+    user_id: str
+    name: str
+    organisation_id: str
+    email: str | None = None
+    conflicts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Jury:
+    jurors: tuple[JurorProfile, ...]
+    jurors_per_case: int = DEFAULT_JURORS_PER_CASE
+
+
+def has_conflict(juror: JurorProfile, *, case_id: uuid.UUID, organisation_id: str) -> bool:
+    """A juror never evaluates a case of their own organisation, or one they declared a conflict with."""
+    return (
+        juror.organisation_id == organisation_id
+        or organisation_id in juror.conflicts
+        or str(case_id) in juror.conflicts
+    )
+
+
+def choose_jurors(
+    *,
+    panel: Sequence[JurorProfile],
+    case_id: uuid.UUID,
+    organisation_id: str,
+    needed: int,
+    already_assigned: Collection[str] = (),
+    excluded: Collection[str] = (),
+    loads: Mapping[str, int] | None = None,
+) -> list[str]:
+    """Pick up to ``needed`` eligible jurors, least loaded first, panel order breaking ties.
+
+    Deterministic, and with ties broken by panel order successive cases rotate round the panel.
+    ``excluded`` are jurors who recused themselves from this case.
+    """
+    if needed <= 0:
+        return []
+    loads = loads or {}
+    eligible = [
+        (loads.get(juror.user_id, 0), position, juror.user_id)
+        for position, juror in enumerate(panel)
+        if juror.user_id not in already_assigned
+        and juror.user_id not in excluded
+        and not has_conflict(juror, case_id=case_id, organisation_id=organisation_id)
+    ]
+    eligible.sort()
+    return [user_id for _, _, user_id in eligible[:needed]]
+
+
+# --------------------------------------------------------------------------- criteria and scores
+
+
+@dataclass(frozen=True)
+class ScoreEntry:
+    criterion: str
+    score: int
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    problem: str
+
+
+def criteria_problems(criteria: Sequence[Criterion]) -> list[Problem]:
+    """What is wrong with a set of criteria (empty when usable)."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, criterion in enumerate(criteria):
+        if criterion.key in seen:
+            problems.append(Problem(f"criteria.{i}.key", f"criterion {criterion.key!r} appears more than once"))
+        seen.add(criterion.key)
+        if criterion.scale_max <= criterion.scale_min:
+            problems.append(
+                Problem(f"criteria.{i}.scale_max", f"criterion {criterion.key!r}: scale_max must exceed scale_min")
+            )
+    return problems
+
+
+def score_problems(criteria: Sequence[Criterion], scores: Sequence[ScoreEntry]) -> list[Problem]:
+    """Every criterion scored exactly once, within its scale, and nothing else (empty when valid)."""
+    by_key = {c.key: c for c in criteria}
+    problems: list[Problem] = []
+    counts: dict[str, int] = defaultdict(int)
+    for i, entry in enumerate(scores):
+        counts[entry.criterion] += 1
+        criterion = by_key.get(entry.criterion)
+        if criterion is None:
+            problems.append(Problem(f"scores.{i}.criterion", f"{entry.criterion!r} is not a criterion of this call"))
+        elif not criterion.scale_min <= entry.score <= criterion.scale_max:
+            problems.append(
+                Problem(
+                    f"scores.{i}.score",
+                    f"criterion {entry.criterion!r}: score {entry.score} is outside "
+                    f"{criterion.scale_min}..{criterion.scale_max}",
+                )
+            )
+    for key, n in counts.items():
+        if n > 1 and key in by_key:
+            problems.append(Problem("scores", f"criterion {key!r} is scored {n} times; score it once"))
+    for criterion in criteria:
+        if counts.get(criterion.key, 0) == 0:
+            problems.append(Problem("scores", f"criterion {criterion.key!r} is not scored"))
+    return problems
+
+
+def reference_scale(criteria: Sequence[Criterion]) -> tuple[int, int]:
+    """The scale a weighted score is reported on: the criteria's own when they share one."""
+    return min(c.scale_min for c in criteria), max(c.scale_max for c in criteria)
+
+
+def weighted_score(criteria: Sequence[Criterion], scores: Mapping[str, int]) -> float:
+    """One juror's Σ weight·score / Σ weight, each score taken as a share of its own scale, on the reference scale.
+
+    With criteria sharing one scale this is exactly the weighted mean of the raw scores.
+    """
+    low, high = reference_scale(criteria)
+    total_weight = sum(c.weight for c in criteria)
+    share = sum(c.weight * (scores[c.key] - c.scale_min) / (c.scale_max - c.scale_min) for c in criteria)
+    return low + (high - low) * share / total_weight
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def z_normalise(values: Sequence[float]) -> list[float]:
+    """(x − mean) / sd (population sd); a single value, or no spread at all, gives 0s."""
+    if len(values) < 2:
+        return [0.0 for _ in values]
+    centre = sum(values) / len(values)
+    sd = math.sqrt(sum((v - centre) ** 2 for v in values) / len(values))
+    if sd == 0:
+        return [0.0 for _ in values]
+    return [(v - centre) / sd for v in values]
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+@dataclass(frozen=True)
+class ScoredCase:
+    """What the leaderboard needs of one evaluation: its criteria and each assigned juror's scores."""
+
+    case_id: uuid.UUID
+    title: str
+    category: str
+    criteria: tuple[Criterion, ...]
+    jurors_assigned: int
+    scorecards: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    case_id: uuid.UUID
+    title: str
+    category: str
+    jurors_scored: int
+    jurors_assigned: int
+    weighted_score: float
+    normalised_score: float
+    rank: int
+
+
+def leaderboard(cases: Sequence[ScoredCase], *, normalise: bool) -> list[LeaderboardRow]:
+    """Rank every case that has at least one scorecard, per category (1 = best; ties share a rank).
+
+    ``weighted_score`` is the mean over jurors of each juror's weighted score. ``normalised_score`` is the
+    mean over jurors of the juror's z-score, taken over all the weighted scores that juror gave in the
+    call, which removes a harsh or lenient juror's bias. ``normalise`` picks which of the two ranks.
+    """
+    scored = [c for c in cases if c.scorecards]
+    per_juror: dict[str, list[tuple[uuid.UUID, float]]] = defaultdict(list)
+    raw: dict[uuid.UUID, list[float]] = defaultdict(list)
+    for case in scored:
+        for juror_id, scores in case.scorecards.items():
+            value = weighted_score(case.criteria, scores)
+            per_juror[juror_id].append((case.case_id, value))
+            raw[case.case_id].append(value)
+    z: dict[uuid.UUID, list[float]] = defaultdict(list)
+    for given in per_juror.values():
+        for (case_id, _), value in zip(given, z_normalise([v for _, v in given]), strict=True):
+            z[case_id].append(value)
+
+    by_category: dict[str, list[tuple[float, float, ScoredCase]]] = defaultdict(list)
+    for case in scored:
+        by_category[case.category].append((mean(raw[case.case_id]) or 0.0, mean(z[case.case_id]) or 0.0, case))
+
+    rows: list[LeaderboardRow] = []
+    for category in sorted(by_category):
+        ranked = sorted(
+            by_category[category], key=lambda e: (-(e[1] if normalise else e[0]), e[2].title, str(e[2].case_id))
+        )
+        rank, previous = 0, None
+        for position, (weighted, normalised, case) in enumerate(ranked, start=1):
+            key = round(normalised if normalise else weighted, 9)
+            if key != previous:
+                rank, previous = position, key
+            rows.append(
+                LeaderboardRow(
+                    case_id=case.case_id,
+                    title=case.title,
+                    category=category,
+                    jurors_scored=len(case.scorecards),
+                    jurors_assigned=case.jurors_assigned,
+                    weighted_score=weighted,
+                    normalised_score=normalised,
+                    rank=rank,
+                )
+            )
+    return rows
+
+
+# --------------------------------------------------------------------------- evaluation record
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    call_title: str
+    title: str
+    summary: str
+    category: str
+    language: str
+    organisation_id: str
+    organisation_name: str
+    criteria: tuple[Criterion, ...]
+    status: EvaluationStatus
+    opened_at: datetime
+    outcome: str | None = None
+    feedback: str | None = None
+    weighted_score: float | None = None
+    rank_in_category: int | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    published_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+
+def missing_jurors(assigned: Collection[str], scored: Collection[str]) -> list[str]:
+    """Assigned jurors who have not scored yet, in a stable order."""
+    return sorted(set(assigned) - set(scored))

@@ -1,0 +1,499 @@
+"""All of awards' SQL (asyncpg). Every function takes the connection of the caller's transaction first."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.awards import domain
+from services.awards.domain import Evaluation, EvaluationStatus, JurorProfile, Jury, ScoreEntry
+from shared.db import Connection
+from shared.events import CaseNominatedV1, Criterion
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+# --------------------------------------------------------------------------- locking
+
+
+async def lock_call(conn: Connection, call_id: uuid.UUID, *, shared: bool = False) -> None:
+    """Serialise changes to one call's jury, criteria and assignments (held until the transaction ends).
+
+    Scoring takes it shared; changing criteria or the panel, and assigning jurors, take it exclusively.
+    """
+    key = int.from_bytes(call_id.bytes[:8], "big", signed=True)
+    if shared:
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", key)
+    else:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+
+
+# --------------------------------------------------------------------------- criteria
+
+
+def _criteria(raw: Sequence[dict[str, Any]]) -> tuple[Criterion, ...]:
+    return tuple(Criterion.model_validate(c) for c in raw)
+
+
+def _criteria_json(criteria: Sequence[Criterion]) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in criteria]
+
+
+async def get_criteria(conn: Connection, call_id: uuid.UUID) -> tuple[Criterion, ...] | None:
+    raw = await conn.fetchval("SELECT criteria FROM call_criteria WHERE call_id = $1", call_id)
+    return _criteria(raw) if raw is not None else None
+
+
+async def set_criteria(conn: Connection, *, call_id: uuid.UUID, criteria: Sequence[Criterion], updated_by: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO call_criteria (call_id, criteria, updated_by) VALUES ($1, $2, $3)
+        ON CONFLICT (call_id) DO UPDATE
+            SET criteria = EXCLUDED.criteria, updated_by = EXCLUDED.updated_by, updated_at = now()
+        """,
+        call_id,
+        _criteria_json(criteria),
+        updated_by,
+    )
+
+
+async def call_has_scores(conn: Connection, call_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            """
+            SELECT EXISTS (SELECT 1 FROM scorecards s JOIN evaluations e USING (case_id)
+                           WHERE e.call_id = $1 AND e.status <> 'withdrawn')
+            """,
+            call_id,
+        )
+    )
+
+
+async def replace_open_criteria(conn: Connection, *, call_id: uuid.UUID, criteria: Sequence[Criterion]) -> int:
+    """Give the call's open evaluations the new criteria (only done while none has scores)."""
+    result = await conn.execute(
+        "UPDATE evaluations SET criteria = $2 WHERE call_id = $1 AND status = 'open'",
+        call_id,
+        _criteria_json(criteria),
+    )
+    return int(result.split()[-1])
+
+
+# --------------------------------------------------------------------------- jury
+
+
+def _jury(row: asyncpg.Record) -> Jury:
+    return Jury(
+        jurors=tuple(
+            JurorProfile(
+                user_id=j["user_id"],
+                name=j["name"],
+                organisation_id=j["organisation_id"],
+                email=j.get("email"),
+                conflicts=frozenset(j.get("conflicts", [])),
+            )
+            for j in row["jurors"]
+        ),
+        jurors_per_case=row["jurors_per_case"],
+    )
+
+
+async def get_jury(conn: Connection, call_id: uuid.UUID) -> Jury | None:
+    row = await conn.fetchrow("SELECT jurors, jurors_per_case FROM juries WHERE call_id = $1", call_id)
+    return _jury(row) if row is not None else None
+
+
+async def set_jury(conn: Connection, *, call_id: uuid.UUID, jury: Jury, updated_by: str) -> None:
+    jurors = [
+        {
+            "user_id": j.user_id,
+            "name": j.name,
+            "email": j.email,
+            "organisation_id": j.organisation_id,
+            "conflicts": sorted(j.conflicts),
+        }
+        for j in jury.jurors
+    ]
+    await conn.execute(
+        """
+        INSERT INTO juries (call_id, jurors, jurors_per_case, updated_by) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (call_id) DO UPDATE
+            SET jurors = EXCLUDED.jurors, jurors_per_case = EXCLUDED.jurors_per_case,
+                updated_by = EXCLUDED.updated_by, updated_at = now()
+        """,
+        call_id,
+        jurors,
+        jury.jurors_per_case,
+        updated_by,
+    )
+
+
+# --------------------------------------------------------------------------- evaluations
+
+_EVALUATION_COLUMNS = """
+    case_id, call_id, call_title, title, summary, category, language, organisation_id, organisation_name,
+    criteria, status, opened_at, outcome, feedback, weighted_score, rank_in_category, decided_at, decided_by,
+    published_at, withdrawn_at
+"""
+
+
+def _evaluation(row: asyncpg.Record) -> Evaluation:
+    values = dict(row)
+    values["criteria"] = _criteria(values["criteria"])
+    values["status"] = EvaluationStatus(values["status"])
+    return Evaluation(**values)
+
+
+async def insert_evaluation(
+    conn: Connection, *, nomination: CaseNominatedV1, criteria: Sequence[Criterion], status: EvaluationStatus
+) -> bool:
+    """Create the evaluation of a nominated case; False if it already exists (a repeated nomination)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO evaluations (case_id, call_id, call_title, title, summary, category, language,
+                                 organisation_id, organisation_name, criteria, status, withdrawn_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11 = 'withdrawn' THEN now() END)
+        ON CONFLICT (case_id) DO NOTHING
+        RETURNING true
+        """,
+        nomination.case_id,
+        nomination.call_id,
+        nomination.call_title,
+        nomination.title,
+        nomination.summary,
+        str(nomination.category),
+        str(nomination.language),
+        nomination.organisation_id,
+        nomination.organisation_name,
+        _criteria_json(criteria),
+        status.value,
+    )
+    return bool(inserted)
+
+
+async def get_evaluation(conn: Connection, case_id: uuid.UUID, *, for_update: bool = False) -> Evaluation | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE case_id = $1{lock}", case_id)  # noqa: S608
+    return _evaluation(row) if row is not None else None
+
+
+async def list_evaluations(
+    conn: Connection, *, call_id: uuid.UUID | None, status: EvaluationStatus | None, limit: int, offset: int
+) -> tuple[list[Evaluation], int]:
+    where = "($1::uuid IS NULL OR call_id = $1) AND ($2::text IS NULL OR status = $2)"
+    count_sql = f"SELECT count(*) FROM evaluations WHERE {where}"  # noqa: S608
+    total = await conn.fetchval(count_sql, call_id, status.value if status else None)
+    rows = await conn.fetch(
+        f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE {where} "  # noqa: S608
+        "ORDER BY opened_at, case_id LIMIT $3 OFFSET $4",
+        call_id,
+        status.value if status else None,
+        limit,
+        offset,
+    )
+    return [_evaluation(r) for r in rows], int(total)
+
+
+async def open_evaluations_of_call(conn: Connection, call_id: uuid.UUID) -> list[Evaluation]:
+    rows = await conn.fetch(
+        f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
+        "WHERE call_id = $1 AND status = 'open' ORDER BY opened_at, case_id",
+        call_id,
+    )
+    return [_evaluation(r) for r in rows]
+
+
+async def decided_unpublished(conn: Connection, call_id: uuid.UUID) -> list[Evaluation]:
+    rows = await conn.fetch(
+        f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
+        "WHERE call_id = $1 AND status = 'decided' AND published_at IS NULL ORDER BY decided_at, case_id FOR UPDATE",
+        call_id,
+    )
+    return [_evaluation(r) for r in rows]
+
+
+async def record_decision(
+    conn: Connection,
+    *,
+    case_id: uuid.UUID,
+    status: EvaluationStatus,
+    outcome: str,
+    feedback: str,
+    weighted_score: float | None,
+    rank_in_category: int | None,
+    decided_by: str,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE evaluations SET status = $2, outcome = $3, feedback = $4, weighted_score = $5,
+               rank_in_category = $6, decided_by = $7, decided_at = now()
+        WHERE case_id = $1
+        """,
+        case_id,
+        status.value,
+        outcome,
+        feedback,
+        weighted_score,
+        rank_in_category,
+        decided_by,
+    )
+
+
+async def mark_published(conn: Connection, case_ids: Sequence[uuid.UUID]) -> None:
+    await conn.execute("UPDATE evaluations SET published_at = now() WHERE case_id = ANY($1::uuid[])", list(case_ids))
+
+
+async def mark_withdrawn(conn: Connection, *, case_id: uuid.UUID, status: EvaluationStatus) -> None:
+    await conn.execute(
+        "UPDATE evaluations SET status = $2, withdrawn_at = now() WHERE case_id = $1", case_id, status.value
+    )
+
+
+async def remember_withdrawal(conn: Connection, *, case_id: uuid.UUID, call_id: uuid.UUID) -> None:
+    await conn.execute(
+        "INSERT INTO withdrawn_cases (case_id, call_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", case_id, call_id
+    )
+
+
+async def was_withdrawn(conn: Connection, case_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM withdrawn_cases WHERE case_id = $1)", case_id))
+
+
+# --------------------------------------------------------------------------- assignments
+
+
+async def assigned_jurors(conn: Connection, case_id: uuid.UUID) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT juror_id FROM assignments WHERE case_id = $1 ORDER BY assigned_at, juror_id", case_id
+    )
+    return [r["juror_id"] for r in rows]
+
+
+async def is_assigned(conn: Connection, *, case_id: uuid.UUID, juror_id: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM assignments WHERE case_id = $1 AND juror_id = $2)", case_id, juror_id
+        )
+    )
+
+
+async def juror_loads(conn: Connection, call_id: uuid.UUID) -> dict[str, int]:
+    """How many live evaluations of the call each juror is assigned to."""
+    rows = await conn.fetch(
+        """
+        SELECT a.juror_id, count(*) AS n FROM assignments a JOIN evaluations e USING (case_id)
+        WHERE e.call_id = $1 AND e.status <> 'withdrawn'
+        GROUP BY a.juror_id
+        """,
+        call_id,
+    )
+    return {r["juror_id"]: int(r["n"]) for r in rows}
+
+
+async def add_assignments(conn: Connection, *, case_id: uuid.UUID, juror_ids: Sequence[str]) -> None:
+    await conn.executemany(
+        "INSERT INTO assignments (case_id, juror_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [(case_id, j) for j in juror_ids],
+    )
+
+
+async def remove_assignment(conn: Connection, *, case_id: uuid.UUID, juror_id: str) -> bool:
+    """Unassign a juror; their scorecard for the case goes with it (foreign key cascade)."""
+    result = await conn.execute("DELETE FROM assignments WHERE case_id = $1 AND juror_id = $2", case_id, juror_id)
+    return result.endswith(" 1")
+
+
+async def recused_jurors(conn: Connection, case_id: uuid.UUID) -> set[str]:
+    rows = await conn.fetch("SELECT juror_id FROM recusals WHERE case_id = $1", case_id)
+    return {r["juror_id"] for r in rows}
+
+
+async def add_recusal(conn: Connection, *, case_id: uuid.UUID, juror_id: str, reason: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO recusals (case_id, juror_id, reason) VALUES ($1, $2, $3)
+        ON CONFLICT (case_id, juror_id) DO UPDATE SET reason = EXCLUDED.reason, declared_at = now()
+        """,
+        case_id,
+        juror_id,
+        reason,
+    )
+
+
+async def top_up_jurors(conn: Connection, *, evaluation: Evaluation, jury: Jury | None) -> list[str]:
+    """Assign jurors until the evaluation has the panel's k, never one with a conflict; returns those added.
+
+    The caller holds the call lock, so loads cannot change underneath.
+    """
+    assigned = await assigned_jurors(conn, evaluation.case_id)
+    needed = (jury.jurors_per_case if jury else domain.DEFAULT_JURORS_PER_CASE) - len(assigned)
+    if needed <= 0:
+        return []
+    chosen = domain.choose_jurors(
+        panel=jury.jurors if jury else (),
+        case_id=evaluation.case_id,
+        organisation_id=evaluation.organisation_id,
+        needed=needed,
+        already_assigned=assigned,
+        excluded=await recused_jurors(conn, evaluation.case_id),
+        loads=await juror_loads(conn, evaluation.call_id),
+    )
+    await add_assignments(conn, case_id=evaluation.case_id, juror_ids=chosen)
+    if len(chosen) < needed:
+        log.warning(
+            "too few eligible jurors for the case",
+            case_id=str(evaluation.case_id),
+            call_id=str(evaluation.call_id),
+            wanted=needed,
+            assigned=len(chosen),
+            panel_size=len(jury.jurors) if jury else 0,
+        )
+    return chosen
+
+
+# --------------------------------------------------------------------------- scorecards
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    case_id: uuid.UUID
+    juror_id: str
+    scores: tuple[ScoreEntry, ...]
+    overall_comment: str
+    submitted_at: datetime
+
+    def by_criterion(self) -> dict[str, int]:
+        return {s.criterion: s.score for s in self.scores}
+
+
+def _scorecard(row: asyncpg.Record) -> Scorecard:
+    return Scorecard(
+        case_id=row["case_id"],
+        juror_id=row["juror_id"],
+        scores=tuple(
+            ScoreEntry(criterion=s["criterion"], score=s["score"], comment=s["comment"]) for s in row["scores"]
+        ),
+        overall_comment=row["overall_comment"],
+        submitted_at=row["submitted_at"],
+    )
+
+
+async def save_scorecard(
+    conn: Connection, *, case_id: uuid.UUID, juror_id: str, scores: Sequence[ScoreEntry], overall_comment: str
+) -> None:
+    """Store a juror's scores for a case, replacing any earlier submission."""
+    await conn.execute(
+        """
+        INSERT INTO scorecards (case_id, juror_id, scores, overall_comment) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (case_id, juror_id) DO UPDATE
+            SET scores = EXCLUDED.scores, overall_comment = EXCLUDED.overall_comment, submitted_at = now()
+        """,
+        case_id,
+        juror_id,
+        [{"criterion": s.criterion, "score": s.score, "comment": s.comment} for s in scores],
+        overall_comment,
+    )
+
+
+async def scorecards(conn: Connection, case_id: uuid.UUID) -> list[Scorecard]:
+    rows = await conn.fetch("SELECT * FROM scorecards WHERE case_id = $1 ORDER BY submitted_at, juror_id", case_id)
+    return [_scorecard(r) for r in rows]
+
+
+async def scorecard(conn: Connection, *, case_id: uuid.UUID, juror_id: str) -> Scorecard | None:
+    row = await conn.fetchrow("SELECT * FROM scorecards WHERE case_id = $1 AND juror_id = $2", case_id, juror_id)
+    return _scorecard(row) if row is not None else None
+
+
+async def scored_cases(conn: Connection, call_id: uuid.UUID) -> list[domain.ScoredCase]:
+    """Every live evaluation of the call with its assigned-juror count and scorecards, for the leaderboard."""
+    rows = await conn.fetch(
+        """
+        SELECT e.case_id, e.title, e.category, e.criteria,
+               (SELECT count(*) FROM assignments a WHERE a.case_id = e.case_id) AS jurors_assigned,
+               coalesce((SELECT jsonb_object_agg(s.juror_id, s.scores) FROM scorecards s WHERE s.case_id = e.case_id),
+                        '{}'::jsonb) AS scorecards
+        FROM evaluations e
+        WHERE e.call_id = $1 AND e.status <> 'withdrawn'
+        ORDER BY e.opened_at, e.case_id
+        """,
+        call_id,
+    )
+    return [
+        domain.ScoredCase(
+            case_id=r["case_id"],
+            title=r["title"],
+            category=r["category"],
+            criteria=_criteria(r["criteria"]),
+            jurors_assigned=int(r["jurors_assigned"]),
+            scorecards={
+                juror_id: {s["criterion"]: int(s["score"]) for s in scores}
+                for juror_id, scores in r["scorecards"].items()
+            },
+        )
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------- a juror's work list
+
+
+@dataclass(frozen=True)
+class Assignment:
+    evaluation: Evaluation
+    assigned_at: datetime
+    scorecard: Scorecard | None
+
+
+async def juror_assignments(
+    conn: Connection, *, juror_id: str, status: EvaluationStatus | None, limit: int, offset: int
+) -> tuple[list[Assignment], int]:
+    where = "a.juror_id = $1 AND ($2::text IS NULL OR e.status = $2)"
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM assignments a JOIN evaluations e USING (case_id) WHERE {where}",  # noqa: S608
+        juror_id,
+        status.value if status else None,
+    )
+    columns = ", ".join(f"e.{c.strip()}" for c in _EVALUATION_COLUMNS.split(","))
+    rows = await conn.fetch(
+        f"""
+        SELECT {columns}, a.assigned_at,
+               s.scores AS s_scores, s.overall_comment AS s_overall_comment, s.submitted_at AS s_submitted_at
+        FROM assignments a JOIN evaluations e USING (case_id)
+        LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
+        WHERE {where}
+        ORDER BY a.assigned_at, e.case_id LIMIT $3 OFFSET $4
+        """,  # noqa: S608
+        juror_id,
+        status.value if status else None,
+        limit,
+        offset,
+    )
+    items = []
+    for r in rows:
+        values = dict(r)
+        assigned_at = values.pop("assigned_at")
+        s_scores = values.pop("s_scores")
+        s_overall = values.pop("s_overall_comment")
+        s_submitted = values.pop("s_submitted_at")
+        values["criteria"] = _criteria(values["criteria"])
+        values["status"] = EvaluationStatus(values["status"])
+        card = (
+            Scorecard(
+                case_id=values["case_id"],
+                juror_id=juror_id,
+                scores=tuple(ScoreEntry(s["criterion"], s["score"], s["comment"]) for s in s_scores),
+                overall_comment=s_overall,
+                submitted_at=s_submitted,
+            )
+            if s_scores is not None
+            else None
+        )
+        items.append(Assignment(evaluation=Evaluation(**values), assigned_at=assigned_at, scorecard=card))
+    return items, int(total)

@@ -1,0 +1,1 @@
+"""Intake: calls for innovation cases, case submission and revision, and each case's status and timeline."""

@@ -1,0 +1,186 @@
+"""HTTP request and response models of intake. Request bodies are strict: unknown fields are refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from services.intake.domain import CaseStatus, business_id_problem
+from shared.events import Contact, Organisation
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _valid_business_id(value: str) -> str:
+    problem = business_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _unique(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ValueError("each OECD principle may be listed only once")
+    return values
+
+
+BusinessId = Annotated[str, AfterValidator(_valid_business_id)]
+ShortText = Annotated[str, Field(min_length=1, max_length=100)]
+OecdPrinciples = Annotated[
+    list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=1, max_length=5), AfterValidator(_unique)
+]
+Title = Annotated[str, Field(min_length=5, max_length=200)]
+Summary = Annotated[str, Field(min_length=20, max_length=2000)]
+LongText = Annotated[str, Field(min_length=20, max_length=10000)]
+
+
+# --------------------------------------------------------------------------- calls
+
+
+class CallIn(Strict):
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime
+    categories: list[Category] = Field(min_length=1)
+    languages: list[Language] = Field(min_length=1)
+    reviewers_per_iteration: int = Field(default=1, ge=1, le=2)
+
+    @model_validator(mode="after")
+    def _window(self) -> CallIn:
+        if self.closes_at <= self.opens_at:
+            raise ValueError("closes_at must be after opens_at")
+        # Duplicates carry no meaning; keep the first occurrence's order.
+        self.categories = list(dict.fromkeys(self.categories))
+        self.languages = list(dict.fromkeys(self.languages))
+        return self
+
+
+class CallOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str
+    opens_at: datetime
+    closes_at: datetime
+    categories: list[Category]
+    languages: list[Language]
+    reviewers_per_iteration: int
+    open: bool
+    created_by: str
+    created_at: datetime
+
+
+# --------------------------------------------------------------------------- cases
+
+
+class ContactIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    language: Language = Language.EN
+    role: str | None = Field(default=None, max_length=100)
+
+    def contact(self) -> Contact:
+        return Contact(name=self.name, email=self.email, language=self.language, role=self.role)
+
+
+class OrganisationIn(Strict):
+    id: str | None = Field(default=None, min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=300)
+    business_id: BusinessId
+
+    def organisation(self, *, default_id: str) -> Organisation:
+        return Organisation(id=self.id or default_id, name=self.name, business_id=self.business_id)
+
+
+class CaseIn(Strict):
+    call_id: uuid.UUID
+    title: Title
+    summary: Summary
+    problem: LongText
+    solution: LongText
+    organisation: OrganisationIn
+    team: list[ContactIn] = Field(default_factory=list, max_length=20)
+    partners: list[ContactIn] = Field(default_factory=list, max_length=20)
+    category: Category
+    language: Language
+    oecd_principles: OecdPrinciples
+    iso_stage: IsoStage
+    drivers: list[ShortText] = Field(default_factory=list, max_length=10)
+    obstacles: list[ShortText] = Field(default_factory=list, max_length=10)
+
+
+class RevisionIn(Strict):
+    """A revision: any editable field, omitted ones stay as they were."""
+
+    title: Title | None = None
+    summary: Summary | None = None
+    problem: LongText | None = None
+    solution: LongText | None = None
+    team: list[ContactIn] | None = Field(default=None, max_length=20)
+    partners: list[ContactIn] | None = Field(default=None, max_length=20)
+    iso_stage: IsoStage | None = None
+    drivers: list[ShortText] | None = Field(default=None, max_length=10)
+    obstacles: list[ShortText] | None = Field(default=None, max_length=10)
+    oecd_principles: OecdPrinciples | None = None
+    change_note: str = Field(default="", max_length=2000)
+
+    def changes(self) -> dict[str, Any]:
+        """The edited fields in snapshot form (contacts as plain dicts), without the change note."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"change_note"})
+
+
+class WithdrawIn(Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class TimelineItemOut(BaseModel):
+    at: datetime
+    kind: str
+    summary: str
+    iteration: int | None = None
+    details: dict[str, Any] = {}
+
+
+class CaseOut(BaseModel):
+    id: uuid.UUID
+    call_id: uuid.UUID
+    call_title: str
+    title: str
+    summary: str
+    problem: str
+    solution: str
+    organisation: Organisation
+    submitter_id: str
+    submitter: Contact
+    team: list[Contact]
+    partners: list[Contact]
+    category: Category
+    language: Language
+    oecd_principles: list[int]
+    iso_stage: IsoStage
+    drivers: list[str]
+    obstacles: list[str]
+    status: CaseStatus
+    stage: IsoStage
+    revision: int
+    iteration: int
+    outcome: AwardOutcome | None = None
+    feedback: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    timeline: list[TimelineItemOut] | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    total: int

@@ -1,0 +1,36 @@
+"""Builds the notify service: consumes intake/review/awards events, delivers email, webhooks and feed items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.notify.api import router as api_router
+from services.notify.handlers import build_router
+from services.notify.settings import NotifySettings
+from services.notify.worker import delivery_worker
+from shared import topics
+from shared.events import NotificationDeliveredV1, NotificationFailedV1
+from shared.service import ServiceDefinition, create_app
+
+
+def create() -> FastAPI:
+    settings = NotifySettings()
+    definition = ServiceDefinition(
+        name="notify",
+        title="Notify",
+        description=(
+            "Stakeholder notification: every event that matters to a person reaches them in their language "
+            "(fi, sv, en) by email, signed webhook and in-app feed; deliveries are de-duplicated, retried "
+            "with backoff and logged."
+        ),
+        settings=settings,
+        migrations=Path(__file__).parent / "migrations",
+        api_routers=[api_router],
+        event_router=build_router(settings),
+        consumes=[topics.INTAKE, topics.REVIEW, topics.AWARDS],
+        publishes=[NotificationDeliveredV1, NotificationFailedV1],
+        background_jobs=[delivery_worker],
+    )
+    return create_app(definition)

@@ -1,0 +1,75 @@
+"""Request and response bodies of notify's HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+
+from services.notify.domain import CONSUMED_EVENT_TYPES, DeliveryStatus, unknown_event_types
+from shared.vocabulary import Channel
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    total: int
+
+
+class FeedItem(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    template: str
+    language: str
+    title: str
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class Delivery(BaseModel):
+    id: uuid.UUID
+    case_id: uuid.UUID
+    source_event_id: uuid.UUID
+    source_event_type: str
+    channel: Channel
+    recipient: str
+    language: str
+    template: str
+    subject: str
+    body: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl = Field(description="http(s) endpoint that receives CloudEvents")
+    secret: str = Field(min_length=16, max_length=256, description="HMAC-SHA256 key for X-Kipina-Signature")
+    event_types: list[str] = Field(default=[], max_length=50, description="CloudEvent types; empty = all")
+
+    @field_validator("event_types")
+    @classmethod
+    def known_types(cls, value: list[str]) -> list[str]:
+        unknown = unknown_event_types(value)
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {sorted(CONSUMED_EVENT_TYPES)}")
+        return sorted(set(value))
+
+
+class Webhook(BaseModel):
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,39 @@
+"""Notify's configuration (``KIPINA_NOTIFY_*``)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KIPINA_NOTIFY_", extra="ignore")
+
+    port: int = 8004
+    database_url: str = "postgresql://notify:notify-dev@127.0.0.1:15432/notify"
+
+    # SMTP (defaults: a local development mail sink)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "Kipinä <no-reply@kipina.local>"
+
+    # delivery worker
+    max_attempts: int = 5
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 600.0
+    delivery_poll_s: float = 0.5
+    delivery_lease_s: float = 120.0
+    delivery_batch_size: int = 20
+    webhook_timeout_s: float = 10.0
+
+    # comma-separated addresses told about overdue (escalated) review iterations; empty = nobody
+    operator_emails: str = ""
+
+    def operator_email_list(self) -> list[str]:
+        return [e.strip() for e in self.operator_emails.split(",") if e.strip()]

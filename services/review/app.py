@@ -1,0 +1,53 @@
+"""Review's application factory (``uvicorn --factory services.review.app:create``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.review import api, handlers
+from services.review.settings import ReviewSettings
+from shared import topics
+from shared.events import (
+    CaseNominatedV1,
+    CaseRejectedV1,
+    ChangesRequestedV1,
+    IterationEscalatedV1,
+    IterationOpenedV1,
+    StageAdvancedV1,
+)
+from shared.service import ServiceDefinition, create_app
+
+DESCRIPTION = """\
+Agile iteration review. Each submitted case is reviewed in timeboxed iterations; each iteration is one
+review task per required reviewer (two for four-eyes calls) in a queue. Reviewers claim the task due first
+(with a lease), give feedback against the ISO 56002 stage's checklist and decide: request changes, advance
+the stage, reject or nominate for award evaluation. Reviewers never get cases of their own organisation;
+overdue iterations escalate.
+"""
+
+
+def create() -> FastAPI:
+    settings = ReviewSettings()
+    return create_app(
+        ServiceDefinition(
+            name="review",
+            title="Review",
+            description=DESCRIPTION,
+            settings=settings,
+            migrations=Path(__file__).parent / "migrations",
+            api_routers=[api.router],
+            event_router=handlers.build_event_router(settings),
+            consumes=[topics.INTAKE],
+            publishes=[
+                IterationOpenedV1,
+                ChangesRequestedV1,
+                StageAdvancedV1,
+                CaseRejectedV1,
+                CaseNominatedV1,
+                IterationEscalatedV1,
+            ],
+            background_jobs=[handlers.escalate_overdue_iterations],
+        )
+    )

@@ -1,0 +1,271 @@
+"""Review's rules, free of I/O: statuses, the stage checklists, decisions and four-eyes resolution.
+
+Vocabulary
+- A *case* is reviewed in *iterations*; each iteration is reviewed at one ISO 56002 stage.
+- An iteration has one review *task* per required reviewer (``reviewers_per_iteration``, 1 or 2).
+  A reviewer claims a task with a lease, then decides it.
+- Four-eyes (two reviewers): the iteration's outcome is settled only when both tasks are decided.
+  If the two decisions agree, that is the outcome; if they differ, the more cautious one wins:
+  reject > request_changes > advance > nominate. A single "no" is therefore never overruled by a "yes",
+  and a nomination needs both reviewers to nominate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.events import (
+    CaseNominatedV1,
+    CaseRejectedV1,
+    ChangesRequestedV1,
+    EventPayload,
+    FeedbackItem,
+    StageAdvancedV1,
+)
+from shared.vocabulary import Category, IsoStage, Language
+
+
+class CaseStatus(StrEnum):
+    IN_REVIEW = "in_review"  # an iteration is open
+    CHANGES_REQUESTED = "changes_requested"  # waiting for the submitter's revision
+    REJECTED = "rejected"
+    NOMINATED = "nominated"
+    WITHDRAWN = "withdrawn"
+
+
+FINAL_CASE_STATUSES = frozenset({CaseStatus.REJECTED, CaseStatus.NOMINATED, CaseStatus.WITHDRAWN})
+
+
+class IterationStatus(StrEnum):
+    OPEN = "open"
+    CHANGES_REQUESTED = "changes_requested"
+    ADVANCED = "advanced"
+    REJECTED = "rejected"
+    NOMINATED = "nominated"
+    CANCELLED = "cancelled"
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    DECIDED = "decided"
+    CANCELLED = "cancelled"
+
+
+class Decision(StrEnum):
+    REQUEST_CHANGES = "request_changes"
+    ADVANCE = "advance"
+    REJECT = "reject"
+    NOMINATE = "nominate"
+
+
+# Higher is more cautious; used to settle a four-eyes disagreement.
+CAUTION: dict[Decision, int] = {
+    Decision.NOMINATE: 0,
+    Decision.ADVANCE: 1,
+    Decision.REQUEST_CHANGES: 2,
+    Decision.REJECT: 3,
+}
+
+
+# What a reviewer checks at each ISO 56002 stage (feedback items refer to these texts).
+CHECKLISTS: dict[IsoStage, tuple[str, ...]] = {
+    IsoStage.OPPORTUNITY: (
+        "problem is evidenced",
+        "users identified",
+        "opportunity fits the call",
+        "value for the public is plausible",
+    ),
+    IsoStage.CONCEPT: (
+        "solution concept is described",
+        "novelty compared to existing practice",
+        "users involved in shaping the concept",
+        "main risks identified",
+    ),
+    IsoStage.VALIDATION: (
+        "concept tested with real users",
+        "evidence of results is presented",
+        "learning from tests is documented",
+        "feasibility and cost are assessed",
+    ),
+    IsoStage.SOLUTION: (
+        "solution is developed and working",
+        "implementation plan and resources exist",
+        "benefits are measurable",
+        "partners and stakeholders committed",
+    ),
+    IsoStage.DEPLOYMENT: (
+        "solution is in use",
+        "impact is measured",
+        "lessons are shared with others",
+        "solution is sustainable or scalable",
+    ),
+}
+
+
+def checklist(stage: IsoStage) -> list[str]:
+    return list(CHECKLISTS[stage])
+
+
+def unknown_checklist_items(stage: IsoStage, items: Iterable[str]) -> list[str]:
+    """Feedback items that are not on the stage's checklist (a reviewer's typo or a stale client)."""
+    known = set(CHECKLISTS[stage])
+    return [item for item in items if item not in known]
+
+
+class DecisionNotAllowed(Exception):
+    """The decision cannot be taken in the case's current state (HTTP 409)."""
+
+
+def check_decision(*, case_status: CaseStatus, stage: IsoStage, decision: Decision) -> None:
+    """Raise ``DecisionNotAllowed`` unless ``decision`` may be taken on a case in ``case_status`` at ``stage``."""
+    if case_status in FINAL_CASE_STATUSES:
+        raise DecisionNotAllowed(f"the case is {case_status}; it takes no more decisions")
+    if case_status is not CaseStatus.IN_REVIEW:
+        raise DecisionNotAllowed(f"the case is {case_status}; no iteration is open")
+    if decision is Decision.ADVANCE and stage.next() is None:
+        raise DecisionNotAllowed(f"{stage} is the last ISO 56002 stage; it cannot be advanced (nominate instead)")
+
+
+def resolve(decisions: Sequence[Decision], *, required: int) -> Decision | None:
+    """The iteration's outcome once ``required`` reviewers decided, else None (still waiting)."""
+    if len(decisions) < required:
+        return None
+    return max(decisions, key=CAUTION.__getitem__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an iteration's settled decision does to the case."""
+
+    case_status: CaseStatus
+    iteration_status: IterationStatus
+    next_stage: IsoStage | None  # set when the stage advances
+    opens_next_iteration: bool
+
+
+def outcome_of(decision: Decision, *, stage: IsoStage) -> Outcome:
+    """The effect of a settled decision on a case being reviewed at ``stage``."""
+    match decision:
+        case Decision.REQUEST_CHANGES:
+            # The next iteration opens when the submitter's revision arrives.
+            return Outcome(CaseStatus.CHANGES_REQUESTED, IterationStatus.CHANGES_REQUESTED, None, False)
+        case Decision.ADVANCE:
+            next_stage = stage.next()
+            if next_stage is None:
+                raise DecisionNotAllowed(f"{stage} is the last ISO 56002 stage; it cannot be advanced")
+            return Outcome(CaseStatus.IN_REVIEW, IterationStatus.ADVANCED, next_stage, True)
+        case Decision.REJECT:
+            return Outcome(CaseStatus.REJECTED, IterationStatus.REJECTED, None, False)
+        case Decision.NOMINATE:
+            return Outcome(CaseStatus.NOMINATED, IterationStatus.NOMINATED, None, False)
+
+
+def revision_opens_iteration(case_status: CaseStatus) -> bool:
+    """A revision starts a new iteration only when changes were requested; otherwise it just updates the case."""
+    match case_status:
+        case CaseStatus.CHANGES_REQUESTED:
+            return True
+        case CaseStatus.IN_REVIEW | CaseStatus.REJECTED | CaseStatus.NOMINATED | CaseStatus.WITHDRAWN:
+            return False
+
+
+def stage_after_revision(current: IsoStage, declared: IsoStage) -> IsoStage:
+    """Review owns the stage once a case is in review: a revision may move it forward, never back."""
+    stages = list(IsoStage)
+    return max(current, declared, key=stages.index)
+
+
+# --------------------------------------------------------------------------- settled iterations → events
+
+
+@dataclass(frozen=True)
+class ReviewerDecision:
+    reviewer_id: str
+    decision: Decision
+    comment: str
+    feedback: tuple[FeedbackItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """The stored snapshot fields the review events carry."""
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    call_title: str
+    title: str
+    summary: str
+    category: Category
+    language: Language
+    organisation_id: str
+    organisation_name: str
+
+
+def settled_event(
+    outcome: Decision,
+    *,
+    case: CaseFacts,
+    iteration: int,
+    stage: IsoStage,
+    decisions: Sequence[ReviewerDecision],
+) -> EventPayload:
+    """The event announcing an iteration's settled outcome.
+
+    All reviewers of the iteration are named; the comment is what the reviewers who chose the outcome wrote
+    (the submitter reads the reasons for what happened), the checklist feedback is everyone's.
+    """
+    reviewer_ids = [d.reviewer_id for d in decisions]
+    comment = "\n\n".join(d.comment for d in decisions if d.decision is outcome)
+    feedback = [item for d in decisions for item in d.feedback]
+    match outcome:
+        case Decision.REQUEST_CHANGES:
+            return ChangesRequestedV1(
+                case_id=case.case_id,
+                call_id=case.call_id,
+                iteration=iteration,
+                reviewer_ids=reviewer_ids,
+                comment=comment,
+                feedback=feedback,
+            )
+        case Decision.ADVANCE:
+            next_stage = stage.next()
+            if next_stage is None:
+                raise DecisionNotAllowed(f"{stage} is the last ISO 56002 stage; it cannot be advanced")
+            return StageAdvancedV1(
+                case_id=case.case_id,
+                call_id=case.call_id,
+                iteration=iteration,
+                from_stage=stage,
+                to_stage=next_stage,
+                reviewer_ids=reviewer_ids,
+                comment=comment,
+            )
+        case Decision.REJECT:
+            return CaseRejectedV1(
+                case_id=case.case_id,
+                call_id=case.call_id,
+                iteration=iteration,
+                reviewer_ids=reviewer_ids,
+                comment=comment,
+                feedback=feedback,
+            )
+        case Decision.NOMINATE:
+            return CaseNominatedV1(
+                case_id=case.case_id,
+                call_id=case.call_id,
+                call_title=case.call_title,
+                iteration=iteration,
+                reviewer_ids=reviewer_ids,
+                comment=comment,
+                title=case.title,
+                summary=case.summary,
+                category=case.category,
+                language=case.language,
+                organisation_id=case.organisation_id,
+                organisation_name=case.organisation_name,
+                stage=stage,
+            )

@@ -1,0 +1,150 @@
+"""Request and response bodies of review's HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.review.domain import CaseStatus, Decision, IterationStatus, TaskStatus
+from shared.vocabulary import Category, IsoStage, Language
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checklist_item: str = Field(min_length=1, max_length=200)
+    met: bool
+    comment: str = Field("", max_length=2000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decision
+    comment: str = Field(min_length=1, max_length=5000)
+    feedback: list[FeedbackIn] = Field(default_factory=list, max_length=50)
+
+
+class CaseView(BaseModel):
+    """What a reviewer sees of the case (no contact data)."""
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    call_title: str
+    title: str
+    summary: str
+    problem: str = ""
+    solution: str = ""
+    category: Category
+    language: Language
+    organisation_id: str
+    organisation_name: str
+    stage: IsoStage
+    revision: int
+    status: CaseStatus
+    reviewers_per_iteration: int
+    oecd_principles: list[int] = []
+    drivers: list[str] = []
+    obstacles: list[str] = []
+
+
+class FeedbackOut(BaseModel):
+    checklist_item: str
+    met: bool
+    comment: str = ""
+
+
+class TaskOut(BaseModel):
+    task_id: uuid.UUID
+    case_id: uuid.UUID
+    iteration: int
+    slot: int
+    stage: IsoStage
+    status: TaskStatus
+    # true while a claim's lease ran out and nobody took the task again: it is back in the queue
+    lease_expired: bool
+    reviewer_id: str | None
+    claimed_at: datetime | None
+    lease_expires_at: datetime | None
+    due_at: datetime
+    decision: Decision | None
+    comment: str | None
+    feedback: list[FeedbackOut]
+    decided_at: datetime | None
+    case: CaseView
+    checklist: list[str]
+
+
+class DecisionOut(BaseModel):
+    task_id: uuid.UUID
+    case_id: uuid.UUID
+    iteration: int
+    decision: Decision
+    # the iteration's settled outcome; null while a four-eyes iteration waits for its second reviewer
+    outcome: Decision | None
+    case_status: CaseStatus
+    stage: IsoStage
+    next_iteration: int | None
+
+
+class QueueItem(BaseModel):
+    task_id: uuid.UUID
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    title: str
+    organisation_name: str
+    iteration: int
+    slot: int
+    stage: IsoStage
+    status: TaskStatus
+    lease_expired: bool
+    reviewer_id: str | None
+    lease_expires_at: datetime | None
+    due_at: datetime
+    decision: Decision | None
+    created_at: datetime
+
+
+class Page(BaseModel):
+    items: list[Any]
+    limit: int
+    offset: int
+    total: int
+
+
+class QueuePage(Page):
+    items: list[QueueItem]
+
+
+class ReviewDecisionOut(BaseModel):
+    task_id: uuid.UUID
+    slot: int
+    status: TaskStatus
+    reviewer_id: str | None
+    decision: Decision | None
+    comment: str | None
+    feedback: list[FeedbackOut]
+    decided_at: datetime | None
+
+
+class IterationOut(BaseModel):
+    iteration: int
+    stage: IsoStage
+    revision: int
+    status: IterationStatus
+    outcome: Decision | None
+    opened_at: datetime
+    due_at: datetime
+    escalated_at: datetime | None
+    closed_at: datetime | None
+    decisions: list[ReviewDecisionOut]
+
+
+class IterationsPage(Page):
+    case_id: uuid.UUID
+    case_status: CaseStatus
+    stage: IsoStage
+    items: list[IterationOut]

@@ -1,0 +1,394 @@
+"""Intake over HTTP and Kafka, against the real broker and database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shared import topics
+from shared.events import (
+    AwardDecidedV1,
+    CaseSubmittedV1,
+    ChangesRequestedV1,
+    FeedbackItem,
+    IterationOpenedV1,
+)
+from shared.vocabulary import AwardOutcome, IsoStage
+from tests.integration.intake.helpers import (
+    ALICE,
+    BOB,
+    OPERATOR,
+    call_body,
+    case_body,
+    envelope,
+    new_call,
+    new_case,
+    produce,
+    read_events,
+)
+from tests.support.harness import auth, eventually
+
+pytestmark = pytest.mark.integration
+
+
+# --------------------------------------------------------------------------- calls
+
+
+async def test_operator_creates_a_call_everyone_reads_it(client: httpx.AsyncClient) -> None:
+    call = await new_call(client)
+    assert call["open"] is True
+    assert call["reviewers_per_iteration"] == 2
+    assert call["categories"] == ["public_sector", "education"]
+    uuid.UUID(call["id"])
+
+    r = await client.get(f"/calls/{call['id']}", headers=auth("reviewer", user="rita"))
+    assert r.status_code == 200
+    assert r.json()["title"] == call["title"]
+
+    page = (await client.get("/calls", params={"limit": 100, "open": True}, headers=ALICE)).json()
+    assert {"items", "limit", "offset", "total"} <= page.keys()
+    assert call["id"] in [c["id"] for c in page["items"]]
+
+    assert (await client.get(f"/calls/{uuid.uuid4()}", headers=ALICE)).status_code == 404
+
+
+async def test_call_rules(client: httpx.AsyncClient) -> None:
+    r = await client.post("/calls", json=call_body(), headers=ALICE)
+    assert r.status_code == 403
+    assert "operator" in r.json()["message"]
+    assert (await client.post("/calls", json=call_body())).status_code == 401
+
+    now = datetime.now(UTC)
+    r = await client.post(
+        "/calls",
+        json=call_body(opens_at=now.isoformat(), closes_at=(now - timedelta(days=1)).isoformat()),
+        headers=OPERATOR,
+    )
+    assert r.status_code == 422
+    assert "closes_at must be after opens_at" in r.json()["message"]
+
+    r = await client.post("/calls", json=call_body(categories=[], reviewers_per_iteration=3), headers=OPERATOR)
+    assert r.status_code == 422
+    fields = {p["field"] for p in r.json()["problems"]}
+    assert {"categories", "reviewers_per_iteration"} <= fields
+
+    r = await client.post("/calls", json=call_body(categories=["astrology"]), headers=OPERATOR)
+    assert r.status_code == 422
+    assert "categories.0" in r.json()["message"]
+
+    assert (await client.get("/calls", params={"limit": 0}, headers=ALICE)).status_code == 422
+
+
+# --------------------------------------------------------------------------- submission
+
+
+async def test_submit_emits_case_submitted_on_the_intake_topic(client: httpx.AsyncClient, bootstrap: str) -> None:
+    call = await new_call(client)
+    correlation = str(uuid.uuid4())
+    r = await client.post("/cases", json=case_body(call["id"]), headers={**ALICE, "X-Correlation-ID": correlation})
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert case["status"] == "submitted"
+    assert case["revision"] == 1
+    assert case["stage"] == "validation"
+    assert case["submitter"] == {"name": "Alice Aalto", "email": "alice@example.org", "language": "en", "role": None}
+    assert case["organisation"]["id"] == "org-espoo"  # defaults to the token's organisation
+    assert [t["kind"] for t in case["timeline"]] == ["submitted"]
+
+    [record] = await read_events(bootstrap, topics.INTAKE, key=case["id"], count=1)
+    assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
+    event = envelope(record)
+    assert event["specversion"] == "1.0"
+    assert event["type"] == CaseSubmittedV1.event_type
+    assert event["source"] == "/kipina/intake"
+    assert event["subject"] == case["id"]
+    assert event["correlationid"] == correlation
+    assert event["dataschema"] == CaseSubmittedV1.dataschema()
+    snapshot = CaseSubmittedV1.model_validate(event["data"]).case
+    assert str(snapshot.case_id) == case["id"]
+    assert snapshot.call_title == call["title"]
+    assert snapshot.reviewers_per_iteration == 2
+    assert snapshot.revision == 1
+    assert snapshot.submitter.email == "alice@example.org"
+
+
+async def test_idempotent_retry_returns_the_original_case(client: httpx.AsyncClient) -> None:
+    call = await new_call(client)
+    body = case_body(call["id"])
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await client.post("/cases", json=body, headers={**ALICE, **key})
+    assert first.status_code == 201
+    retry = await client.post("/cases", json=dict(reversed(body.items())), headers={**ALICE, **key})
+    assert retry.status_code == 200
+    assert retry.json()["id"] == first.json()["id"]
+
+    other = await client.post("/cases", json={**body, "summary": "x" * 30}, headers={**ALICE, **key})
+    assert other.status_code == 409
+    assert other.json()["error"] == "idempotency_key_reused"
+    assert "different request body" in other.json()["message"]
+
+    # Bob's key lives in Bob's namespace; the same title still counts as a duplicate in the call.
+    bob = await client.post("/cases", json=body, headers={**BOB, **key})
+    assert bob.status_code == 409
+    assert bob.json()["error"] == "duplicate_case"
+
+    mine = (await client.get("/cases", params={"call_id": call["id"]}, headers=ALICE)).json()
+    assert mine["total"] == 1
+
+
+async def test_near_identical_title_in_the_same_call_is_a_duplicate(client: httpx.AsyncClient) -> None:
+    call = await new_call(client)
+    case = await new_case(client, call["id"], title="Smart Library Lending")
+
+    mine = await client.post("/cases", json=case_body(call["id"], title="  smart library-lending! "), headers=ALICE)
+    assert mine.status_code == 409
+    assert mine.json()["existing_case_id"] == case["id"]
+    assert case["id"] in mine.json()["message"]
+
+    theirs = await client.post("/cases", json=case_body(call["id"], title="SMART LIBRARY LENDING"), headers=BOB)
+    assert theirs.status_code == 409
+    assert case["id"] not in theirs.text
+    assert "existing_case_id" not in theirs.json()
+
+    # Another call may hold the same title.
+    elsewhere = await new_call(client)
+    await new_case(client, elsewhere["id"], title="Smart Library Lending")
+
+
+async def test_unknown_and_closed_calls(client: httpx.AsyncClient) -> None:
+    missing = str(uuid.uuid4())
+    r = await client.post("/cases", json=case_body(missing), headers=ALICE)
+    assert r.status_code == 422
+    assert r.json() == {"error": "unknown_call", "message": f"call {missing} does not exist"}
+
+    now = datetime.now(UTC)
+    closed = await new_call(
+        client, opens_at=(now - timedelta(days=10)).isoformat(), closes_at=(now - timedelta(days=1)).isoformat()
+    )
+    assert closed["open"] is False
+    r = await client.post("/cases", json=case_body(closed["id"]), headers=ALICE)
+    assert r.status_code == 409
+    assert r.json()["message"].startswith(f"call {closed['id']} is closed for submissions (closed at ")
+
+    future = await new_call(client, opens_at=(now + timedelta(days=1)).isoformat())
+    r = await client.post("/cases", json=case_body(future["id"]), headers=ALICE)
+    assert r.status_code == 409
+    assert "opens at" in r.json()["message"]
+
+
+async def test_case_must_fit_the_call(client: httpx.AsyncClient) -> None:
+    call = await new_call(client)
+    r = await client.post("/cases", json=case_body(call["id"], category="health_care"), headers=ALICE)
+    assert r.status_code == 422
+    assert "not one of the call's categories" in r.json()["message"]
+    r = await client.post("/cases", json=case_body(call["id"], language="sv"), headers=ALICE)
+    assert r.status_code == 422
+    assert "not one of the call's languages" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "fragment"),
+    [
+        ({"title": None}, "title", "string"),
+        ({"summary": "too short"}, "summary", "at least 20 characters"),
+        ({"problem": "p" * 10_001}, "problem", "at most 10000 characters"),
+        ({"oecd_principles": "one"}, "oecd_principles", "valid list"),
+        ({"oecd_principles": []}, "oecd_principles", "at least 1 item"),
+        ({"oecd_principles": [1, 1]}, "oecd_principles", "only once"),
+        ({"oecd_principles": [6]}, "oecd_principles.0", "less than or equal to 5"),
+        ({"iso_stage": "dreaming"}, "iso_stage", "opportunity"),
+        ({"call_id": "not-a-uuid"}, "call_id", "UUID"),
+        ({"organisation": {"name": "Espoo", "business_id": "0101263-5"}}, "organisation.business_id", "check digit"),
+        ({"team": [{"name": "X", "email": "not-an-email"}]}, "team.0.email", "email"),
+        ({"drivers": ["d"] * 11}, "drivers", "at most 10 items"),
+        ({"colour": "blue"}, "colour", "Extra inputs are not permitted"),
+    ],
+)
+async def test_bad_case_bodies_are_refused_clearly(
+    client: httpx.AsyncClient, change: dict[str, Any], field: str, fragment: str
+) -> None:
+    body = {**case_body(str(uuid.uuid4())), **change}
+    if change.get("title", "") is None:
+        del body["title"]
+        fragment = "Field required"
+    r = await client.post("/cases", json=body, headers=ALICE)
+    assert r.status_code == 422, r.text
+    problems = r.json()["problems"]
+    assert any(p["field"] == field and fragment.lower() in p["problem"].lower() for p in problems), problems
+
+
+async def test_malformed_json_and_oversize_body(client: httpx.AsyncClient) -> None:
+    r = await client.post("/cases", content=b"{not json", headers={**ALICE, "content-type": "application/json"})
+    assert r.status_code == 422
+    r = await client.post("/cases", content=b"x" * 1_000_001, headers={**ALICE, "content-type": "application/json"})
+    assert r.status_code == 413
+
+
+async def test_authentication_and_roles(client: httpx.AsyncClient) -> None:
+    call = await new_call(client)
+    body = case_body(call["id"])
+    assert (await client.post("/cases", json=body)).status_code == 401
+    assert (await client.post("/cases", json=body, headers={"Authorization": "Bearer nonsense"})).status_code == 401
+    r = await client.post("/cases", json=body, headers=auth("reviewer", user="rita"))
+    assert r.status_code == 403
+    assert "submitter" in r.json()["message"]
+    assert (await client.get("/cases", headers=auth("juror", user="jon"))).status_code == 403
+
+    no_email = auth("submitter", user="carl", email="")
+    r = await client.post("/cases", json=body, headers=no_email)
+    assert r.status_code == 422
+    assert "no email" in r.json()["message"]
+
+
+async def test_someone_elses_case_is_not_found(client: httpx.AsyncClient) -> None:
+    call = await new_call(client)
+    case = await new_case(client, call["id"])
+    assert (await client.get(f"/cases/{case['id']}", headers=ALICE)).status_code == 200
+    assert (await client.get(f"/cases/{case['id']}", headers=OPERATOR)).status_code == 200
+    r = await client.get(f"/cases/{case['id']}", headers=BOB)
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found"
+    assert (await client.get(f"/cases/{case['id']}", headers=auth("reviewer", user="rita"))).status_code == 404
+    assert (await client.post(f"/cases/{case['id']}/withdraw", headers=BOB)).status_code == 404
+
+    bobs = (await client.get("/cases", params={"call_id": call["id"]}, headers=BOB)).json()
+    assert bobs["total"] == 0
+    everyone = (await client.get("/cases", params={"call_id": call["id"]}, headers=OPERATOR)).json()
+    assert [c["id"] for c in everyone["items"]] == [case["id"]]
+    filtered = await client.get("/cases", params={"status": "decided", "call_id": call["id"]}, headers=OPERATOR)
+    assert filtered.json()["total"] == 0
+    assert (await client.get("/cases", params={"status": "bogus"}, headers=OPERATOR)).status_code == 422
+
+
+# --------------------------------------------------------------------------- events in
+
+
+async def test_changes_requested_then_revision(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, bootstrap: str
+) -> None:
+    call = await new_call(client)
+    case = await new_case(client, call["id"])
+    case_id = uuid.UUID(case["id"])
+    call_id = uuid.UUID(call["id"])
+
+    early = await client.post(f"/cases/{case_id}/revisions", json={"change_note": "early"}, headers=ALICE)
+    assert early.status_code == 409
+    assert "'submitted'" in early.json()["message"]
+
+    await produce(
+        producer,
+        IterationOpenedV1(
+            case_id=case_id,
+            call_id=call_id,
+            iteration=1,
+            revision=1,
+            stage=IsoStage.VALIDATION,
+            due_at=datetime.now(UTC) + timedelta(days=7),
+        ),
+        case_id=case_id,
+    )
+    await produce(
+        producer,
+        ChangesRequestedV1(
+            case_id=case_id,
+            call_id=call_id,
+            iteration=1,
+            reviewer_ids=["rita"],
+            comment="Please add the pilot's user numbers.",
+            feedback=[FeedbackItem(checklist_item="evidence", met=False, comment="no numbers")],
+        ),
+        case_id=case_id,
+    )
+
+    async def changes_requested() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/cases/{case_id}", headers=ALICE)).json()
+        return body if body["status"] == "changes_requested" else None
+
+    seen = await eventually(changes_requested, what="status changes_requested")
+    kinds = [t["kind"] for t in seen["timeline"]]
+    assert kinds == ["submitted", IterationOpenedV1.event_type, ChangesRequestedV1.event_type]
+    request = seen["timeline"][-1]
+    assert request["iteration"] == 1
+    assert "Please add the pilot's user numbers." in request["summary"]
+    assert request["details"]["feedback"][0]["checklist_item"] == "evidence"
+
+    r = await client.post(f"/cases/{case_id}/revisions", json={"summary": "s" * 10}, headers=ALICE)
+    assert r.status_code == 422
+    r = await client.post(f"/cases/{case_id}/revisions", json={"change_note": "x"}, headers=BOB)
+    assert r.status_code == 404
+
+    r = await client.post(
+        f"/cases/{case_id}/revisions",
+        json={"problem": "Residents buy tools they use once; 4,000 pilot users.", "change_note": "added numbers"},
+        headers=ALICE,
+    )
+    assert r.status_code == 200, r.text
+    revised = r.json()
+    assert revised["status"] == "revised"
+    assert revised["revision"] == 2
+    assert revised["problem"].endswith("4,000 pilot users.")
+    assert revised["title"] == case["title"]
+    assert revised["timeline"][-1]["kind"] == "revised"
+    assert revised["timeline"][-1]["details"]["changed"] == ["problem"]
+
+    again = await client.post(f"/cases/{case_id}/revisions", json={"change_note": "again"}, headers=ALICE)
+    assert again.status_code == 409
+    assert "'revised'" in again.json()["message"]
+
+    _submitted, revised_event = await read_events(bootstrap, topics.INTAKE, key=str(case_id), count=2)
+    event = envelope(revised_event)
+    assert event["type"] == "kipina.case.revised.v1"
+    assert event["data"]["case"]["revision"] == 2
+    assert event["data"]["change_note"] == "added numbers"
+    assert event["data"]["case"]["call_title"] == call["title"]
+
+
+async def test_events_for_unknown_cases_are_acked_and_final_cases_stay_final(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Connection
+) -> None:
+    stranger = uuid.uuid4()
+    ghost = await produce(
+        producer,
+        ChangesRequestedV1(case_id=stranger, call_id=uuid.uuid4(), iteration=1, reviewer_ids=["r"], comment="c"),
+        case_id=stranger,
+    )
+
+    async def handled() -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", ghost.id))
+
+    await eventually(handled, what="the unknown case's event to be handled")
+    assert await db.fetchval("SELECT count(*) FROM dead_letters WHERE event_id = $1", str(ghost.id)) == 0
+    assert await db.fetchval("SELECT count(*) FROM case_timeline WHERE case_id = $1", stranger) == 0
+
+    call = await new_call(client)
+    case = await new_case(client, call["id"])
+    case_id = uuid.UUID(case["id"])
+    r = await client.post(f"/cases/{case_id}/withdraw", json={"reason": "merged with another case"}, headers=ALICE)
+    assert r.status_code == 200
+    assert r.json()["status"] == "withdrawn"
+    assert (await client.post(f"/cases/{case_id}/withdraw", headers=ALICE)).status_code == 409
+
+    late = await produce(
+        producer,
+        AwardDecidedV1(
+            case_id=case_id, call_id=uuid.UUID(call["id"]), outcome=AwardOutcome.FINALIST, weighted_score=3.0
+        ),
+        case_id=case_id,
+    )
+
+    async def late_handled() -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", late.id))
+
+    await eventually(late_handled, what="the late event to be handled")
+    after = (await client.get(f"/cases/{case_id}", headers=ALICE)).json()
+    assert after["status"] == "withdrawn"
+    assert after["outcome"] is None
+
+    # The withdrawn title is free again.
+    await new_case(client, call["id"], title=case["title"])

@@ -1,0 +1,267 @@
+"""Notify against the real Kafka + PostgreSQL and a local SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from shared.events import (
+    AwardDecidedV1,
+    CaseSnapshot,
+    CaseSubmittedV1,
+    ChangesRequestedV1,
+    Contact,
+    EvaluationOpenedV1,
+    Organisation,
+)
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+from tests.integration.notify.conftest import (
+    NotifyTopic,
+    SmtpSink,
+    WebhookReceiver,
+    free_port,
+    notify_service,
+    produce,
+)
+from tests.support.harness import auth, eventually
+
+pytestmark = pytest.mark.integration
+
+DELIVERED = "kipina.notification.delivered.v1"
+FAILED = "kipina.notification.failed.v1"
+
+
+def submitted(case_id: uuid.UUID, *, submitter_id: str, language: Language = Language.FI) -> CaseSubmittedV1:
+    tag = case_id.hex[:8]
+    return CaseSubmittedV1(
+        case=CaseSnapshot(
+            case_id=case_id,
+            call_id=uuid.uuid4(),
+            call_title="Laatukilpailu",
+            revision=1,
+            title=f"Digitaalinen neuvonta {tag}",
+            summary="s",
+            problem="p",
+            solution="x",
+            organisation=Organisation(id="org-1", name="Kaupunki", business_id="1234567-8"),
+            submitter_id=submitter_id,
+            submitter=Contact(name="Aino", email=f"aino-{tag}@example.org", language=language),
+            team=[Contact(name="Björn", email=f"bjorn-{tag}@example.org", language=Language.SV)],
+            partners=[Contact(name="Pat", email=f"pat-{tag}@example.org", language=Language.EN)],
+            category=Category.PUBLIC_SECTOR,
+            language=Language.FI,
+            iso_stage=IsoStage.CONCEPT,
+        )
+    )
+
+
+def changes_requested(case_id: uuid.UUID) -> ChangesRequestedV1:
+    return ChangesRequestedV1(
+        case_id=case_id, call_id=uuid.uuid4(), iteration=1, reviewer_ids=["rev-1"], comment="Lisää mittarit."
+    )
+
+
+async def test_emails_feed_dedupe_and_webhooks(
+    infra_env: dict[str, str],
+    smtp_sink: SmtpSink,
+    notify_topic: NotifyTopic,
+    producer: AIOKafkaProducer,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    case_id = uuid.uuid4()
+    submitter = f"user-{uuid.uuid4().hex[:8]}"
+    tag = case_id.hex[:8]
+    async with notify_service(
+        infra_env, KIPINA_NOTIFY_SMTP_PORT=str(smtp_sink.port), KIPINA_NOTIFY_SMTP_HOST="127.0.0.1"
+    ) as client:
+        operator = auth("operator", user="op-1", org="org-ops")
+
+        # A webhook for award decisions only.
+        secret = "s3cret-s3cret-s3cret"
+        r = await client.post(
+            "/webhooks",
+            json={"url": webhook_receiver.url, "secret": secret, "event_types": ["kipina.award.decided.v1"]},
+            headers=operator,
+        )
+        assert r.status_code == 201, r.text
+        webhook = r.json()
+        assert "secret" not in webhook
+
+        # 1. submitted → the submitter hears in Finnish
+        await produce(producer, submitted(case_id, submitter_id=submitter), case_id=case_id)
+        await eventually(lambda: _async(len(smtp_sink.for_case(case_id)) >= 1), what="receipt email")
+        receipt = smtp_sink.for_case(case_id)[0]
+        assert receipt["To"].addresses[0].addr_spec == f"aino-{tag}@example.org"
+        assert receipt["Subject"].startswith("Vastaanotimme hakemuksesi")
+        assert receipt["From"] == "Kipinä <no-reply@kipina.local>"
+
+        # 2. changes requested, produced twice with the same event id → one email per person
+        event_id = uuid.uuid4()
+        await produce(producer, changes_requested(case_id), case_id=case_id, event_id=event_id)
+        await produce(producer, changes_requested(case_id), case_id=case_id, event_id=event_id)
+
+        def changes_mails() -> list:
+            return [m for m in smtp_sink.for_case(case_id) if m["X-Kipina-Template"] == "changes_requested"]
+
+        await eventually(lambda: _async(len(changes_mails()) >= 2), what="changes-requested emails")
+        by_recipient = {m["To"].addresses[0].addr_spec: m for m in changes_mails()}
+        assert by_recipient[f"aino-{tag}@example.org"]["Subject"].startswith("Hakemukseesi pyydetään muutoksia")
+        assert "Lisää mittarit." in by_recipient[f"aino-{tag}@example.org"].get_content()
+        assert by_recipient[f"bjorn-{tag}@example.org"]["Subject"].startswith("Ändringar begärs")
+
+        # 3. NotificationDeliveredV1 on kipina.notify.v1 (3 emails so far)
+        await eventually(
+            lambda: _async(len(notify_topic.for_case(case_id, DELIVERED)) >= 3), what="NotificationDeliveredV1 x3"
+        )
+        delivered = notify_topic.for_case(case_id, DELIVERED)
+        assert {e["data"]["template"] for e in delivered} == {"case_submitted", "changes_requested"}
+        assert all(e["data"]["channel"] == "email" and e["data"]["attempts"] == 1 for e in delivered)
+        assert any(e["causationid"] == str(event_id) for e in delivered)
+
+        # 4. award decided → everyone (3 people) + the signed webhook
+        await produce(
+            producer,
+            EvaluationOpenedV1(case_id=case_id, call_id=uuid.uuid4(), criteria=[], juror_ids=[]),
+            case_id=case_id,
+        )
+        await produce(
+            producer,
+            AwardDecidedV1(
+                case_id=case_id,
+                call_id=uuid.uuid4(),
+                outcome=AwardOutcome.FINALIST,
+                weighted_score=3.2,
+                feedback="Selkeä vaikuttavuus.",
+            ),
+            case_id=case_id,
+        )
+        await eventually(
+            lambda: _async(
+                len([m for m in smtp_sink.for_case(case_id) if m["X-Kipina-Template"] == "award_decided"]) == 3
+            ),
+            what="award emails",
+        )
+
+        def hooks() -> list:
+            return [(h, b) for h, b in webhook_receiver.requests if json.loads(b).get("subject") == str(case_id)]
+
+        await eventually(lambda: _async(len(hooks()) >= 1), what="webhook POST")
+        await asyncio.sleep(1.0)  # nothing else may arrive: the subscription is for award decisions only
+        headers, body = hooks()[0]
+        assert len(hooks()) == 1
+        assert headers["content-type"] == "application/cloudevents+json"
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["x-kipina-signature"] == f"sha256={expected}"
+        assert json.loads(body)["type"] == "kipina.award.decided.v1"
+
+        # exactly one email per (event, recipient), even after the duplicate
+        assert len(changes_mails()) == 2
+        assert len(smtp_sink.for_case(case_id)) == 1 + 2 + 1 + 3
+
+        # 5. the submitter's in-app feed, newest first
+        me = auth("submitter", user=submitter)
+        r = await client.get("/feed", headers=me)
+        assert r.status_code == 200, r.text
+        feed = r.json()
+        assert feed["total"] == 4 and feed["limit"] == 50 and feed["offset"] == 0
+        assert [i["template"] for i in feed["items"]] == [
+            "award_decided",
+            "evaluation_opened",
+            "changes_requested",
+            "case_submitted",
+        ]
+        item_id = feed["items"][0]["id"]
+        other = auth("submitter", user="someone-else")
+        assert (await client.post(f"/feed/{item_id}/read", headers=other)).status_code == 404
+        assert (await client.get("/feed", headers=other)).json()["total"] == 0
+        r = await client.post(f"/feed/{item_id}/read", headers=me)
+        assert r.status_code == 200 and r.json()["read_at"] is not None
+        r = await client.get("/feed", params={"unread_only": "true", "limit": 2}, headers=me)
+        assert r.json()["total"] == 3 and len(r.json()["items"]) == 2
+
+        # 6. operator delivery logs
+        r = await client.get(f"/cases/{case_id}/deliveries", headers=operator)
+        assert r.status_code == 200, r.text
+        assert r.json()["total"] == 8  # 7 emails + 1 webhook
+        r = await client.get(
+            "/deliveries",
+            params={"case_id": str(case_id), "channel": "webhook", "status": "delivered"},
+            headers=operator,
+        )
+        assert r.json()["total"] == 1 and r.json()["items"][0]["recipient"] == webhook["id"]
+
+        # 7. webhooks: list, delete, delete again
+        r = await client.get("/webhooks", headers=operator)
+        assert [w["id"] for w in r.json()["items"]] == [webhook["id"]]
+        assert (await client.delete(f"/webhooks/{webhook['id']}", headers=operator)).status_code == 204
+        assert (await client.delete(f"/webhooks/{webhook['id']}", headers=operator)).status_code == 404
+        assert (await client.get("/webhooks", headers=operator)).json()["total"] == 0
+
+
+async def test_auth_and_validation(infra_env: dict[str, str], smtp_sink: SmtpSink) -> None:
+    async with notify_service(infra_env, KIPINA_NOTIFY_SMTP_PORT=str(smtp_sink.port)) as client:
+        assert (await client.get("/feed")).status_code == 401
+        assert (await client.get("/feed", headers={"Authorization": "Bearer nope"})).status_code == 401
+        submitter = auth("submitter")
+        for method, path in [
+            ("GET", "/deliveries"),
+            ("GET", f"/cases/{uuid.uuid4()}/deliveries"),
+            ("GET", "/webhooks"),
+            ("DELETE", f"/webhooks/{uuid.uuid4()}"),
+        ]:
+            r = await client.request(method, path, headers=submitter)
+            assert r.status_code == 403, (method, path, r.text)
+        r = await client.post(
+            "/webhooks", json={"url": "http://x.example/h", "secret": "0123456789abcdef"}, headers=submitter
+        )
+        assert r.status_code == 403
+
+        operator = auth("operator")
+        bad = [
+            {"url": "ftp://x.example/h", "secret": "0123456789abcdef"},
+            {"url": "http://x.example/h", "secret": "short"},
+            {"url": "http://x.example/h", "secret": "0123456789abcdef", "event_types": ["kipina.nope.v1"]},
+        ]
+        for body in bad:
+            r = await client.post("/webhooks", json=body, headers=operator)
+            assert r.status_code == 422, r.text
+            assert r.json()["error"] == "validation_failed" and r.json()["message"]
+        r = await client.get("/deliveries", params={"status": "lost"}, headers=operator)
+        assert r.status_code == 422
+        r = await client.get("/deliveries", params={"limit": 0}, headers=operator)
+        assert r.status_code == 422
+        assert (await client.post(f"/feed/{uuid.uuid4()}/read", headers=submitter)).status_code == 404
+
+
+async def test_smtp_down_retries_then_fails(
+    infra_env: dict[str, str], notify_topic: NotifyTopic, producer: AIOKafkaProducer
+) -> None:
+    case_id = uuid.uuid4()
+    async with notify_service(
+        infra_env,
+        KIPINA_NOTIFY_SMTP_PORT=str(free_port()),  # nothing listens there
+        KIPINA_NOTIFY_MAX_ATTEMPTS="3",
+        KIPINA_NOTIFY_BACKOFF_BASE_S="0.2",
+        KIPINA_NOTIFY_SMTP_TIMEOUT_S="2",
+    ) as client:
+        await produce(producer, submitted(case_id, submitter_id="user-x", language=Language.EN), case_id=case_id)
+        failed = await eventually(
+            lambda: _async(notify_topic.for_case(case_id, FAILED)), timeout=60, what="NotificationFailedV1"
+        )
+        assert failed[0]["data"]["attempts"] == 3
+        assert failed[0]["data"]["template"] == "case_submitted"
+        assert failed[0]["data"]["error"]
+        r = await client.get(f"/cases/{case_id}/deliveries", headers=auth("operator"))
+        item = r.json()["items"][0]
+        assert item["status"] == "failed" and item["attempts"] == 3 and item["last_error"]
+        assert notify_topic.for_case(case_id, DELIVERED) == []
+
+
+async def _async(value):  # eventually() wants an awaitable probe
+    return value

@@ -1,0 +1,290 @@
+"""Intake's pure rules: business IDs, title normalisation, call windows, status transitions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from services.intake.domain import (
+    CaseProgress,
+    CaseStatus,
+    TransitionRefused,
+    apply_event,
+    business_id_problem,
+    call_closed_reason,
+    call_is_open,
+    ensure_revisable,
+    ensure_withdrawable,
+    title_key,
+)
+from services.intake.schemas import CallIn, OrganisationIn
+from shared.events import (
+    AwardDecidedV1,
+    CaseNominatedV1,
+    CaseRejectedV1,
+    CaseWithdrawnV1,
+    ChangesRequestedV1,
+    Criterion,
+    EvaluationOpenedV1,
+    FeedbackItem,
+    IterationEscalatedV1,
+    IterationOpenedV1,
+    ResultsPublishedV1,
+    StageAdvancedV1,
+)
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+
+CASE = uuid.uuid4()
+CALL = uuid.uuid4()
+NOW = datetime(2025, 5, 1, 12, tzinfo=UTC)
+
+# --------------------------------------------------------------------------- business ID
+
+
+@pytest.mark.parametrize("value", ["0112038-9", "2617416-4", "1572860-0", "0737546-2", "1234562-0", "1234567-1"])
+def test_valid_business_ids(value: str) -> None:
+    assert business_id_problem(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("0112038-8", "wrong check digit (expected 9)"),
+        ("1234568-1", "no valid check digit"),  # remainder 1: no ID can end this way
+        ("1234568-0", "no valid check digit"),
+        ("01120389", "NNNNNNN-N"),
+        ("112038-9", "NNNNNNN-N"),
+        ("0112038-X", "NNNNNNN-N"),
+        ("A112038-9", "NNNNNNN-N"),
+        ("0112038 9", "NNNNNNN-N"),
+        ("", "NNNNNNN-N"),
+        ("٠١١٢٠٣٨-٩", "NNNNNNN-N"),  # Arabic-Indic digits pass isdigit() but are not a Y-tunnus
+    ],
+)
+def test_invalid_business_ids(value: str, fragment: str) -> None:
+    problem = business_id_problem(value)
+    assert problem is not None
+    assert fragment in problem
+
+
+def test_organisation_model_reports_the_business_id_problem() -> None:
+    with pytest.raises(ValidationError, match="wrong check digit"):
+        OrganisationIn(name="Kunta", business_id="0112038-1")
+
+
+# --------------------------------------------------------------------------- titles
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Smart Library", "smart library"),
+        ("Smart   Library!", "smart library"),
+        ("  Smart-Library ", "Smart Library."),
+        ("ＳＭＡＲＴ Library", "smart library"),  # full-width letters
+        ("Älykäs kirjasto", "ÄLYKÄS KIRJASTO"),
+        ("Straße", "STRASSE"),
+    ],
+)
+def test_near_identical_titles_share_a_key(a: str, b: str) -> None:
+    assert title_key(a) == title_key(b)
+
+
+@pytest.mark.parametrize(("a", "b"), [("Smart Library", "Smart Libraries"), ("Älykäs", "Alykas"), ("Case 1", "Case 2")])
+def test_different_titles_have_different_keys(a: str, b: str) -> None:
+    assert title_key(a) != title_key(b)
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def test_call_window() -> None:
+    opens, closes = NOW - timedelta(days=1), NOW + timedelta(days=1)
+    assert call_is_open(opens_at=opens, closes_at=closes, now=NOW)
+    assert call_closed_reason(call_id="c", opens_at=opens, closes_at=closes, now=NOW) is None
+    assert not call_is_open(opens_at=opens, closes_at=closes, now=closes)
+    late = call_closed_reason(call_id="c", opens_at=opens, closes_at=closes, now=closes + timedelta(seconds=1))
+    assert late is not None
+    assert late.startswith("call c is closed for submissions (closed at ")
+    early = call_closed_reason(call_id="c", opens_at=opens, closes_at=closes, now=opens - timedelta(seconds=1))
+    assert early is not None
+    assert "opens at" in early
+
+
+def test_call_must_close_after_it_opens() -> None:
+    with pytest.raises(ValidationError, match="closes_at must be after opens_at"):
+        CallIn(
+            title="Call",
+            opens_at=NOW,
+            closes_at=NOW,
+            categories=[Category.EDUCATION],
+            languages=[Language.FI],
+        )
+
+
+# --------------------------------------------------------------------------- status transitions
+
+
+def progress(status: CaseStatus, iteration: int = 1, stage: IsoStage = IsoStage.CONCEPT) -> CaseProgress:
+    return CaseProgress(status=status, stage=stage, iteration=iteration)
+
+
+def opened(iteration: int = 1, stage: IsoStage = IsoStage.CONCEPT) -> IterationOpenedV1:
+    return IterationOpenedV1(
+        case_id=CASE, call_id=CALL, iteration=iteration, revision=iteration, stage=stage, due_at=NOW
+    )
+
+
+def changes(iteration: int = 1) -> ChangesRequestedV1:
+    return ChangesRequestedV1(
+        case_id=CASE,
+        call_id=CALL,
+        iteration=iteration,
+        reviewer_ids=["r1"],
+        comment="Describe the pilot results",
+        feedback=[FeedbackItem(checklist_item="evidence", met=False, comment="no data")],
+    )
+
+
+def nominated(iteration: int = 1) -> CaseNominatedV1:
+    return CaseNominatedV1(
+        case_id=CASE,
+        call_id=CALL,
+        call_title="QIA",
+        iteration=iteration,
+        reviewer_ids=["r1"],
+        title="t",
+        summary="s",
+        category=Category.EDUCATION,
+        language=Language.FI,
+        organisation_id="o",
+        organisation_name="O",
+        stage=IsoStage.SOLUTION,
+    )
+
+
+def decided(outcome: AwardOutcome = AwardOutcome.AWARD_WINNER) -> AwardDecidedV1:
+    return AwardDecidedV1(case_id=CASE, call_id=CALL, outcome=outcome, weighted_score=4.2, feedback="Great work")
+
+
+def evaluation() -> EvaluationOpenedV1:
+    return EvaluationOpenedV1(
+        case_id=CASE, call_id=CALL, criteria=[Criterion(key="novelty", name="Novelty", weight=1)], juror_ids=["j1"]
+    )
+
+
+def test_iteration_opened_puts_the_case_in_review_at_the_stage() -> None:
+    t = apply_event(progress(CaseStatus.SUBMITTED, iteration=0, stage=IsoStage.OPPORTUNITY), opened(1))
+    assert t.applied
+    assert t.progress.status is CaseStatus.IN_REVIEW
+    assert t.progress.stage is IsoStage.CONCEPT
+    assert t.progress.iteration == 1
+    assert t.entry.kind == IterationOpenedV1.event_type
+    assert t.entry.iteration == 1
+
+
+def test_changes_requested_records_the_reviewer_comment() -> None:
+    t = apply_event(progress(CaseStatus.IN_REVIEW), changes())
+    assert t.progress.status is CaseStatus.CHANGES_REQUESTED
+    assert "Describe the pilot results" in t.entry.summary
+    assert t.entry.details["comment"] == "Describe the pilot results"
+    assert t.entry.details["feedback"][0]["checklist_item"] == "evidence"
+
+
+def test_revised_case_goes_back_in_review_with_the_next_iteration() -> None:
+    t = apply_event(progress(CaseStatus.REVISED, iteration=1), opened(2))
+    assert t.progress.status is CaseStatus.IN_REVIEW
+    assert t.progress.iteration == 2
+
+
+def test_stage_advanced_moves_the_stage() -> None:
+    event = StageAdvancedV1(
+        case_id=CASE,
+        call_id=CALL,
+        iteration=1,
+        from_stage=IsoStage.CONCEPT,
+        to_stage=IsoStage.VALIDATION,
+        reviewer_ids=["r1"],
+    )
+    t = apply_event(progress(CaseStatus.IN_REVIEW), event)
+    assert t.progress.status is CaseStatus.IN_REVIEW
+    assert t.progress.stage is IsoStage.VALIDATION
+
+
+def test_rejected_nominated_evaluated_decided() -> None:
+    rejected = CaseRejectedV1(case_id=CASE, call_id=CALL, iteration=1, reviewer_ids=["r"], comment="Out of scope")
+    assert apply_event(progress(CaseStatus.IN_REVIEW), rejected).progress.status is CaseStatus.REJECTED
+    t = apply_event(progress(CaseStatus.IN_REVIEW), nominated())
+    assert t.progress.status is CaseStatus.NOMINATED
+    assert t.progress.stage is IsoStage.SOLUTION
+    assert apply_event(t.progress, evaluation()).progress.status is CaseStatus.IN_EVALUATION
+    final = apply_event(progress(CaseStatus.IN_EVALUATION), decided())
+    assert final.progress.status is CaseStatus.DECIDED
+    assert final.progress.outcome is AwardOutcome.AWARD_WINNER
+    assert final.progress.feedback == "Great work"
+
+
+def test_timeline_only_events_keep_the_status() -> None:
+    escalated = IterationEscalatedV1(case_id=CASE, call_id=CALL, iteration=1, due_at=NOW)
+    current = progress(CaseStatus.IN_REVIEW)
+    t = apply_event(current, escalated)
+    assert t.applied
+    assert t.progress == current
+    assert "escalated" in t.entry.summary
+    done = CaseProgress(status=CaseStatus.DECIDED, stage=IsoStage.SOLUTION, outcome=AwardOutcome.FINALIST)
+    published = apply_event(done, ResultsPublishedV1(case_id=CASE, call_id=CALL, outcome=AwardOutcome.FINALIST))
+    assert published.progress == done
+    assert published.entry.kind == ResultsPublishedV1.event_type
+
+
+@pytest.mark.parametrize("final", [CaseStatus.DECIDED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN])
+@pytest.mark.parametrize("event", [opened(3), changes(3), nominated(3), evaluation()])
+def test_a_stale_event_never_moves_a_final_case_back(final: CaseStatus, event: object) -> None:
+    current = progress(final)
+    t = apply_event(current, event)  # type: ignore[arg-type]
+    assert not t.applied
+    assert t.progress == current
+
+
+def test_a_late_review_event_does_not_undo_the_evaluation() -> None:
+    current = progress(CaseStatus.IN_EVALUATION)
+    t = apply_event(current, nominated())
+    assert not t.applied
+    assert t.progress.status is CaseStatus.IN_EVALUATION
+
+
+def test_an_event_of_an_older_iteration_is_stale() -> None:
+    t = apply_event(progress(CaseStatus.IN_REVIEW, iteration=2), changes(1))
+    assert not t.applied
+    assert t.progress.status is CaseStatus.IN_REVIEW
+
+
+def test_a_decided_case_can_be_re_decided() -> None:
+    current = CaseProgress(status=CaseStatus.DECIDED, stage=IsoStage.SOLUTION, outcome=AwardOutcome.FINALIST)
+    t = apply_event(current, decided(AwardOutcome.PRIZE_WINNER))
+    assert t.applied
+    assert t.progress.outcome is AwardOutcome.PRIZE_WINNER
+
+
+def test_intake_does_not_track_its_own_events() -> None:
+    with pytest.raises(ValueError, match="does not track"):
+        apply_event(progress(CaseStatus.SUBMITTED), CaseWithdrawnV1(case_id=CASE, call_id=CALL))
+
+
+def test_revision_only_when_changes_are_requested() -> None:
+    ensure_revisable(CaseStatus.CHANGES_REQUESTED)
+    for status in set(CaseStatus) - {CaseStatus.CHANGES_REQUESTED}:
+        with pytest.raises(TransitionRefused, match=repr(status.value)):
+            ensure_revisable(status)
+
+
+def test_withdrawal_unless_final() -> None:
+    for status in CaseStatus:
+        if status in (CaseStatus.DECIDED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
+            with pytest.raises(TransitionRefused, match=status.value):
+                ensure_withdrawable(status)
+        else:
+            ensure_withdrawable(status)

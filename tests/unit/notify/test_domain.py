@@ -1,0 +1,277 @@
+"""Notify's pure rules: who hears about what, in which language, and retry timing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from services.notify import domain
+from services.notify.domain import Audience, DeliveryStatus, Template
+from services.notify.rendering import render
+from services.notify.worker import sign
+from shared.events import (
+    AwardDecidedV1,
+    CaseNominatedV1,
+    CaseRejectedV1,
+    CaseRevisedV1,
+    CaseSnapshot,
+    CaseSubmittedV1,
+    CaseWithdrawnV1,
+    ChangesRequestedV1,
+    Contact,
+    EvaluationOpenedV1,
+    FeedbackItem,
+    IterationEscalatedV1,
+    IterationOpenedV1,
+    Organisation,
+    ResultsPublishedV1,
+    StageAdvancedV1,
+)
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+
+CASE_ID = uuid.uuid4()
+CALL_ID = uuid.uuid4()
+
+
+def snapshot(*, revision: int = 1, language: Language = Language.FI) -> CaseSnapshot:
+    return CaseSnapshot(
+        case_id=CASE_ID,
+        call_id=CALL_ID,
+        call_title="Laatukilpailu 2025",
+        revision=revision,
+        title="Digitaalinen neuvonta",
+        summary="s",
+        problem="p",
+        solution="x",
+        organisation=Organisation(id="org-1", name="Kaupunki", business_id="1234567-8"),
+        submitter_id="user-1",
+        submitter=Contact(name="Aino", email="aino@example.org", language=language),
+        team=[
+            Contact(name="Björn", email="bjorn@example.org", language=Language.SV),
+            Contact(name="Aino again", email="AINO@example.org", language=Language.EN),
+        ],
+        partners=[Contact(name="Pat", email="pat@example.org", language=Language.EN)],
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        iso_stage=IsoStage.CONCEPT,
+    )
+
+
+DIRECTORY = domain.directory_from_snapshot(snapshot())
+
+
+def recipients(payload: object, **kw: object) -> list[tuple[str, str]]:
+    notices = domain.plan_notices(payload, DIRECTORY, operator_emails=kw.get("ops", []))  # type: ignore[arg-type]
+    return [(n.recipient.email, str(n.template)) for n in notices]
+
+
+def test_case_submitted_tells_only_the_submitter() -> None:
+    assert recipients(CaseSubmittedV1(case=snapshot())) == [("aino@example.org", "case_submitted")]
+
+
+def test_changes_requested_tells_submitter_and_team_once_each_with_comment() -> None:
+    payload = ChangesRequestedV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, reviewer_ids=["r"], comment="Lisää")
+    notices = domain.plan_notices(payload, DIRECTORY, operator_emails=[])
+    assert [n.recipient.email for n in notices] == ["aino@example.org", "bjorn@example.org"]
+    assert notices[0].recipient.user_id == "user-1"  # the submitter keeps its user id (feed)
+    assert notices[1].recipient.user_id is None
+    assert all(n.context["comment"] == "Lisää" for n in notices)
+
+
+def test_award_decided_tells_everyone() -> None:
+    payload = AwardDecidedV1(
+        case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.FINALIST, weighted_score=3.5, feedback="Hyvä"
+    )
+    assert recipients(payload) == [
+        ("aino@example.org", "award_decided"),
+        ("bjorn@example.org", "award_decided"),
+        ("pat@example.org", "award_decided"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "template", "audience"),
+    [
+        (
+            StageAdvancedV1(
+                case_id=CASE_ID,
+                call_id=CALL_ID,
+                iteration=1,
+                from_stage=IsoStage.CONCEPT,
+                to_stage=IsoStage.VALIDATION,
+                reviewer_ids=[],
+            ),
+            Template.STAGE_ADVANCED,
+            Audience.SUBMITTER_AND_TEAM,
+        ),
+        (
+            CaseRejectedV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, reviewer_ids=[], comment="Ei"),
+            Template.CASE_REJECTED,
+            Audience.SUBMITTER_AND_TEAM,
+        ),
+        (
+            EvaluationOpenedV1(case_id=CASE_ID, call_id=CALL_ID, criteria=[], juror_ids=["j"]),
+            Template.EVALUATION_OPENED,
+            Audience.SUBMITTER,
+        ),
+        (
+            ResultsPublishedV1(case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.AWARD_WINNER),
+            Template.RESULTS_PUBLISHED,
+            Audience.EVERYONE,
+        ),
+    ],
+)
+def test_template_and_audience(payload: object, template: Template, audience: Audience) -> None:
+    told = domain.what_to_tell(payload)  # type: ignore[arg-type]
+    assert told is not None
+    assert told[:2] == (template, audience)
+
+
+def test_nominated_tells_submitter_and_team() -> None:
+    payload = CaseNominatedV1(
+        case_id=CASE_ID,
+        call_id=CALL_ID,
+        call_title="c",
+        iteration=2,
+        reviewer_ids=[],
+        title="t",
+        summary="s",
+        category=Category.EDUCATION,
+        language=Language.EN,
+        organisation_id="o",
+        organisation_name="O",
+        stage=IsoStage.SOLUTION,
+    )
+    assert [e for e, _ in recipients(payload)] == ["aino@example.org", "bjorn@example.org"]
+
+
+def test_escalation_goes_to_configured_operators_only() -> None:
+    payload = IterationEscalatedV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, due_at=datetime.now(UTC))
+    assert recipients(payload) == []
+    assert recipients(payload, ops=["ops@example.org", "OPS@example.org"]) == [
+        ("ops@example.org", "iteration_escalated")
+    ]
+
+
+def test_events_that_concern_nobody() -> None:
+    assert domain.what_to_tell(CaseRevisedV1(case=snapshot(revision=2))) is None
+    assert domain.what_to_tell(CaseWithdrawnV1(case_id=CASE_ID, call_id=CALL_ID)) is None
+    opened = IterationOpenedV1(
+        case_id=CASE_ID, call_id=CALL_ID, iteration=1, revision=1, stage=IsoStage.CONCEPT, due_at=datetime.now(UTC)
+    )
+    assert domain.what_to_tell(opened) is None
+
+
+def test_case_id_of_reads_snapshot_or_top_level() -> None:
+    assert domain.case_id_of(CaseSubmittedV1(case=snapshot())) == CASE_ID
+    assert domain.case_id_of(CaseWithdrawnV1(case_id=CASE_ID, call_id=CALL_ID)) == CASE_ID
+
+
+def test_older_snapshot_does_not_replace_newer() -> None:
+    assert domain.should_replace_directory(stored_revision=None, incoming_revision=1)
+    assert domain.should_replace_directory(stored_revision=2, incoming_revision=3)
+    assert not domain.should_replace_directory(stored_revision=3, incoming_revision=2)
+
+
+def test_webhook_subscription_matching() -> None:
+    assert domain.wants_event([], "kipina.case.submitted.v1")
+    assert domain.wants_event(["kipina.case.submitted.v1"], "kipina.case.submitted.v1")
+    assert not domain.wants_event(["kipina.award.decided.v1"], "kipina.case.submitted.v1")
+    assert domain.unknown_event_types(["kipina.case.submitted.v1", "nope"]) == ["nope"]
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@pytest.mark.parametrize(
+    ("language", "subject_start", "greeting"),
+    [
+        (Language.FI, "Hakemukseesi pyydetään muutoksia", "Hei Aino"),
+        (Language.SV, "Ändringar begärs", "Hej Aino"),
+        (Language.EN, "Changes requested", "Hello Aino"),
+    ],
+)
+def test_changes_requested_rendered_in_each_language(language: Language, subject_start: str, greeting: str) -> None:
+    payload = ChangesRequestedV1(
+        case_id=CASE_ID,
+        call_id=CALL_ID,
+        iteration=1,
+        reviewer_ids=["r"],
+        comment="Please quantify the savings.",
+        feedback=[FeedbackItem(checklist_item="evidence", met=False, comment="missing numbers")],
+    )
+    notice = domain.plan_notices(payload, DIRECTORY, operator_emails=[])[0]
+    rendered = render(notice.template, language, notice.context)
+    assert rendered.subject.startswith(subject_start)
+    assert "Digitaalinen neuvonta" in rendered.subject
+    assert greeting in rendered.body
+    assert "Please quantify the savings." in rendered.body
+    assert "- evidence:" in rendered.body and "missing numbers" in rendered.body
+    assert "{{" not in rendered.body
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("template", list(Template))
+def test_every_template_renders_in_every_language(template: Template, language: Language) -> None:
+    context = {
+        "case_id": str(CASE_ID),
+        "case_title": "Case & Co",
+        "call_title": "Call",
+        "recipient_name": "Åsa",
+        "revision": 1,
+        "iteration": 2,
+        "comment": "c",
+        "feedback": [],
+        "from_stage": "concept",
+        "to_stage": "validation",
+        "outcome": "award_winner",
+        "weighted_score": 4.25,
+        "rank_in_category": 1,
+        "feedback_text": "Great work",
+        "due_at": "2025-01-01T00:00:00+00:00",
+    }
+    rendered = render(template, language, context)
+    assert rendered.subject and "\n" not in rendered.subject
+    assert len(rendered.body) > 40
+    assert "Case & Co" in rendered.subject + rendered.body  # plain text: no HTML escaping
+
+
+def test_award_decided_localises_outcome_and_includes_feedback() -> None:
+    payload = AwardDecidedV1(
+        case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.HONOURABLE_MENTION, weighted_score=3.456, feedback="Hyvä"
+    )
+    notice = domain.plan_notices(payload, DIRECTORY, operator_emails=[])[0]
+    fi = render(notice.template, Language.FI, notice.context)
+    sv = render(notice.template, Language.SV, notice.context)
+    assert "kunniamaininta" in fi.subject and "3.46" in fi.body and "Hyvä" in fi.body
+    assert "hedersomnämnande" in sv.subject
+
+
+# --------------------------------------------------------------------------- retries and signatures
+
+
+def test_backoff_doubles_and_caps() -> None:
+    delays = [domain.retry_delay_s(attempts=n, base_s=2.0, max_s=30.0) for n in range(1, 7)]
+    assert delays == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+def test_after_failure_retries_until_max_attempts() -> None:
+    assert domain.after_failure(attempts=1, max_attempts=3) == DeliveryStatus.PENDING
+    assert domain.after_failure(attempts=2, max_attempts=3) == DeliveryStatus.PENDING
+    assert domain.after_failure(attempts=3, max_attempts=3) == DeliveryStatus.FAILED
+
+
+def test_webhook_success_is_2xx() -> None:
+    assert domain.webhook_succeeded(200) and domain.webhook_succeeded(204)
+    assert not domain.webhook_succeeded(301) and not domain.webhook_succeeded(500)
+
+
+def test_signature_is_hmac_sha256_hex() -> None:
+    import hashlib
+    import hmac
+
+    body = b'{"a":1}'
+    expected = hmac.new(b"0123456789abcdef", body, hashlib.sha256).hexdigest()
+    assert sign(body, "0123456789abcdef") == f"sha256={expected}"
