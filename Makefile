@@ -70,6 +70,9 @@ test-unit: venv ## unit tests only (no I/O)
 	$(VENV)/bin/pytest tests/unit -q
 
 # Integration, e2e and fault tests start Kafka and PostgreSQL themselves if they are not running.
+# The services of a running `make up` are stopped first: they would consume the tests' events
+# from the shared broker (their data is kept; the tests use databases of their own).
 # Fault tests run last: one of them stops and restarts the broker.
 test: venv lint ## all tests: lint, unit, integration (real Kafka + PostgreSQL), e2e (four processes), faults
+	$(PY) -m deploy.stack services-down
 	$(VENV)/bin/pytest tests/unit tests/integration tests/e2e tests/faults -q -p no:cacheprovider

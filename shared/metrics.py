@@ -14,4 +14,3 @@ OUTBOX_PUBLISHED = Counter("kipina_outbox_published_total", "Outbox rows publish
 OUTBOX_PUBLISH_ERRORS = Counter("kipina_outbox_publish_errors_total", "Outbox relay rounds that failed")
 OUTBOX_BACKLOG = Gauge("kipina_outbox_backlog", "Unpublished outbox rows")
 OUTBOX_OLDEST_AGE = Gauge("kipina_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row")
-CONSUMER_LAG = Gauge("kipina_consumer_lag", "Messages behind the end of the topic", ["consumer", "topic"])

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.support.infra import ensure_infra
+from tests.support.infra import SERVICES, database_env_name, ensure_infra, own_database
 
 
 @pytest.fixture(scope="session")
-def infra_env() -> Iterator[dict[str, str]]:
-    """Environment variables naming Kafka and the four service databases (started if needed)."""
+async def infra_env() -> AsyncIterator[dict[str, str]]:
+    """Environment variables naming Kafka and the four service databases (started if needed).
+
+    Each service's database is a ``test_<service>`` database owned by the service's role,
+    so running the tests never touches the data of a stack started with ``make up``.
+    """
     env = ensure_infra()
+    for service in SERVICES:
+        env[database_env_name(service)] = await own_database(env, service, f"test_{service}")
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield env

@@ -13,12 +13,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 
 from deploy.stack import SERVICES, service_env, start_service, stop_process, wait_ready
-from tests.support.infra import database_env_name, reset_database, unique_group
+from tests.support.infra import database_env_name, own_database, reset_database, unique_group
 
 
 def free_port() -> int:
@@ -54,23 +53,10 @@ def smtp_sink() -> Iterator[tuple[Mailbox, int]]:
 
 
 async def e2e_database(env: dict[str, str], service: str) -> str:
-    """A database of the e2e run's own, owned by the service's role (so a running dev stack is untouched)."""
-    url = env[database_env_name(service)]
-    admin = env.get("KIPINA_PG_ADMIN_URL")
-    if not admin:
-        await reset_database(url)
-        return url
-    name = f"e2e_{service}"
-    role = url.split("://", 1)[1].split(":", 1)[0]
-    conn = await asyncpg.connect(admin)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
-    finally:
-        await conn.close()
-    e2e_url = url.rsplit("/", 1)[0] + f"/{name}"
-    await reset_database(e2e_url)
-    return e2e_url
+    """A fresh database of the e2e run's own, owned by the service's role."""
+    url = await own_database(env, service, f"e2e_{service}")
+    await reset_database(url)
+    return url
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 Order of preference: what the environment names (KIPINA_KAFKA_BOOTSTRAP and the
 per-service database URLs, e.g. a real cluster or CI services); else the local
-processes managed by ``deploy/local.py`` (started if not running). With a Docker
-engine and KIPINA_TEST_CONTAINERS=1, testcontainers' Kafka and PostgreSQL are used.
+processes managed by ``deploy/local.py`` (started if not running). When a Docker
+engine answers, testcontainers' Kafka and PostgreSQL are used instead
+(KIPINA_TEST_CONTAINERS=0 turns that off, =1 insists on it).
 """
 
 from __future__ import annotations
@@ -55,12 +56,24 @@ def _from_testcontainers() -> dict[str, str]:  # pragma: no cover - needs a Dock
     return env
 
 
+def _docker_engine_answers() -> bool:
+    """True when a Docker engine is reachable (a client alone, as on machines without one, is not enough)."""
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:
+        return False
+
+
 def ensure_infra() -> dict[str, str]:
     """Return the environment naming Kafka and the four databases, starting local processes if needed."""
     env = _from_environment()
     if env is not None:
         return env
-    if os.environ.get("KIPINA_TEST_CONTAINERS") == "1":
+    choice = os.environ.get("KIPINA_TEST_CONTAINERS", "auto")
+    if choice == "1" or (choice == "auto" and _docker_engine_answers()):
         return _from_testcontainers()
     from deploy import local
 
@@ -124,3 +137,22 @@ async def create_database(env: dict[str, str], name: str) -> str:
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     await reset_database(url)
     return url
+
+
+async def own_database(env: dict[str, str], service: str, name: str) -> str:
+    """A database ``name`` owned by the service's role, so tests never touch a running dev stack's data.
+
+    Without an admin URL (an external cluster), the service's own database is used.
+    """
+    url = env[database_env_name(service)]
+    admin = env.get("KIPINA_PG_ADMIN_URL")
+    if not admin:
+        return url
+    role = url.split("://", 1)[1].split(":", 1)[0]
+    conn = await asyncpg.connect(admin)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+    finally:
+        await conn.close()
+    return url.rsplit("/", 1)[0] + f"/{name}"
