@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 import asyncpg
 from pydantic import ValidationError
@@ -110,16 +110,28 @@ Handler = Callable[[EventContext, Any], Awaitable[None]]
 
 
 class EventRouter:
-    """Maps event payload types to handlers: ``@router.on(CaseSubmittedV1)``."""
+    """Maps event payload types to handlers: ``@router.on(CaseSubmittedV1)``.
+
+    One handler may serve several types (``@router.on(A, B)``) when it treats them alike.
+    """
 
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
 
-    def on(self, payload_type: type[P]) -> Callable[[Callable[[EventContext, P], Awaitable[None]]], Handler]:
-        def register(fn: Callable[[EventContext, P], Awaitable[None]]) -> Handler:
-            if payload_type.event_type in self.handlers:
-                raise ValueError(f"two handlers for {payload_type.event_type}")
-            self.handlers[payload_type.event_type] = fn
+    @overload
+    def on(self, payload_type: type[P], /) -> Callable[[Callable[[EventContext, P], Awaitable[None]]], Handler]: ...
+
+    @overload  # several types: the handler takes their union, which the type checker cannot infer here
+    def on(self, *payload_types: type[EventPayload]) -> Callable[[Handler], Handler]: ...
+
+    def on(
+        self, *payload_types: type[EventPayload]
+    ) -> Callable[[Callable[[EventContext, Any], Awaitable[None]]], Handler]:
+        def register(fn: Callable[[EventContext, Any], Awaitable[None]]) -> Handler:
+            for payload_type in payload_types:
+                if payload_type.event_type in self.handlers:
+                    raise ValueError(f"two handlers for {payload_type.event_type}")
+                self.handlers[payload_type.event_type] = fn
             return fn
 
         return register

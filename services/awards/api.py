@@ -39,7 +39,6 @@ from services.awards.schemas import (
     JuryView,
     LeaderboardRowView,
     LeaderboardView,
-    Page,
     PublishView,
     ScorecardBody,
     ScorecardView,
@@ -49,6 +48,7 @@ from shared import outbox
 from shared.auth import Juror, Operator
 from shared.events import AwardDecidedV1, Criterion, ResultsPublishedV1
 from shared.logging import bind_event_context, get_logger
+from shared.pagination import Limit, Offset, Page
 from shared.service import CorrelationId, Db
 from shared.vocabulary import AwardOutcome, Category
 
@@ -57,9 +57,6 @@ SERVICE = "awards"
 log = get_logger(__name__)
 
 router = APIRouter(tags=["awards"])
-
-Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="items to skip")]
 
 
 # --------------------------------------------------------------------------- views

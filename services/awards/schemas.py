@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from services.awards.domain import DEFAULT_JURORS_PER_CASE, EvaluationStatus
+from shared.pagination import Page
 from shared.vocabulary import AwardOutcome
 
 T = TypeVar("T")
 
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    limit: int
-    offset: int
-    total: int
 
 
 # --------------------------------------------------------------------------- criteria

@@ -19,7 +19,6 @@ from services.intake.schemas import (
     CallOut,
     CaseIn,
     CaseOut,
-    Page,
     RevisionIn,
     TimelineItemOut,
     WithdrawIn,
@@ -29,6 +28,7 @@ from shared.auth import CurrentUser, Operator, Principal, Submitter, require_rol
 from shared.db import Connection
 from shared.events import CaseRevisedV1, CaseSnapshot, CaseSubmittedV1, CaseWithdrawnV1, Contact
 from shared.logging import bind_event_context, get_logger
+from shared.pagination import Limit, Offset, Page
 from shared.service import CorrelationId, Db
 from shared.vocabulary import Role
 
@@ -37,8 +37,6 @@ SERVICE = "intake"
 log = get_logger(__name__)
 router = APIRouter()
 
-Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="items to skip")]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -46,46 +46,30 @@ async def _track(ctx: EventContext, payload: EventPayload, case_id: uuid.UUID) -
     )
 
 
-@router.on(IterationOpenedV1)
-async def iteration_opened(ctx: EventContext, payload: IterationOpenedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
+# Every event intake tracks is applied the same way; the differences live in domain.apply_event.
+TrackedEvent = (
+    IterationOpenedV1
+    | ChangesRequestedV1
+    | StageAdvancedV1
+    | CaseRejectedV1
+    | CaseNominatedV1
+    | IterationEscalatedV1
+    | EvaluationOpenedV1
+    | AwardDecidedV1
+    | ResultsPublishedV1
+)
 
 
-@router.on(ChangesRequestedV1)
-async def changes_requested(ctx: EventContext, payload: ChangesRequestedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
-
-
-@router.on(StageAdvancedV1)
-async def stage_advanced(ctx: EventContext, payload: StageAdvancedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
-
-
-@router.on(CaseRejectedV1)
-async def case_rejected(ctx: EventContext, payload: CaseRejectedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
-
-
-@router.on(CaseNominatedV1)
-async def case_nominated(ctx: EventContext, payload: CaseNominatedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
-
-
-@router.on(IterationEscalatedV1)
-async def iteration_escalated(ctx: EventContext, payload: IterationEscalatedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
-
-
-@router.on(EvaluationOpenedV1)
-async def evaluation_opened(ctx: EventContext, payload: EvaluationOpenedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
-
-
-@router.on(AwardDecidedV1)
-async def award_decided(ctx: EventContext, payload: AwardDecidedV1) -> None:
-    await _track(ctx, payload, payload.case_id)
-
-
-@router.on(ResultsPublishedV1)
-async def results_published(ctx: EventContext, payload: ResultsPublishedV1) -> None:
+@router.on(
+    IterationOpenedV1,
+    ChangesRequestedV1,
+    StageAdvancedV1,
+    CaseRejectedV1,
+    CaseNominatedV1,
+    IterationEscalatedV1,
+    EvaluationOpenedV1,
+    AwardDecidedV1,
+    ResultsPublishedV1,
+)
+async def track_case_progress(ctx: EventContext, payload: TrackedEvent) -> None:
     await _track(ctx, payload, payload.case_id)

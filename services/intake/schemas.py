@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
@@ -177,10 +177,3 @@ class CaseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     timeline: list[TimelineItemOut] | None = None
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    limit: int
-    offset: int
-    total: int

@@ -9,18 +9,16 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from services.notify import repository
 from services.notify.domain import DeliveryStatus
-from services.notify.schemas import Delivery, FeedItem, Page, Webhook, WebhookIn
+from services.notify.schemas import Delivery, FeedItem, Webhook, WebhookIn
 from shared.auth import CurrentUser, Operator
 from shared.logging import bind_event_context, get_logger
+from shared.pagination import Limit, Offset, Page
 from shared.service import CorrelationId, Db
 from shared.vocabulary import Channel
 
 log = get_logger(__name__)
 
 router = APIRouter(tags=["notify"])
-
-Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="items to skip")]
 
 
 # --------------------------------------------------------------------------- in-app feed

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notify import domain
 from services.notify.api import router as api_router
 from services.notify.handlers import build_router
 from services.notify.settings import NotifySettings
 from services.notify.worker import delivery_worker
-from shared import topics
 from shared.events import NotificationDeliveredV1, NotificationFailedV1
 from shared.service import ServiceDefinition, create_app
 
@@ -29,7 +29,7 @@ def create() -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         api_routers=[api_router],
         event_router=build_router(settings),
-        consumes=[topics.INTAKE, topics.REVIEW, topics.AWARDS],
+        consumes=domain.CONSUMED_TOPICS,
         publishes=[NotificationDeliveredV1, NotificationFailedV1],
         background_jobs=[delivery_worker],
     )

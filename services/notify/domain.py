@@ -11,39 +11,27 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from shared import topics
 from shared.events import (
+    EVENT_TYPES,
     AwardDecidedV1,
     CaseNominatedV1,
     CaseRejectedV1,
     CaseRevisedV1,
     CaseSnapshot,
     CaseSubmittedV1,
-    CaseWithdrawnV1,
     ChangesRequestedV1,
     EvaluationOpenedV1,
     EventPayload,
     IterationEscalatedV1,
-    IterationOpenedV1,
     ResultsPublishedV1,
     StageAdvancedV1,
 )
 from shared.vocabulary import Language
 
 # Every event type on the topics notify consumes; webhooks may subscribe to any of them.
-CONSUMED_EVENTS: tuple[type[EventPayload], ...] = (
-    CaseSubmittedV1,
-    CaseRevisedV1,
-    CaseWithdrawnV1,
-    IterationOpenedV1,
-    ChangesRequestedV1,
-    StageAdvancedV1,
-    CaseRejectedV1,
-    CaseNominatedV1,
-    IterationEscalatedV1,
-    EvaluationOpenedV1,
-    AwardDecidedV1,
-    ResultsPublishedV1,
-)
+CONSUMED_TOPICS: tuple[str, ...] = (topics.INTAKE, topics.REVIEW, topics.AWARDS)
+CONSUMED_EVENTS: tuple[type[EventPayload], ...] = tuple(m for m in EVENT_TYPES.values() if m.topic in CONSUMED_TOPICS)
 CONSUMED_EVENT_TYPES: frozenset[str] = frozenset(p.event_type for p in CONSUMED_EVENTS)
 
 

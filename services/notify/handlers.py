@@ -47,11 +47,8 @@ def build_router(settings: NotifySettings) -> EventRouter:
             log.info("older case snapshot ignored", stored_revision=stored, incoming_revision=directory.revision)
         await notify_stakeholders(ctx, payload)
 
-    router.on(CaseSubmittedV1)(refresh_directory)
-    router.on(CaseRevisedV1)(refresh_directory)
-    for payload_type in domain.CONSUMED_EVENTS:
-        if payload_type not in (CaseSubmittedV1, CaseRevisedV1):
-            router.on(payload_type)(notify_stakeholders)
+    router.on(CaseSubmittedV1, CaseRevisedV1)(refresh_directory)
+    router.on(*(p for p in domain.CONSUMED_EVENTS if p not in (CaseSubmittedV1, CaseRevisedV1)))(notify_stakeholders)
     return router
 
 

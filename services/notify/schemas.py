@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
@@ -12,13 +12,6 @@ from services.notify.domain import CONSUMED_EVENT_TYPES, DeliveryStatus, unknown
 from shared.vocabulary import Channel
 
 T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    limit: int
-    offset: int
-    total: int
 
 
 class FeedItem(BaseModel):

@@ -29,6 +29,7 @@ from shared.auth import Operator, Principal, Reviewer, require_roles
 from shared.db import Connection
 from shared.events import FeedbackItem, IterationOpenedV1
 from shared.logging import bind_event_context, get_logger
+from shared.pagination import Limit, Offset
 from shared.service import CorrelationId, Db, get_runtime
 from shared.vocabulary import Category, IsoStage, Language, Role
 
@@ -312,8 +313,8 @@ async def queue(
     pool: Db,
     _: Operator,
     task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> QueuePage:
     """All review tasks, due first; filter with ``status``."""
     async with pool.acquire() as conn:
@@ -346,8 +347,8 @@ async def case_iterations(
     case_id: uuid.UUID,
     pool: Db,
     principal: ReviewerOrOperator,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> IterationsPage:
     """A case's iterations with their reviewers' decisions."""
     async with pool.acquire() as conn:

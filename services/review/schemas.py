@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.review.domain import CaseStatus, Decision, IterationStatus, TaskStatus
+from shared.pagination import Page
 from shared.vocabulary import Category, IsoStage, Language
 
 
@@ -108,15 +108,8 @@ class QueueItem(BaseModel):
     created_at: datetime
 
 
-class Page(BaseModel):
-    items: list[Any]
-    limit: int
-    offset: int
-    total: int
-
-
-class QueuePage(Page):
-    items: list[QueueItem]
+class QueuePage(Page[QueueItem]):
+    pass
 
 
 class ReviewDecisionOut(BaseModel):
@@ -143,7 +136,7 @@ class IterationOut(BaseModel):
     decisions: list[ReviewDecisionOut]
 
 
-class IterationsPage(Page):
+class IterationsPage(Page[IterationOut]):
     case_id: uuid.UUID
     case_status: CaseStatus
     stage: IsoStage
