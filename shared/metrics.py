@@ -14,3 +14,7 @@ OUTBOX_PUBLISHED = Counter("kipina_outbox_published_total", "Outbox rows publish
 OUTBOX_PUBLISH_ERRORS = Counter("kipina_outbox_publish_errors_total", "Outbox relay rounds that failed")
 OUTBOX_BACKLOG = Gauge("kipina_outbox_backlog", "Unpublished outbox rows")
 OUTBOX_OLDEST_AGE = Gauge("kipina_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row")
+HTTP_REQUESTS = Counter(
+    "kipina_http_requests_total", "HTTP requests, by route template and status", ["method", "route", "status"]
+)
+HTTP_REQUEST_SECONDS = Histogram("kipina_http_request_seconds", "HTTP request latency", ["method", "route"])

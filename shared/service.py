@@ -45,7 +45,7 @@ from shared.db import apply_migrations, create_pool
 from shared.events import EventPayload
 from shared.kafka import EventProducer, consumer_group, create_broker
 from shared.logging import configure_logging, get_logger
-from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from shared.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from shared.settings import ServiceSettings, jwt_secret_is_default
 
 log = get_logger(__name__)
@@ -224,13 +224,18 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(correlation_id=cid):
             response = await call_next(request)
+            elapsed = time.perf_counter() - started
+            # The route template (not the raw path) keeps the metric's label set small.
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            HTTP_REQUEST_SECONDS.labels(request.method, route).observe(elapsed)
             if not request.url.path.startswith(("/health", "/metrics")):
                 log.info(
                     "http request",
                     method=request.method,
                     path=request.url.path,
                     status=response.status_code,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    duration_ms=round(elapsed * 1000, 1),
                 )
         response.headers[CORRELATION_HEADER] = cid
         return response

@@ -142,3 +142,24 @@ async def test_operations_endpoints_need_an_operator(probe) -> None:
 
 async def _async(value):  # eventually() takes an async probe
     return value
+
+
+async def test_metrics_count_requests_by_route_and_events_by_outcome(probe, infra_env) -> None:
+    case_id = str(uuid.uuid4())
+    await probe.client.get(f"/no/such/page/{case_id}", headers=auth("operator"))
+    await probe.client.get("/ops/status", headers=auth("operator"))
+    await produce_event(infra_env["KIPINA_KAFKA_BOOTSTRAP"], submitted(case_id, "counted"), topic=PROBE_TOPIC)
+    await eventually(lambda: probe.effects(case_id), what="event handled")
+
+    text = (await probe.client.get("/metrics")).text
+    assert 'kipina_http_requests_total{method="GET",route="/ops/status",status="200"}' in text
+    assert 'kipina_http_requests_total{method="GET",route="unmatched",status="404"}' in text
+    handled = [
+        line
+        for line in text.splitlines()
+        if line.startswith("kipina_events_consumed_total{")
+        and 'consumer="probe"' in line
+        and 'outcome="handled"' in line
+    ]
+    assert handled and float(handled[0].rsplit(" ", 1)[1]) >= 1
+    assert "kipina_outbox_backlog" in text
