@@ -1,0 +1,114 @@
+"""A real service (review) is SIGKILLed while it works through a stream of cases, then restarted.
+
+Afterwards every case has exactly one review iteration and one review task, and
+exactly one distinct ``iteration_opened`` event (the relay may publish a copy of
+the same event again after a crash — that is at-least-once delivery with the same
+event id, which consumers' inboxes drop — but the service never *processed* a
+case twice, which would have produced a second event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from collections import defaultdict
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from deploy.stack import start_service, stop_process, wait_ready
+from shared import topics
+from shared.events import CONTENT_TYPE, IterationOpenedV1
+from tests.faults.test_kill_after_commit import free_port
+from tests.integration.reliability.test_protocol import submitted
+from tests.support.harness import eventually
+from tests.support.infra import database_env_name, own_database, reset_database, unique_group
+from tests.support.kafka import watch
+
+pytestmark = pytest.mark.faults
+
+CASES = 300
+
+
+async def test_review_killed_mid_stream_processes_every_case_exactly_once(infra_env, tmp_path) -> None:
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    db_url = await own_database(infra_env, "review", "fault_review")
+    await reset_database(db_url)
+    env = {
+        **os.environ,
+        database_env_name("review"): db_url,
+        "KIPINA_REVIEW_CONSUMER_GROUP": unique_group("fault-review"),
+        "KIPINA_REVIEW_PORT": str(free_port()),
+    }
+    url = f"http://127.0.0.1:{env['KIPINA_REVIEW_PORT']}"
+    log = tmp_path / "review.log"
+    case_ids = [str(uuid.uuid4()) for _ in range(CASES)]
+    service = start_service("review", env=env, log_path=log)
+    try:
+        await asyncio.to_thread(wait_ready, url, timeout=120, process=service)
+        async with watch(bootstrap, topics.REVIEW) as review_topic:
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+            await producer.start()
+            try:
+                for case_id in case_ids:
+                    event = submitted(case_id, f"case {case_id[:8]}")
+                    await producer.send(
+                        topics.INTAKE,
+                        value=event.to_bytes(),
+                        key=case_id.encode(),
+                        headers=[("content-type", CONTENT_TYPE.encode())],
+                    )
+                await producer.flush()
+            finally:
+                await producer.stop()
+
+            def opened() -> dict[str, set[str]]:
+                by_case: dict[str, set[str]] = defaultdict(set)
+                for event in review_topic.events(event_type=IterationOpenedV1.event_type):
+                    if event.subject in wanted:
+                        by_case[event.subject].add(str(event.id))
+                return by_case
+
+            wanted = set(case_ids)
+
+            async def some_progress() -> bool:
+                return len(opened()) >= 20
+
+            await eventually(some_progress, timeout=60, what="the service to work through some cases")
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait(timeout=30)
+            at_kill = len(opened())
+
+            service = start_service("review", env=env, log_path=log)
+            await asyncio.to_thread(wait_ready, url, timeout=120, process=service)
+
+            async def all_opened() -> dict[str, set[str]] | None:
+                found = opened()
+                return found if len(found) == CASES else None
+
+            found = await eventually(all_opened, timeout=120, what=f"iteration_opened for all {CASES} cases")
+            await asyncio.sleep(3)  # let any stragglers (a second processing would show here) arrive
+            found = opened()
+    finally:
+        stop_process(service.pid)
+
+    assert at_kill < CASES, "the kill came after all the work: the test proved nothing"
+    twice = {case: ids for case, ids in found.items() if len(ids) != 1}
+    assert not twice, f"cases processed more than once: {list(twice.items())[:3]}"
+    conn = await asyncpg.connect(db_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT case_id, count(*) AS n FROM review_tasks WHERE case_id = ANY($1::uuid[]) GROUP BY case_id",
+            [uuid.UUID(c) for c in case_ids],
+        )
+        assert len(rows) == CASES and all(r["n"] == 1 for r in rows)
+        iterations = await conn.fetchval(
+            "SELECT count(*) FROM iterations WHERE case_id = ANY($1::uuid[])", [uuid.UUID(c) for c in case_ids]
+        )
+        assert iterations == CASES
+    finally:
+        await conn.close()
+    print(f"killed after {at_kill} of {CASES} cases had their iteration opened; all {CASES} exactly once")
