@@ -48,7 +48,7 @@ infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kaf
 
 # ---------------------------------------------------------------- the whole system
 
-.PHONY: up down status test test-unit lint
+.PHONY: up down status test test-unit lint bench
 
 up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
 	$(PY) -m deploy.stack up
@@ -64,7 +64,7 @@ status: | $(PY) ## what is running
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services deploy
+	$(VENV)/bin/mypy shared services deploy bench
 
 test-unit: venv ## unit tests only (no I/O)
 	$(VENV)/bin/pytest tests/unit -q
@@ -76,3 +76,6 @@ test-unit: venv ## unit tests only (no I/O)
 test: venv lint ## all tests: lint, unit, integration (real Kafka + PostgreSQL), e2e (four processes), faults
 	$(PY) -m deploy.stack services-down
 	$(VENV)/bin/pytest tests/unit tests/integration tests/e2e tests/faults -q -p no:cacheprovider
+
+bench: venv ## benchmark: 500 cases over HTTP through intake → review → intake; reports figures (no assertions)
+	$(PY) -m bench.pipeline --cases 500 --concurrency 16
