@@ -10,6 +10,7 @@ seeks back and the message is delivered again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -32,6 +33,10 @@ def create_broker(bootstrap: str, *, service: str) -> KafkaBroker:
         acks="all",
         allow_auto_create_topics=False,
         description=f"Kipinä {service} service events",
+        # Through the root handler (structlog JSON); per-message lines at DEBUG, since the
+        # consumer logs each handled event itself with its case and correlation ids.
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
     )
 
 

@@ -45,6 +45,10 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # FastStream adds its own coloured handler to a logger that has none; give it ours.
+    faststream_logger = logging.getLogger("faststream")
+    faststream_logger.handlers[:] = [handler]
+    faststream_logger.propagate = False
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
