@@ -37,6 +37,7 @@ from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import outbox, topics
 from shared.auth import Operator
@@ -207,20 +208,52 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     return app
 
 
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, whether or not a Content-Length is declared.
+
+    The count is kept as the body streams in, so a chunked upload cannot slip past the limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            too_large = JSONResponse(status_code=status.HTTP_413_CONTENT_TOO_LARGE, content=self.problem())
+            await too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self.problem())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def problem(self) -> dict[str, str]:
+        return {
+            "error": "request_too_large",
+            "message": f"the request body is over the limit of {self.max_bytes} bytes",
+        }
+
+
 def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+
     @app.middleware("http")
     async def context_and_limits(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
         request.state.correlation_id = cid
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_request_bytes:
-            return JSONResponse(
-                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-                content={
-                    "error": "request_too_large",
-                    "message": f"request body is {length} bytes; the limit is {settings.max_request_bytes}",
-                },
-            )
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(correlation_id=cid):
             response = await call_next(request)

@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
 
+from shared.auth import Operator
 from shared.consumer import EventContext, EventRouter
 from shared.events import CaseSubmittedV1
 from shared.service import ServiceDefinition, create_app, run
@@ -33,6 +35,17 @@ class ProbeSettings(ServiceSettings):
 
 
 router = EventRouter()
+api = APIRouter()
+
+
+class Note(BaseModel):
+    text: str
+
+
+@api.post("/probe/notes")
+async def take_note(note: Note, _: Operator) -> dict[str, int]:
+    """An endpoint that reads its body, for tests of request limits."""
+    return {"length": len(note.text)}
 
 
 @router.on(CaseSubmittedV1)
@@ -58,6 +71,7 @@ def create() -> FastAPI:
             migrations=Path(__file__).parent / "probe_migrations",
             event_router=router,
             consumes=[PROBE_TOPIC],
+            api_routers=[api],
         )
     )
     consumer = app.state.runtime.consumer

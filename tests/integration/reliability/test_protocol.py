@@ -163,3 +163,19 @@ async def test_metrics_count_requests_by_route_and_events_by_outcome(probe, infr
     ]
     assert handled and float(handled[0].rsplit(" ", 1)[1]) >= 1
     assert "kipina_outbox_backlog" in text
+
+
+async def test_oversized_bodies_get_413_with_or_without_content_length(probe) -> None:
+    limit = probe.app.state.settings.max_request_bytes
+    small = await probe.client.post("/probe/notes", headers=auth("operator"), json={"text": "fits"})
+    assert small.status_code == 200 and small.json() == {"length": 4}
+    declared = await probe.client.post("/probe/notes", headers=auth("operator"), content=b"x" * (limit + 1))
+    assert declared.status_code == 413 and declared.json()["error"] == "request_too_large"
+
+    async def chunks():  # no Content-Length: chunked transfer
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+
+    chunked = await probe.client.post("/probe/notes", headers=auth("operator"), content=chunks())
+    assert chunked.status_code == 413, chunked.text
+    assert "over the limit" in chunked.json()["message"]
