@@ -1,26 +1,30 @@
-"""Awards HTTP routes: operators set criteria and juries, watch the leaderboard and decide; jurors score."""
+"""Awards HTTP routes: operators set criteria and juries, watch the leaderboard and decide; jurors score.
+
+Each route parses, calls one use case in workflow.py and converts the result; refusals become HTTP errors in
+``_WorkflowRoute``.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Annotated, NoReturn
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.routing import APIRoute
 
-from services.awards import domain, repository
+from services.awards import domain, workflow
 from services.awards.domain import (
-    DEFAULT_CRITERIA,
+    Conflict,
     Evaluation,
-    EvaluationAction,
     EvaluationStatus,
-    InvalidTransition,
+    Invalid,
     JurorProfile,
     Jury,
-    Problem,
+    NotFound,
+    Scorecard,
     ScoreEntry,
 )
-from services.awards.repository import Scorecard
 from services.awards.schemas import (
     AssignmentView,
     CaseView,
@@ -44,19 +48,46 @@ from services.awards.schemas import (
     ScorecardView,
     ScoreView,
 )
-from shared import outbox
 from shared.auth import Juror, Operator
-from shared.events import AwardDecidedV1, Criterion, ResultsPublishedV1
-from shared.logging import bind_event_context, get_logger
+from shared.events import Criterion
 from shared.pagination import Limit, Offset, Page
 from shared.service import CorrelationId, Db
 from shared.vocabulary import AwardOutcome, Category
 
-SERVICE = "awards"
 
-log = get_logger(__name__)
+def _http_error(exc: NotFound | Conflict | Invalid) -> HTTPException:
+    """The one place that says how a refusal looks over HTTP."""
+    match exc:
+        case NotFound():
+            return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+        case Conflict():
+            return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+        case Invalid():
+            return HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail={
+                    "message": str(exc),
+                    "problems": [{"field": p.field, "problem": p.problem} for p in exc.problems],
+                },
+            )
 
-router = APIRouter(tags=["awards"])
+
+class _WorkflowRoute(APIRoute):
+    """Turns the domain's refusals, raised anywhere under a route, into HTTP errors."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (NotFound, Conflict, Invalid) as exc:
+                raise _http_error(exc) from exc
+
+        return handle
+
+
+router = APIRouter(tags=["awards"], route_class=_WorkflowRoute)
 
 
 # --------------------------------------------------------------------------- views
@@ -80,17 +111,38 @@ def _case_view(evaluation: Evaluation) -> CaseView:
     )
 
 
-def _scorecard_view(card: Scorecard, criteria: Sequence[Criterion]) -> ScorecardView:
+def _scorecard_view(card: Scorecard, weighted_score: float) -> ScorecardView:
     return ScorecardView(
         juror_id=card.juror_id,
         scores=[ScoreView(criterion=s.criterion, score=s.score, comment=s.comment) for s in card.scores],
         overall_comment=card.overall_comment,
         submitted_at=card.submitted_at,
-        weighted_score=round(domain.weighted_score(criteria, card.by_criterion()), 4),
+        weighted_score=round(weighted_score, 4),
     )
 
 
-def _jury_view(call_id: uuid.UUID, jury: Jury, loads: dict[str, int], added: int = 0) -> JuryView:
+def _own_scorecard_view(card: Scorecard, criteria: Sequence[Criterion]) -> ScorecardView:
+    return _scorecard_view(card, domain.weighted_score(criteria, card.by_criterion()))
+
+
+def _decision_view(evaluation: Evaluation) -> DecisionView | None:
+    if evaluation.outcome is None or evaluation.decided_at is None:
+        return None
+    return DecisionView(
+        outcome=AwardOutcome(evaluation.outcome),
+        feedback=evaluation.feedback or "",
+        weighted_score=evaluation.weighted_score,
+        rank_in_category=evaluation.rank_in_category,
+        decided_by=evaluation.decided_by or "",
+        decided_at=evaluation.decided_at,
+    )
+
+
+def _criteria_result_view(call_id: uuid.UUID, result: workflow.CallCriteria) -> CriteriaView:
+    return CriteriaView(call_id=call_id, criteria=_criteria_view(result.criteria), is_default=result.is_default)
+
+
+def _jury_view(call_id: uuid.UUID, state: workflow.JuryState) -> JuryView:
     return JuryView(
         call_id=call_id,
         jurors=[
@@ -100,26 +152,12 @@ def _jury_view(call_id: uuid.UUID, jury: Jury, loads: dict[str, int], added: int
                 email=j.email,
                 organisation_id=j.organisation_id,
                 conflicts=sorted(j.conflicts),
-                assigned_cases=loads.get(j.user_id, 0),
+                assigned_cases=state.loads.get(j.user_id, 0),
             )
-            for j in jury.jurors
+            for j in state.jury.jurors
         ],
-        jurors_per_case=jury.jurors_per_case,
-        assignments_added=added,
-    )
-
-
-def _not_found(case_id: uuid.UUID) -> NoReturn:
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no evaluation of case {case_id}")
-
-
-def _unprocessable(problems: Sequence[Problem]) -> NoReturn:
-    raise HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
-        detail={
-            "message": "; ".join(f"{p.field}: {p.problem}" for p in problems[:5]),
-            "problems": [{"field": p.field, "problem": p.problem} for p in problems],
-        },
+        jurors_per_case=state.jury.jurors_per_case,
+        assignments_added=state.assignments_added,
     )
 
 
@@ -131,28 +169,19 @@ async def set_criteria(
     call_id: uuid.UUID, body: CriteriaBody, operator: Operator, pool: Db, correlation_id: CorrelationId
 ) -> CriteriaView:
     """Set the call's criteria; refused once any case of the call has been scored."""
-    criteria = [Criterion(**c.model_dump()) for c in body.criteria]
-    with bind_event_context(case_id=None, correlation_id=correlation_id, call_id=str(call_id)):
-        async with pool.acquire() as conn, conn.transaction():
-            await repository.lock_call(conn, call_id)
-            if await repository.call_has_scores(conn, call_id):
-                raise HTTPException(
-                    status.HTTP_409_CONFLICT,
-                    f"call {call_id} already has scores; its criteria can no longer change",
-                )
-            await repository.set_criteria(conn, call_id=call_id, criteria=criteria, updated_by=operator.user_id)
-            updated = await repository.replace_open_criteria(conn, call_id=call_id, criteria=criteria)
-        log.info("criteria set", criteria=[c.key for c in criteria], open_evaluations_updated=updated)
-    return CriteriaView(call_id=call_id, criteria=_criteria_view(criteria), is_default=False)
+    result = await workflow.set_criteria(
+        pool,
+        call_id=call_id,
+        criteria=[Criterion(**c.model_dump()) for c in body.criteria],
+        operator_id=operator.user_id,
+        correlation_id=correlation_id,
+    )
+    return _criteria_result_view(call_id, result)
 
 
 @router.get("/calls/{call_id}/criteria", response_model=CriteriaView)
 async def get_criteria(call_id: uuid.UUID, _: Operator, pool: Db) -> CriteriaView:
-    async with pool.acquire() as conn:
-        criteria = await repository.get_criteria(conn, call_id)
-    return CriteriaView(
-        call_id=call_id, criteria=_criteria_view(criteria or DEFAULT_CRITERIA), is_default=criteria is None
-    )
+    return _criteria_result_view(call_id, await workflow.call_criteria(pool, call_id=call_id))
 
 
 @router.put("/calls/{call_id}/jury", response_model=JuryView)
@@ -173,34 +202,15 @@ async def set_jury(
         ),
         jurors_per_case=body.jurors_per_case,
     )
-    panel = {j.user_id: j for j in jury.jurors}
-    added = 0
-    with bind_event_context(case_id=None, correlation_id=correlation_id, call_id=str(call_id)):
-        async with pool.acquire() as conn, conn.transaction():
-            await repository.lock_call(conn, call_id)
-            await repository.set_jury(conn, call_id=call_id, jury=jury, updated_by=operator.user_id)
-            for evaluation in await repository.open_evaluations_of_call(conn, call_id):
-                for juror_id in await repository.assigned_jurors(conn, evaluation.case_id):
-                    juror = panel.get(juror_id)
-                    if juror and domain.has_conflict(
-                        juror, case_id=evaluation.case_id, organisation_id=evaluation.organisation_id
-                    ):
-                        await repository.remove_assignment(conn, case_id=evaluation.case_id, juror_id=juror_id)
-                        log.info("conflicted juror unassigned", case_id=str(evaluation.case_id), juror_id=juror_id)
-                added += len(await repository.top_up_jurors(conn, evaluation=evaluation, jury=jury))
-            loads = await repository.juror_loads(conn, call_id)
-        log.info("jury set", jurors=len(jury.jurors), jurors_per_case=jury.jurors_per_case, assignments_added=added)
-    return _jury_view(call_id, jury, loads, added)
+    state = await workflow.set_jury(
+        pool, call_id=call_id, jury=jury, operator_id=operator.user_id, correlation_id=correlation_id
+    )
+    return _jury_view(call_id, state)
 
 
 @router.get("/calls/{call_id}/jury", response_model=JuryView)
 async def get_jury(call_id: uuid.UUID, _: Operator, pool: Db) -> JuryView:
-    async with pool.acquire() as conn:
-        jury = await repository.get_jury(conn, call_id)
-        if jury is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no jury has been set for call {call_id}")
-        loads = await repository.juror_loads(conn, call_id)
-    return _jury_view(call_id, jury, loads)
+    return _jury_view(call_id, await workflow.get_jury(pool, call_id=call_id))
 
 
 @router.get("/calls/{call_id}/leaderboard", response_model=LeaderboardView)
@@ -214,11 +224,7 @@ async def get_leaderboard(
     offset: Offset = 0,
 ) -> LeaderboardView:
     """Evaluated cases ranked per category; ``normalise=true`` ranks by per-juror z-scores instead."""
-    async with pool.acquire() as conn:
-        cases = await repository.scored_cases(conn, call_id)
-    rows = [
-        r for r in domain.leaderboard(cases, normalise=normalise) if category is None or r.category == category.value
-    ]
+    rows = await workflow.leaderboard(pool, call_id=call_id, category=category, normalise=normalise)
     return LeaderboardView(
         call_id=call_id,
         normalise=normalise,
@@ -244,23 +250,8 @@ async def get_leaderboard(
 @router.post("/calls/{call_id}/results/publish", response_model=PublishView)
 async def publish_results(call_id: uuid.UUID, _: Operator, pool: Db, correlation_id: CorrelationId) -> PublishView:
     """Announce every decided, not yet published evaluation of the call (one ResultsPublishedV1 each)."""
-    with bind_event_context(case_id=None, correlation_id=correlation_id, call_id=str(call_id)):
-        async with pool.acquire() as conn, conn.transaction():
-            decided = await repository.decided_unpublished(conn, call_id)
-            for evaluation in decided:
-                assert evaluation.outcome is not None
-                await outbox.emit(
-                    conn,
-                    ResultsPublishedV1(
-                        case_id=evaluation.case_id, call_id=call_id, outcome=AwardOutcome(evaluation.outcome)
-                    ),
-                    service=SERVICE,
-                    subject=str(evaluation.case_id),
-                    correlation_id=correlation_id,
-                )
-            await repository.mark_published(conn, [e.case_id for e in decided])
-        log.info("results published", cases=len(decided))
-    return PublishView(call_id=call_id, published=[e.case_id for e in decided])
+    published = await workflow.publish_results(pool, call_id=call_id, correlation_id=correlation_id)
+    return PublishView(call_id=call_id, published=published)
 
 
 # --------------------------------------------------------------------------- evaluations: operators
@@ -275,10 +266,9 @@ async def list_evaluations(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[EvaluationSummary]:
-    async with pool.acquire() as conn:
-        evaluations, total = await repository.list_evaluations(
-            conn, call_id=call_id, status=status_, limit=limit, offset=offset
-        )
+    evaluations, total = await workflow.list_evaluations(
+        pool, call_id=call_id, status=status_, limit=limit, offset=offset
+    )
     return Page[EvaluationSummary](
         items=[
             EvaluationSummary(
@@ -299,36 +289,21 @@ async def list_evaluations(
 @router.get("/evaluations/{case_id}", response_model=EvaluationView)
 async def get_evaluation(case_id: uuid.UUID, _: Operator, pool: Db) -> EvaluationView:
     """Everything about one evaluation, including every juror's scores and comments."""
-    async with pool.acquire() as conn:
-        evaluation = await repository.get_evaluation(conn, case_id)
-        if evaluation is None:
-            _not_found(case_id)
-        assigned = await repository.assigned_jurors(conn, case_id)
-        cards = await repository.scorecards(conn, case_id)
-        recused = await repository.recused_jurors(conn, case_id)
-    scored = {c.juror_id for c in cards}
-    juror_scores = [domain.weighted_score(evaluation.criteria, c.by_criterion()) for c in cards]
+    detail = await workflow.evaluation_detail(pool, case_id=case_id)
+    evaluation = detail.evaluation
+    juror_scores = [domain.weighted_score(evaluation.criteria, c.by_criterion()) for c in detail.scorecards]
     mean_score = domain.mean(juror_scores)
-    decision = None
-    if evaluation.outcome is not None and evaluation.decided_at is not None:
-        decision = DecisionView(
-            outcome=AwardOutcome(evaluation.outcome),
-            feedback=evaluation.feedback or "",
-            weighted_score=evaluation.weighted_score,
-            rank_in_category=evaluation.rank_in_category,
-            decided_by=evaluation.decided_by or "",
-            decided_at=evaluation.decided_at,
-        )
+    scored = {c.juror_id for c in detail.scorecards}
     return EvaluationView(
         case=_case_view(evaluation),
         status=evaluation.status,
         criteria=_criteria_view(evaluation.criteria),
         opened_at=evaluation.opened_at,
-        jurors=[JurorAssignmentView(juror_id=j, scored=j in scored) for j in assigned],
-        recused_juror_ids=sorted(recused),
-        scorecards=[_scorecard_view(c, evaluation.criteria) for c in cards],
+        jurors=[JurorAssignmentView(juror_id=j, scored=j in scored) for j in detail.assigned],
+        recused_juror_ids=sorted(detail.recused),
+        scorecards=[_scorecard_view(c, s) for c, s in zip(detail.scorecards, juror_scores, strict=True)],
         weighted_score=round(mean_score, 4) if mean_score is not None else None,
-        decision=decision,
+        decision=_decision_view(evaluation),
         published_at=evaluation.published_at,
         withdrawn_at=evaluation.withdrawn_at,
     )
@@ -339,67 +314,17 @@ async def decide(
     case_id: uuid.UUID, body: DecisionBody, operator: Operator, pool: Db, correlation_id: CorrelationId
 ) -> DecisionView:
     """Finalise the outcome once every assigned juror has scored; emits AwardDecidedV1."""
-    with bind_event_context(case_id=str(case_id), correlation_id=correlation_id):
-        async with pool.acquire() as conn, conn.transaction():
-            evaluation = await repository.get_evaluation(conn, case_id)
-            if evaluation is None:
-                _not_found(case_id)
-            await repository.lock_call(conn, evaluation.call_id, shared=True)
-            evaluation = await repository.get_evaluation(conn, case_id, for_update=True)
-            assert evaluation is not None
-            try:
-                new_status = domain.transition(evaluation.status, EvaluationAction.DECIDE)
-            except InvalidTransition as exc:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-            assigned = await repository.assigned_jurors(conn, case_id)
-            if not assigned:
-                raise HTTPException(status.HTTP_409_CONFLICT, "no juror is assigned to this case yet; set the jury")
-            cards = await repository.scorecards(conn, case_id)
-            missing = domain.missing_jurors(assigned, [c.juror_id for c in cards])
-            if missing:
-                raise HTTPException(
-                    status.HTTP_409_CONFLICT,
-                    f"not every assigned juror has scored; still missing: {', '.join(missing)}",
-                )
-            rows = domain.leaderboard(await repository.scored_cases(conn, evaluation.call_id), normalise=False)
-            row = next((r for r in rows if r.case_id == case_id), None)
-            weighted = round(row.weighted_score, 4) if row else None
-            rank = row.rank if row else None
-            await repository.record_decision(
-                conn,
-                case_id=case_id,
-                status=new_status,
-                outcome=body.outcome.value,
-                feedback=body.feedback,
-                weighted_score=weighted,
-                rank_in_category=rank,
-                decided_by=operator.user_id,
-            )
-            await outbox.emit(
-                conn,
-                AwardDecidedV1(
-                    case_id=case_id,
-                    call_id=evaluation.call_id,
-                    outcome=body.outcome,
-                    weighted_score=weighted,
-                    rank_in_category=rank,
-                    feedback=body.feedback,
-                ),
-                service=SERVICE,
-                subject=str(case_id),
-                correlation_id=correlation_id,
-            )
-            decided = await repository.get_evaluation(conn, case_id)
-        assert decided is not None and decided.decided_at is not None
-        log.info("award decided", outcome=body.outcome.value, weighted_score=weighted, rank_in_category=rank)
-    return DecisionView(
+    decided = await workflow.decide(
+        pool,
+        case_id=case_id,
         outcome=body.outcome,
         feedback=body.feedback,
-        weighted_score=weighted,
-        rank_in_category=rank,
-        decided_by=operator.user_id,
-        decided_at=decided.decided_at,
+        operator_id=operator.user_id,
+        correlation_id=correlation_id,
     )
+    view = _decision_view(decided)
+    assert view is not None
+    return view
 
 
 # --------------------------------------------------------------------------- jurors
@@ -414,10 +339,9 @@ async def my_assignments(
     offset: Offset = 0,
 ) -> Page[AssignmentView]:
     """The evaluations assigned to the calling juror, with the case, the criteria and their scores so far."""
-    async with pool.acquire() as conn:
-        assignments, total = await repository.juror_assignments(
-            conn, juror_id=juror.user_id, status=status_, limit=limit, offset=offset
-        )
+    assignments, total = await workflow.juror_assignments(
+        pool, juror_id=juror.user_id, status=status_, limit=limit, offset=offset
+    )
     return Page[AssignmentView](
         items=[
             AssignmentView(
@@ -425,7 +349,7 @@ async def my_assignments(
                 status=a.evaluation.status,
                 criteria=_criteria_view(a.evaluation.criteria),
                 assigned_at=a.assigned_at,
-                my_scores=_scorecard_view(a.scorecard, a.evaluation.criteria) if a.scorecard else None,
+                my_scores=_own_scorecard_view(a.scorecard, a.evaluation.criteria) if a.scorecard else None,
             )
             for a in assignments
         ],
@@ -440,32 +364,15 @@ async def submit_scores(
     case_id: uuid.UUID, body: ScorecardBody, juror: Juror, pool: Db, correlation_id: CorrelationId
 ) -> ScorecardView:
     """Score every criterion once; a resubmission replaces the juror's earlier scores."""
-    entries = [ScoreEntry(criterion=s.criterion, score=s.score, comment=s.comment) for s in body.scores]
-    with bind_event_context(case_id=str(case_id), correlation_id=correlation_id):
-        async with pool.acquire() as conn, conn.transaction():
-            evaluation = await repository.get_evaluation(conn, case_id)
-            if evaluation is None or not await repository.is_assigned(conn, case_id=case_id, juror_id=juror.user_id):
-                _not_found(case_id)
-            # Shared call lock: criteria cannot change while scores against them are being written.
-            await repository.lock_call(conn, evaluation.call_id, shared=True)
-            evaluation = await repository.get_evaluation(conn, case_id, for_update=True)
-            assert evaluation is not None
-            if not await repository.is_assigned(conn, case_id=case_id, juror_id=juror.user_id):
-                _not_found(case_id)
-            try:
-                domain.transition(evaluation.status, EvaluationAction.SCORE)
-            except InvalidTransition as exc:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-            problems = domain.score_problems(evaluation.criteria, entries)
-            if problems:
-                _unprocessable(problems)
-            await repository.save_scorecard(
-                conn, case_id=case_id, juror_id=juror.user_id, scores=entries, overall_comment=body.overall_comment
-            )
-            card = await repository.scorecard(conn, case_id=case_id, juror_id=juror.user_id)
-        assert card is not None
-        log.info("scores submitted", juror_id=juror.user_id)
-    return _scorecard_view(card, evaluation.criteria)
+    evaluation, card = await workflow.submit_scores(
+        pool,
+        case_id=case_id,
+        juror_id=juror.user_id,
+        scores=[ScoreEntry(criterion=s.criterion, score=s.score, comment=s.comment) for s in body.scores],
+        overall_comment=body.overall_comment,
+        correlation_id=correlation_id,
+    )
+    return _own_scorecard_view(card, evaluation.criteria)
 
 
 @router.post("/evaluations/{case_id}/conflict", response_model=ConflictView)
@@ -473,22 +380,7 @@ async def declare_conflict(
     case_id: uuid.UUID, body: ConflictBody, juror: Juror, pool: Db, correlation_id: CorrelationId
 ) -> ConflictView:
     """The juror recuses themselves: unassigned (scores dropped), and a replacement assigned if the panel allows."""
-    with bind_event_context(case_id=str(case_id), correlation_id=correlation_id):
-        async with pool.acquire() as conn, conn.transaction():
-            evaluation = await repository.get_evaluation(conn, case_id)
-            if evaluation is None or not await repository.is_assigned(conn, case_id=case_id, juror_id=juror.user_id):
-                _not_found(case_id)
-            await repository.lock_call(conn, evaluation.call_id)
-            evaluation = await repository.get_evaluation(conn, case_id, for_update=True)
-            assert evaluation is not None
-            try:
-                domain.transition(evaluation.status, EvaluationAction.DECLARE_CONFLICT)
-            except InvalidTransition as exc:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-            if not await repository.remove_assignment(conn, case_id=case_id, juror_id=juror.user_id):
-                _not_found(case_id)
-            await repository.add_recusal(conn, case_id=case_id, juror_id=juror.user_id, reason=body.reason)
-            jury = await repository.get_jury(conn, evaluation.call_id)
-            replacements = await repository.top_up_jurors(conn, evaluation=evaluation, jury=jury)
-        log.info("juror declared a conflict", juror_id=juror.user_id, replacements=replacements)
+    replacements = await workflow.declare_conflict(
+        pool, case_id=case_id, juror_id=juror.user_id, reason=body.reason, correlation_id=correlation_id
+    )
     return ConflictView(case_id=case_id, juror_id=juror.user_id, recused=True, replacement_assigned=bool(replacements))

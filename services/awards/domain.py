@@ -41,7 +41,26 @@ class EvaluationAction(StrEnum):
     WITHDRAW = "withdraw"
 
 
-class InvalidTransition(Exception):
+# --------------------------------------------------------------------------- refusals (mapped to HTTP in api.py)
+
+
+class NotFound(Exception):
+    """The thing asked about does not exist (or is not the caller's to see)."""
+
+
+class Conflict(Exception):
+    """The request is valid but the evaluation's current state refuses it."""
+
+
+class Invalid(Exception):
+    """The request breaks the call's rules; ``problems`` says where."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.problem}" for p in problems[:5]))
+        self.problems = list(problems)
+
+
+class InvalidTransition(Conflict):
     def __init__(self, status: EvaluationStatus, action: EvaluationAction) -> None:
         super().__init__(f"cannot {action.value.replace('_', ' ')}: the evaluation is {status.value}")
         self.status = status
@@ -121,6 +140,21 @@ def choose_jurors(
     return [user_id for _, _, user_id in eligible[:needed]]
 
 
+def conflicted_jurors(
+    panel: Sequence[JurorProfile], *, case_id: uuid.UUID, organisation_id: str, assigned: Sequence[str]
+) -> list[str]:
+    """Assigned jurors whom the panel now declares conflicted with the case, in assignment order.
+
+    An assigned juror no longer on the panel keeps the assignment.
+    """
+    by_id = {j.user_id: j for j in panel}
+    return [
+        juror_id
+        for juror_id in assigned
+        if juror_id in by_id and has_conflict(by_id[juror_id], case_id=case_id, organisation_id=organisation_id)
+    ]
+
+
 # --------------------------------------------------------------------------- criteria and scores
 
 
@@ -129,6 +163,18 @@ class ScoreEntry:
     criterion: str
     score: int
     comment: str = ""
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    case_id: uuid.UUID
+    juror_id: str
+    scores: tuple[ScoreEntry, ...]
+    overall_comment: str
+    submitted_at: datetime
+
+    def by_criterion(self) -> dict[str, int]:
+        return {s.criterion: s.score for s in self.scores}
 
 
 @dataclass(frozen=True)
@@ -316,3 +362,20 @@ class Evaluation:
 def missing_jurors(assigned: Collection[str], scored: Collection[str]) -> list[str]:
     """Assigned jurors who have not scored yet, in a stable order."""
     return sorted(set(assigned) - set(scored))
+
+
+def ensure_decidable(assigned: Collection[str], scored: Collection[str]) -> None:
+    """A decision needs at least one assigned juror, and a scorecard from every one of them."""
+    if not assigned:
+        raise Conflict("no juror is assigned to this case yet; set the jury")
+    missing = missing_jurors(assigned, scored)
+    if missing:
+        raise Conflict(f"not every assigned juror has scored; still missing: {', '.join(missing)}")
+
+
+def standing(cases: Sequence[ScoredCase], case_id: uuid.UUID) -> tuple[float | None, int | None]:
+    """The case's weighted score (rounded to 4 places, as recorded) and rank in its category; Nones if unranked."""
+    row = next((r for r in leaderboard(cases, normalise=False) if r.case_id == case_id), None)
+    if row is None:
+        return None, None
+    return round(row.weighted_score, 4), row.rank

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,12 +11,12 @@ from typing import Any
 import asyncpg
 
 from services.awards import domain
-from services.awards.domain import Evaluation, EvaluationStatus, JurorProfile, Jury, ScoreEntry
+from services.awards.domain import Evaluation, EvaluationStatus, JurorProfile, Jury, Scorecard, ScoreEntry
 from shared.db import Connection
 from shared.events import CaseNominatedV1, Criterion
-from shared.logging import get_logger
 
-log = get_logger(__name__)
+# A fetched row, or one rebuilt as a dict from the columns of a join.
+Row = asyncpg.Record | Mapping[str, Any]
 
 
 # --------------------------------------------------------------------------- locking
@@ -143,7 +143,7 @@ _EVALUATION_COLUMNS = """
 """
 
 
-def _evaluation(row: asyncpg.Record) -> Evaluation:
+def _evaluation(row: Row) -> Evaluation:
     values = dict(row)
     values["criteria"] = _criteria(values["criteria"])
     values["status"] = EvaluationStatus(values["status"])
@@ -228,13 +228,14 @@ async def record_decision(
     weighted_score: float | None,
     rank_in_category: int | None,
     decided_by: str,
-) -> None:
-    await conn.execute(
-        """
+) -> Evaluation:
+    row = await conn.fetchrow(
+        f"""
         UPDATE evaluations SET status = $2, outcome = $3, feedback = $4, weighted_score = $5,
                rank_in_category = $6, decided_by = $7, decided_at = now()
         WHERE case_id = $1
-        """,
+        RETURNING {_EVALUATION_COLUMNS}
+        """,  # noqa: S608
         case_id,
         status.value,
         outcome,
@@ -243,6 +244,8 @@ async def record_decision(
         rank_in_category,
         decided_by,
     )
+    assert row is not None
+    return _evaluation(row)
 
 
 async def mark_published(conn: Connection, case_ids: Sequence[uuid.UUID]) -> None:
@@ -326,53 +329,10 @@ async def add_recusal(conn: Connection, *, case_id: uuid.UUID, juror_id: str, re
     )
 
 
-async def top_up_jurors(conn: Connection, *, evaluation: Evaluation, jury: Jury | None) -> list[str]:
-    """Assign jurors until the evaluation has the panel's k, never one with a conflict; returns those added.
-
-    The caller holds the call lock, so loads cannot change underneath.
-    """
-    assigned = await assigned_jurors(conn, evaluation.case_id)
-    needed = (jury.jurors_per_case if jury else domain.DEFAULT_JURORS_PER_CASE) - len(assigned)
-    if needed <= 0:
-        return []
-    chosen = domain.choose_jurors(
-        panel=jury.jurors if jury else (),
-        case_id=evaluation.case_id,
-        organisation_id=evaluation.organisation_id,
-        needed=needed,
-        already_assigned=assigned,
-        excluded=await recused_jurors(conn, evaluation.case_id),
-        loads=await juror_loads(conn, evaluation.call_id),
-    )
-    await add_assignments(conn, case_id=evaluation.case_id, juror_ids=chosen)
-    if len(chosen) < needed:
-        log.warning(
-            "too few eligible jurors for the case",
-            case_id=str(evaluation.case_id),
-            call_id=str(evaluation.call_id),
-            wanted=needed,
-            assigned=len(chosen),
-            panel_size=len(jury.jurors) if jury else 0,
-        )
-    return chosen
-
-
 # --------------------------------------------------------------------------- scorecards
 
 
-@dataclass(frozen=True)
-class Scorecard:
-    case_id: uuid.UUID
-    juror_id: str
-    scores: tuple[ScoreEntry, ...]
-    overall_comment: str
-    submitted_at: datetime
-
-    def by_criterion(self) -> dict[str, int]:
-        return {s.criterion: s.score for s in self.scores}
-
-
-def _scorecard(row: asyncpg.Record) -> Scorecard:
+def _scorecard(row: Row) -> Scorecard:
     return Scorecard(
         case_id=row["case_id"],
         juror_id=row["juror_id"],
@@ -386,29 +346,27 @@ def _scorecard(row: asyncpg.Record) -> Scorecard:
 
 async def save_scorecard(
     conn: Connection, *, case_id: uuid.UUID, juror_id: str, scores: Sequence[ScoreEntry], overall_comment: str
-) -> None:
-    """Store a juror's scores for a case, replacing any earlier submission."""
-    await conn.execute(
+) -> Scorecard:
+    """Store a juror's scores for a case, replacing any earlier submission; returns the stored scorecard."""
+    row = await conn.fetchrow(
         """
         INSERT INTO scorecards (case_id, juror_id, scores, overall_comment) VALUES ($1, $2, $3, $4)
         ON CONFLICT (case_id, juror_id) DO UPDATE
             SET scores = EXCLUDED.scores, overall_comment = EXCLUDED.overall_comment, submitted_at = now()
+        RETURNING *
         """,
         case_id,
         juror_id,
         [{"criterion": s.criterion, "score": s.score, "comment": s.comment} for s in scores],
         overall_comment,
     )
+    assert row is not None
+    return _scorecard(row)
 
 
 async def scorecards(conn: Connection, case_id: uuid.UUID) -> list[Scorecard]:
     rows = await conn.fetch("SELECT * FROM scorecards WHERE case_id = $1 ORDER BY submitted_at, juror_id", case_id)
     return [_scorecard(r) for r in rows]
-
-
-async def scorecard(conn: Connection, *, case_id: uuid.UUID, juror_id: str) -> Scorecard | None:
-    row = await conn.fetchrow("SELECT * FROM scorecards WHERE case_id = $1 AND juror_id = $2", case_id, juror_id)
-    return _scorecard(row) if row is not None else None
 
 
 async def scored_cases(conn: Connection, call_id: uuid.UUID) -> list[domain.ScoredCase]:
@@ -479,21 +437,12 @@ async def juror_assignments(
     for r in rows:
         values = dict(r)
         assigned_at = values.pop("assigned_at")
-        s_scores = values.pop("s_scores")
-        s_overall = values.pop("s_overall_comment")
-        s_submitted = values.pop("s_submitted_at")
-        values["criteria"] = _criteria(values["criteria"])
-        values["status"] = EvaluationStatus(values["status"])
-        card = (
-            Scorecard(
-                case_id=values["case_id"],
-                juror_id=juror_id,
-                scores=tuple(ScoreEntry(s["criterion"], s["score"], s["comment"]) for s in s_scores),
-                overall_comment=s_overall,
-                submitted_at=s_submitted,
-            )
-            if s_scores is not None
+        card = {key: values.pop(f"s_{key}") for key in ("scores", "overall_comment", "submitted_at")}
+        evaluation = _evaluation(values)
+        scorecard = (
+            _scorecard({**card, "case_id": evaluation.case_id, "juror_id": juror_id})
+            if card["scores"] is not None
             else None
         )
-        items.append(Assignment(evaluation=Evaluation(**values), assigned_at=assigned_at, scorecard=card))
+        items.append(Assignment(evaluation=evaluation, assigned_at=assigned_at, scorecard=scorecard))
     return items, int(total)

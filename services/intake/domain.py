@@ -1,8 +1,11 @@
-"""Intake's rules, free of I/O: business IDs, title normalisation, call windows, case status transitions."""
+"""Intake's rules, free of I/O: business IDs, title normalisation, calls and cases, status transitions,
+and the refusals the use cases raise (api.py maps them to HTTP statuses)."""
 
 from __future__ import annotations
 
 import unicodedata
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -12,6 +15,7 @@ from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
     CaseRejectedV1,
+    CaseSnapshot,
     ChangesRequestedV1,
     EvaluationOpenedV1,
     EventPayload,
@@ -20,7 +24,33 @@ from shared.events import (
     ResultsPublishedV1,
     StageAdvancedV1,
 )
-from shared.vocabulary import AwardOutcome, IsoStage
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+
+# --------------------------------------------------------------------------- refusals
+
+
+class Refused(Exception):
+    """A request the rules turn down: a machine-readable ``error``, a ``message`` for people, extra fields."""
+
+    def __init__(self, error: str, message: str, **details: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+        self.details = details
+
+
+class NotFound(Refused):
+    def __init__(self, message: str) -> None:
+        super().__init__("not_found", message)
+
+
+class Conflict(Refused):
+    """The request clashes with the current state (HTTP 409)."""
+
+
+class Unprocessable(Refused):
+    """The request is well-formed but cannot be accepted as it is (HTTP 422)."""
+
 
 # --------------------------------------------------------------------------- business ID (Y-tunnus)
 
@@ -56,6 +86,20 @@ def title_key(title: str) -> str:
 # --------------------------------------------------------------------------- calls
 
 
+@dataclass(frozen=True)
+class Call:
+    id: uuid.UUID
+    title: str
+    description: str
+    opens_at: datetime
+    closes_at: datetime
+    categories: list[Category]
+    languages: list[Language]
+    reviewers_per_iteration: int
+    created_by: str
+    created_at: datetime
+
+
 def call_is_open(*, opens_at: datetime, closes_at: datetime, now: datetime) -> bool:
     return opens_at <= now < closes_at
 
@@ -67,6 +111,25 @@ def call_closed_reason(*, call_id: str, opens_at: datetime, closes_at: datetime,
     if now >= closes_at:
         return f"call {call_id} is closed for submissions (closed at {closes_at.isoformat()})"
     return None
+
+
+def ensure_fits_call(call: Call, *, category: Category, language: Language, now: datetime) -> None:
+    """Refuse a submission the call does not take: outside its window, or a category/language it does not list."""
+    closed = call_closed_reason(call_id=str(call.id), opens_at=call.opens_at, closes_at=call.closes_at, now=now)
+    if closed is not None:
+        raise Conflict("call_closed", closed)
+    if category not in call.categories:
+        allowed = ", ".join(c.value for c in call.categories)
+        raise Unprocessable(
+            "category_not_in_call",
+            f"category {category.value!r} is not one of the call's categories ({allowed})",
+        )
+    if language not in call.languages:
+        allowed = ", ".join(lang.value for lang in call.languages)
+        raise Unprocessable(
+            "language_not_in_call",
+            f"language {language.value!r} is not one of the call's languages ({allowed})",
+        )
 
 
 # --------------------------------------------------------------------------- case status
@@ -101,20 +164,23 @@ _PHASE = {
 }
 
 
-class TransitionRefused(Exception):
-    """A submitter action the case's status does not allow (HTTP 409)."""
+class TransitionRefused(Conflict):
+    """A submitter action the case's status does not allow."""
 
 
 def ensure_revisable(status: CaseStatus) -> None:
     if status is not CaseStatus.CHANGES_REQUESTED:
         raise TransitionRefused(
-            f"the case can be revised only when changes are requested; its status is {status.value!r}"
+            "not_revisable",
+            f"the case can be revised only when changes are requested; its status is {status.value!r}",
         )
 
 
 def ensure_withdrawable(status: CaseStatus) -> None:
     if status in FINAL_STATUSES:
-        raise TransitionRefused(f"the case can no longer be withdrawn; its status is {status.value!r}")
+        raise TransitionRefused(
+            "not_withdrawable", f"the case can no longer be withdrawn; its status is {status.value!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -134,6 +200,80 @@ class TimelineEntry:
     summary: str
     iteration: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """A case as intake keeps it: the current revision's content and where the case stands."""
+
+    snapshot: CaseSnapshot
+    progress: CaseProgress
+    request_fingerprint: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.snapshot.case_id
+
+    @property
+    def submitter_id(self) -> str:
+        return self.snapshot.submitter_id
+
+    @property
+    def revision(self) -> int:
+        return self.snapshot.revision
+
+
+# --------------------------------------------------------------------------- submitter actions
+
+
+def ensure_same_request(earlier: StoredCase, *, fingerprint: str, key: str) -> None:
+    """An Idempotency-Key replays its first request only; another body under the same key is a client bug."""
+    if earlier.request_fingerprint != fingerprint:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"Idempotency-Key {key!r} was already used for case {earlier.id} with a different request body; "
+            "use a new key for a new submission",
+        )
+
+
+def duplicate_title(existing: StoredCase | None, *, submitter_id: str) -> Conflict:
+    # Naming the other case is only safe when it is the caller's own.
+    if existing is not None and existing.submitter_id == submitter_id:
+        return Conflict(
+            "duplicate_case",
+            f"you already submitted a case with a near-identical title to this call: {existing.id}",
+            existing_case_id=str(existing.id),
+        )
+    return Conflict("duplicate_case", "a case with a near-identical title already exists in this call")
+
+
+def revised_snapshot(current: CaseSnapshot, changes: dict[str, Any]) -> CaseSnapshot:
+    """The next revision: the edited fields (in snapshot form) over the current content."""
+    return CaseSnapshot.model_validate({**current.model_dump(mode="json"), **changes, "revision": current.revision + 1})
+
+
+def submitted_entry(*, call_title: str) -> TimelineEntry:
+    return TimelineEntry("submitted", f"Submitted to {call_title!r}", None, {"revision": 1})
+
+
+def revised_entry(*, revision: int, changed: Iterable[str], change_note: str, iteration: int) -> TimelineEntry:
+    return TimelineEntry(
+        "revised",
+        f"Revision {revision} submitted" + (f": {change_note}" if change_note else ""),
+        iteration or None,
+        {"revision": revision, "changed": sorted(changed), "change_note": change_note},
+    )
+
+
+def withdrawn_entry(*, reason: str) -> TimelineEntry:
+    return TimelineEntry(
+        "withdrawn", "Withdrawn by the submitter" + (f": {reason}" if reason else ""), None, {"reason": reason}
+    )
+
+
+# --------------------------------------------------------------------------- review and awards events
 
 
 @dataclass(frozen=True)

@@ -3,49 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.intake.domain import CaseProgress, CaseStatus, TimelineEntry
+from services.intake.domain import Call, CaseProgress, CaseStatus, StoredCase, TimelineEntry
 from shared.db import Connection
 from shared.events import CaseSnapshot
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
-
-
-@dataclass(frozen=True)
-class Call:
-    id: uuid.UUID
-    title: str
-    description: str
-    opens_at: datetime
-    closes_at: datetime
-    categories: list[Category]
-    languages: list[Language]
-    reviewers_per_iteration: int
-    created_by: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class StoredCase:
-    snapshot: CaseSnapshot
-    progress: CaseProgress
-    revision: int
-    idempotency_key: str | None
-    request_fingerprint: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def id(self) -> uuid.UUID:
-        return self.snapshot.case_id
-
-    @property
-    def submitter_id(self) -> str:
-        return self.snapshot.submitter_id
 
 
 class DuplicateTitle(Exception):
@@ -139,8 +105,6 @@ def _case(row: asyncpg.Record) -> StoredCase:
             outcome=AwardOutcome(row["outcome"]) if row["outcome"] else None,
             feedback=row["feedback"],
         ),
-        revision=row["revision"],
-        idempotency_key=row["idempotency_key"],
         request_fingerprint=row["request_fingerprint"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -217,11 +181,12 @@ async def update_case_content(
     return _case(row)
 
 
-async def save_progress(conn: Connection, *, case_id: uuid.UUID, progress: CaseProgress) -> None:
-    await conn.execute(
+async def save_progress(conn: Connection, *, case_id: uuid.UUID, progress: CaseProgress) -> StoredCase:
+    row = await conn.fetchrow(
         """
         UPDATE cases SET status = $2, stage = $3, iteration = $4, outcome = $5, feedback = $6, updated_at = now()
         WHERE id = $1
+        RETURNING *
         """,
         case_id,
         progress.status.value,
@@ -230,6 +195,8 @@ async def save_progress(conn: Connection, *, case_id: uuid.UUID, progress: CaseP
         progress.outcome.value if progress.outcome else None,
         progress.feedback,
     )
+    assert row is not None
+    return _case(row)
 
 
 async def get_case(conn: Connection, *, case_id: uuid.UUID, for_update: bool = False) -> StoredCase | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.review import api, handlers
+from services.review import api, handlers, jobs
 from services.review.settings import ReviewSettings
 from shared import topics
 from shared.events import (
@@ -48,6 +48,6 @@ def create() -> FastAPI:
                 CaseNominatedV1,
                 IterationEscalatedV1,
             ],
-            background_jobs=[handlers.escalate_overdue_iterations],
+            background_jobs=[jobs.escalate_overdue_iterations],
         )
     )

@@ -116,8 +116,61 @@ def unknown_checklist_items(stage: IsoStage, items: Iterable[str]) -> list[str]:
     return [item for item in items if item not in known]
 
 
-class DecisionNotAllowed(Exception):
-    """The decision cannot be taken in the case's current state (HTTP 409)."""
+# --------------------------------------------------------------------------- refusals
+# The workflow and these rules refuse with these errors; the message is what the client reads.
+
+
+class ReviewError(Exception):
+    """A request the review rules refuse."""
+
+
+class NotFound(ReviewError):
+    """No such thing, or not one the requester may see (the two are never told apart)."""
+
+
+class Conflict(ReviewError):
+    """The request does not fit the current state (e.g. a task already decided)."""
+
+
+class Invalid(ReviewError):
+    """The request names something the rules do not know (e.g. a feedback item off the checklist)."""
+
+
+class DecisionNotAllowed(Conflict):
+    """The decision cannot be taken in the case's or the task's current state."""
+
+
+def check_feedback(stage: IsoStage, items: Iterable[str]) -> None:
+    """Raise ``Invalid`` if feedback names items that are not on the stage's checklist."""
+    unknown = unknown_checklist_items(stage, items)
+    if unknown:
+        raise Invalid(
+            f"feedback names items not on the {stage} checklist: {unknown}; the checklist is {checklist(stage)}"
+        )
+
+
+def check_releasable(task_status: TaskStatus) -> None:
+    if task_status is not TaskStatus.CLAIMED:
+        raise Conflict(f"the task is {task_status}; only a claimed task can be released")
+
+
+def check_decidable(*, task_status: TaskStatus, lease_expired: bool) -> None:
+    """Raise ``DecisionNotAllowed`` unless the reviewer's claim on the task still stands."""
+    match task_status:
+        case TaskStatus.CLAIMED if not lease_expired:
+            return
+        case TaskStatus.QUEUED | TaskStatus.CLAIMED:
+            raise DecisionNotAllowed("lease expired: claim the task again")
+        case TaskStatus.DECIDED:
+            raise DecisionNotAllowed("the task is already decided")
+        case TaskStatus.CANCELLED:
+            raise DecisionNotAllowed("the task was cancelled (the case was withdrawn)")
+
+
+def check_no_conflict_of_interest(*, case_organisation: str, reviewer_organisation: str) -> None:
+    # Claims never hand out such a case, but a revision may move the case to the reviewer's own organisation.
+    if case_organisation == reviewer_organisation:
+        raise DecisionNotAllowed("conflict of interest: the case is from your organisation")
 
 
 def check_decision(*, case_status: CaseStatus, stage: IsoStage, decision: Decision) -> None:
@@ -144,7 +197,11 @@ class Outcome:
     case_status: CaseStatus
     iteration_status: IterationStatus
     next_stage: IsoStage | None  # set when the stage advances
-    opens_next_iteration: bool
+
+    @property
+    def opens_next_iteration(self) -> bool:
+        """An advanced stage is reviewed at once; after request_changes the iteration waits for the revision."""
+        return self.next_stage is not None
 
 
 def outcome_of(decision: Decision, *, stage: IsoStage) -> Outcome:
@@ -152,16 +209,16 @@ def outcome_of(decision: Decision, *, stage: IsoStage) -> Outcome:
     match decision:
         case Decision.REQUEST_CHANGES:
             # The next iteration opens when the submitter's revision arrives.
-            return Outcome(CaseStatus.CHANGES_REQUESTED, IterationStatus.CHANGES_REQUESTED, None, False)
+            return Outcome(CaseStatus.CHANGES_REQUESTED, IterationStatus.CHANGES_REQUESTED, None)
         case Decision.ADVANCE:
             next_stage = stage.next()
             if next_stage is None:
                 raise DecisionNotAllowed(f"{stage} is the last ISO 56002 stage; it cannot be advanced")
-            return Outcome(CaseStatus.IN_REVIEW, IterationStatus.ADVANCED, next_stage, True)
+            return Outcome(CaseStatus.IN_REVIEW, IterationStatus.ADVANCED, next_stage)
         case Decision.REJECT:
-            return Outcome(CaseStatus.REJECTED, IterationStatus.REJECTED, None, False)
+            return Outcome(CaseStatus.REJECTED, IterationStatus.REJECTED, None)
         case Decision.NOMINATE:
-            return Outcome(CaseStatus.NOMINATED, IterationStatus.NOMINATED, None, False)
+            return Outcome(CaseStatus.NOMINATED, IterationStatus.NOMINATED, None)
 
 
 def revision_opens_iteration(case_status: CaseStatus) -> bool:

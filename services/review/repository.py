@@ -13,14 +13,16 @@ from shared.db import Connection
 from shared.events import CaseSnapshot, FeedbackItem
 from shared.vocabulary import IsoStage
 
+_LEASE_EXPIRED = "(t.status = 'claimed' AND t.lease_expires_at < now())"
 # Tasks a reviewer may take: queued, or claimed by someone whose lease ran out.
-_AVAILABLE = "(t.status = 'queued' OR (t.status = 'claimed' AND t.lease_expires_at < now()))"
+_AVAILABLE = f"(t.status = 'queued' OR {_LEASE_EXPIRED})"
+_QUEUE_ORDER = "t.due_at, t.created_at, t.slot"
 
-_TASK_COLUMNS = """
+_TASK_COLUMNS = f"""
     t.task_id, t.case_id, t.iteration, t.slot, t.status, t.due_at, t.reviewer_id, t.claimed_at,
-    t.lease_expires_at, (t.status = 'claimed' AND t.lease_expires_at < now()) AS lease_expired,
+    t.lease_expires_at, {_LEASE_EXPIRED} AS lease_expired,
     t.decision, t.comment, t.feedback, t.decided_at, t.created_at,
-    i.stage, i.revision, i.status AS iteration_status,
+    i.stage,
     c.call_id, c.call_title, c.title, c.summary, c.category, c.language, c.organisation_id,
     c.organisation_name, c.reviewers_per_iteration, c.details, c.status AS case_status,
     c.revision AS case_revision
@@ -248,10 +250,7 @@ async def claim_next_task(
     """
     picked = await conn.fetchrow(
         f"""
-        SELECT t.task_id
-        FROM review_tasks t
-        JOIN iterations i ON i.case_id = t.case_id AND i.iteration = t.iteration
-        JOIN cases c ON c.case_id = t.case_id
+        SELECT t.task_id {_TASK_FROM}
         WHERE {_AVAILABLE}
           AND i.status = 'open' AND c.status = 'in_review'
           AND c.organisation_id <> $1
@@ -260,7 +259,7 @@ async def claim_next_task(
               WHERE o.case_id = t.case_id AND o.iteration = t.iteration AND o.task_id <> t.task_id
                 AND o.reviewer_id = $2
           )
-        ORDER BY t.due_at, t.created_at, t.slot
+        ORDER BY {_QUEUE_ORDER}
         LIMIT 1
         FOR UPDATE OF t SKIP LOCKED
         """,  # noqa: S608 - only fixed SQL text is interpolated
@@ -304,18 +303,6 @@ async def record_decision(
     )
 
 
-async def decided_tasks(conn: Connection, *, case_id: uuid.UUID, iteration: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT task_id, slot, reviewer_id, decision, comment, feedback FROM review_tasks
-        WHERE case_id = $1 AND iteration = $2 AND status = 'decided'
-        ORDER BY slot
-        """,
-        case_id,
-        iteration,
-    )
-
-
 async def release_task(conn: Connection, *, task_id: uuid.UUID) -> None:
     await conn.execute(
         """
@@ -335,7 +322,7 @@ async def list_tasks(
         f"""
         SELECT {_TASK_COLUMNS} {_TASK_FROM}
         WHERE ($1::text IS NULL OR t.status = $1)
-        ORDER BY t.due_at, t.created_at, t.slot
+        ORDER BY {_QUEUE_ORDER}
         LIMIT $2 OFFSET $3
         """,
         status_text,

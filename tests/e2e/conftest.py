@@ -70,8 +70,10 @@ class Stack:
         return self.logs[service].read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-async def stack(infra_env: dict[str, str], smtp_sink: tuple[Mailbox, int], tmp_path_factory) -> AsyncIterator[Stack]:
+@pytest.fixture(scope="module")  # stopped after the e2e module: later tests must not share the broker with it
+async def stack(
+    infra_env: dict[str, str], smtp_sink: tuple[Mailbox, int], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     mailbox, smtp_port = smtp_sink
     base = dict(infra_env)
     for spec in SERVICES:

@@ -109,6 +109,14 @@ async def test_review_killed_mid_stream_processes_every_case_exactly_once(infra_
             "SELECT count(*) FROM iterations WHERE case_id = ANY($1::uuid[])", [uuid.UUID(c) for c in case_ids]
         )
         assert iterations == CASES
+        # The service's own record of what it emitted: one iteration_opened per case, all published.
+        emitted = await conn.fetch(
+            "SELECT message_key, count(*) AS n, bool_and(published_at IS NOT NULL) AS published FROM outbox"
+            " WHERE event_type = $1 AND message_key = ANY($2::text[]) GROUP BY message_key",
+            IterationOpenedV1.event_type,
+            case_ids,
+        )
+        assert len(emitted) == CASES and all(r["n"] == 1 and r["published"] for r in emitted)
     finally:
         await conn.close()
     print(f"killed after {at_kill} of {CASES} cases had their iteration opened; all {CASES} exactly once")

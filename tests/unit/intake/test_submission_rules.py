@@ -1,0 +1,179 @@
+"""Intake's pure rules for submitter actions: fitting a call, idempotent retries, duplicates, revisions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.intake.domain import (
+    Call,
+    CaseProgress,
+    CaseStatus,
+    Conflict,
+    StoredCase,
+    TransitionRefused,
+    Unprocessable,
+    duplicate_title,
+    ensure_fits_call,
+    ensure_revisable,
+    ensure_same_request,
+    ensure_withdrawable,
+    revised_entry,
+    revised_snapshot,
+    submitted_entry,
+    withdrawn_entry,
+)
+from shared.events import CaseSnapshot, Contact, Organisation
+from shared.vocabulary import Category, IsoStage, Language
+
+NOW = datetime(2025, 5, 1, 12, tzinfo=UTC)
+
+
+def a_call(**overrides: Any) -> Call:
+    call = Call(
+        id=uuid.uuid4(),
+        title="QIA",
+        description="",
+        opens_at=NOW - timedelta(days=1),
+        closes_at=NOW + timedelta(days=1),
+        categories=[Category.PUBLIC_SECTOR, Category.EDUCATION],
+        languages=[Language.FI, Language.EN],
+        reviewers_per_iteration=1,
+        created_by="op",
+        created_at=NOW,
+    )
+    return replace(call, **overrides)
+
+
+def a_case(*, submitter_id: str = "alice", fingerprint: str | None = "f1", revision: int = 1) -> StoredCase:
+    snapshot = CaseSnapshot(
+        case_id=uuid.uuid4(),
+        call_id=uuid.uuid4(),
+        call_title="QIA",
+        revision=revision,
+        title="Smart library lending",
+        summary="Libraries lend tools.",
+        problem="Residents buy tools they use once.",
+        solution="A self-service lending app.",
+        organisation=Organisation(id="org", name="City of Espoo", business_id="0101263-6"),
+        submitter_id=submitter_id,
+        submitter=Contact(name="Alice", email="alice@example.org"),
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        iso_stage=IsoStage.VALIDATION,
+    )
+    return StoredCase(
+        snapshot=snapshot,
+        progress=CaseProgress(status=CaseStatus.SUBMITTED, stage=IsoStage.VALIDATION),
+        request_fingerprint=fingerprint,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+# --------------------------------------------------------------------------- fitting the call
+
+
+def test_an_open_call_takes_a_case_in_its_categories_and_languages() -> None:
+    ensure_fits_call(a_call(), category=Category.EDUCATION, language=Language.EN, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (a_call(closes_at=NOW), "call_closed", "closed at"),
+        (a_call(opens_at=NOW + timedelta(seconds=1)), "call_closed", "opens at"),
+    ],
+)
+def test_a_closed_call_is_a_conflict(call: Call, error: str, fragment: str) -> None:
+    with pytest.raises(Conflict) as refused:
+        ensure_fits_call(call, category=Category.EDUCATION, language=Language.FI, now=NOW)
+    assert refused.value.error == error
+    assert refused.value.message.startswith(f"call {call.id} is closed for submissions")
+    assert fragment in refused.value.message
+
+
+def test_category_and_language_must_be_the_calls() -> None:
+    with pytest.raises(Unprocessable) as refused:
+        ensure_fits_call(a_call(), category=Category.HEALTH_CARE, language=Language.FI, now=NOW)
+    assert refused.value.error == "category_not_in_call"
+    assert refused.value.message == (
+        "category 'health_care' is not one of the call's categories (public_sector, education)"
+    )
+    with pytest.raises(Unprocessable) as refused:
+        ensure_fits_call(a_call(), category=Category.EDUCATION, language=Language.SV, now=NOW)
+    assert refused.value.error == "language_not_in_call"
+    assert refused.value.message == "language 'sv' is not one of the call's languages (fi, en)"
+
+
+# --------------------------------------------------------------------------- idempotency and duplicates
+
+
+def test_a_retry_must_repeat_the_first_request() -> None:
+    earlier = a_case(fingerprint="f1")
+    ensure_same_request(earlier, fingerprint="f1", key="k")
+    with pytest.raises(Conflict) as refused:
+        ensure_same_request(earlier, fingerprint="f2", key="k")
+    assert refused.value.error == "idempotency_key_reused"
+    assert f"'k' was already used for case {earlier.id} with a different request body;" in refused.value.message
+
+
+def test_a_duplicate_title_names_only_the_callers_own_case() -> None:
+    mine = a_case(submitter_id="alice")
+    own = duplicate_title(mine, submitter_id="alice")
+    assert own.error == "duplicate_case"
+    assert str(mine.id) in own.message
+    assert own.details == {"existing_case_id": str(mine.id)}
+
+    for other in (mine, None):
+        theirs = duplicate_title(other, submitter_id="bob")
+        assert theirs.error == "duplicate_case"
+        assert theirs.message == "a case with a near-identical title already exists in this call"
+        assert theirs.details == {}
+
+
+# --------------------------------------------------------------------------- revisions and withdrawals
+
+
+def test_transition_refusals_carry_their_error_codes() -> None:
+    with pytest.raises(TransitionRefused) as refused:
+        ensure_revisable(CaseStatus.SUBMITTED)
+    assert isinstance(refused.value, Conflict)
+    assert refused.value.error == "not_revisable"
+    with pytest.raises(TransitionRefused) as refused:
+        ensure_withdrawable(CaseStatus.DECIDED)
+    assert refused.value.error == "not_withdrawable"
+
+
+def test_a_revision_overlays_the_changes_and_counts_up() -> None:
+    case = a_case(revision=2)
+    revised = revised_snapshot(case.snapshot, {"title": "Tool library", "drivers": ["demand"]})
+    assert revised.revision == 3
+    assert revised.title == "Tool library"
+    assert revised.drivers == ["demand"]
+    assert revised.summary == case.snapshot.summary
+    assert case.snapshot.revision == 2  # the current content is left as it was
+
+
+def test_timeline_entries_of_submitter_actions() -> None:
+    submitted = submitted_entry(call_title="QIA")
+    assert (submitted.kind, submitted.summary, submitted.details) == (
+        "submitted",
+        "Submitted to 'QIA'",
+        {"revision": 1},
+    )
+
+    revised = revised_entry(revision=2, changed={"title": 1, "problem": 2}, change_note="", iteration=0)
+    assert revised.summary == "Revision 2 submitted"
+    assert revised.iteration is None
+    assert revised.details == {"revision": 2, "changed": ["problem", "title"], "change_note": ""}
+    noted = revised_entry(revision=3, changed=[], change_note="numbers added", iteration=2)
+    assert (noted.summary, noted.iteration) == ("Revision 3 submitted: numbers added", 2)
+
+    assert withdrawn_entry(reason="").summary == "Withdrawn by the submitter"
+    withdrawn = withdrawn_entry(reason="merged")
+    assert (withdrawn.summary, withdrawn.details) == ("Withdrawn by the submitter: merged", {"reason": "merged"})
