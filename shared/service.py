@@ -43,6 +43,7 @@ from shared import outbox, topics
 from shared.auth import Operator
 from shared.consumer import EventConsumer, EventRouter, HandlingFailed
 from shared.db import apply_migrations, create_pool
+from shared.errors import Refused
 from shared.events import EventPayload
 from shared.kafka import EventProducer, consumer_group, create_broker
 from shared.logging import configure_logging, get_logger
@@ -286,6 +287,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             content=jsonable_encoder({"error": "validation_failed", "message": summary, "problems": problems}),
         )
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder(exc.body()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,27 +1,23 @@
 """Awards HTTP routes: operators set criteria and juries, watch the leaderboard and decide; jurors score.
 
-Each route parses, calls one use case in workflow.py and converts the result; refusals become HTTP errors in
-``_WorkflowRoute``.
+Each route parses, calls one use case in workflow.py and converts the result; refusals (``shared.errors``)
+become HTTP errors in ``shared.service``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Query
 
 from services.awards import domain, workflow
 from services.awards.domain import (
-    Conflict,
     Evaluation,
     EvaluationStatus,
-    Invalid,
     JurorProfile,
     Jury,
-    NotFound,
     Scorecard,
     ScoreEntry,
 )
@@ -54,40 +50,7 @@ from shared.pagination import Limit, Offset, Page
 from shared.service import CorrelationId, Db
 from shared.vocabulary import AwardOutcome, Category
 
-
-def _http_error(exc: NotFound | Conflict | Invalid) -> HTTPException:
-    """The one place that says how a refusal looks over HTTP."""
-    match exc:
-        case NotFound():
-            return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-        case Conflict():
-            return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-        case Invalid():
-            return HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                detail={
-                    "message": str(exc),
-                    "problems": [{"field": p.field, "problem": p.problem} for p in exc.problems],
-                },
-            )
-
-
-class _WorkflowRoute(APIRoute):
-    """Turns the domain's refusals, raised anywhere under a route, into HTTP errors."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except (NotFound, Conflict, Invalid) as exc:
-                raise _http_error(exc) from exc
-
-        return handle
-
-
-router = APIRouter(tags=["awards"], route_class=_WorkflowRoute)
+router = APIRouter(tags=["awards"])
 
 
 # --------------------------------------------------------------------------- views

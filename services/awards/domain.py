@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from shared.errors import Conflict, Problem
 from shared.events import Criterion
 
 DEFAULT_JURORS_PER_CASE = 2
@@ -41,23 +42,8 @@ class EvaluationAction(StrEnum):
     WITHDRAW = "withdraw"
 
 
-# --------------------------------------------------------------------------- refusals (mapped to HTTP in api.py)
-
-
-class NotFound(Exception):
-    """The thing asked about does not exist (or is not the caller's to see)."""
-
-
-class Conflict(Exception):
-    """The request is valid but the evaluation's current state refuses it."""
-
-
-class Invalid(Exception):
-    """The request breaks the call's rules; ``problems`` says where."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("; ".join(f"{p.field}: {p.problem}" for p in problems[:5]))
-        self.problems = list(problems)
+# --------------------------------------------------------------------------- refusals
+# shared.errors' NotFound, Conflict and Invalid; shared.service maps them to HTTP 404, 409 and 422.
 
 
 class InvalidTransition(Conflict):
@@ -175,12 +161,6 @@ class Scorecard:
 
     def by_criterion(self) -> dict[str, int]:
         return {s.criterion: s.score for s in self.scores}
-
-
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    problem: str
 
 
 def criteria_problems(criteria: Sequence[Criterion]) -> list[Problem]:

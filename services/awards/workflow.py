@@ -3,7 +3,7 @@ and outbox.
 
 Convention: an HTTP use case takes the pool and opens its own transaction (and log context); an event use case
 takes the connection of the transaction the consumer already opened (inbox → change → outbox). Refusals are the
-domain's ``NotFound`` / ``Conflict`` / ``Invalid``; api.py maps them to HTTP in one place.
+``shared.errors``' ``NotFound`` / ``Conflict`` / ``Invalid``; shared.service maps them to HTTP in one place.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from services.awards.domain import (
     InvalidTransition,
     Jury,
     LeaderboardRow,
-    NotFound,
     Scorecard,
     ScoreEntry,
 )
 from services.awards.repository import Assignment
 from shared import outbox
 from shared.db import Connection
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
@@ -125,7 +125,7 @@ async def set_criteria(
         async with pool.acquire() as conn, conn.transaction():
             await repository.lock_call(conn, call_id)
             if await repository.call_has_scores(conn, call_id):
-                raise domain.Conflict(f"call {call_id} already has scores; its criteria can no longer change")
+                raise Conflict(f"call {call_id} already has scores; its criteria can no longer change")
             await repository.set_criteria(conn, call_id=call_id, criteria=criteria, updated_by=operator_id)
             updated = await repository.replace_open_criteria(conn, call_id=call_id, criteria=criteria)
         log.info("criteria set", criteria=[c.key for c in criteria], open_evaluations_updated=updated)
@@ -308,7 +308,7 @@ async def submit_scores(
             domain.transition(evaluation.status, EvaluationAction.SCORE)
             problems = domain.score_problems(evaluation.criteria, scores)
             if problems:
-                raise domain.Invalid(problems)
+                raise Invalid.of(problems)
             card = await repository.save_scorecard(
                 conn, case_id=case_id, juror_id=juror_id, scores=scores, overall_comment=overall_comment
             )

@@ -1,53 +1,26 @@
 """Intake's HTTP routes: calls (operators create, everyone reads) and cases (submitters file and revise).
 
 Each route hands its parsed input to one use case in workflow.py and shapes the answer; the refusals
-those raise become HTTP errors in ``_RefusalsAsHttpErrors``.
+those raise (``shared.errors``) become HTTP errors in ``shared.service``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from services.intake import domain, workflow
-from services.intake.domain import Call, CaseStatus, Conflict, NotFound, Refused, StoredCase, Unprocessable
+from services.intake.domain import Call, CaseStatus, StoredCase
 from services.intake.schemas import CallIn, CallOut, CaseIn, CaseOut, RevisionIn, TimelineItemOut, WithdrawIn
 from shared.auth import CurrentUser, Operator, Principal, Submitter, require_roles
 from shared.pagination import Limit, Offset, Page
 from shared.service import CorrelationId, Db
 from shared.vocabulary import Role
 
-
-class _RefusalsAsHttpErrors(APIRoute):
-    """The one place where a use case's refusal becomes an HTTP status and error body."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def handle_refusals(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except Refused as exc:
-                match exc:
-                    case NotFound():
-                        code = status.HTTP_404_NOT_FOUND
-                    case Conflict():
-                        code = status.HTTP_409_CONFLICT
-                    case Unprocessable():
-                        code = status.HTTP_422_UNPROCESSABLE_CONTENT
-                    case _:
-                        raise
-                raise HTTPException(code, {"error": exc.error, "message": exc.message, **exc.details}) from exc
-
-        return handle_refusals
-
-
-router = APIRouter(route_class=_RefusalsAsHttpErrors)
+router = APIRouter()
 
 IdempotencyKey = Annotated[
     str | None,

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.errors import Conflict, Invalid
 from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
@@ -28,28 +29,7 @@ from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
 
 # --------------------------------------------------------------------------- refusals
 
-
-class Refused(Exception):
-    """A request the rules turn down: a machine-readable ``error``, a ``message`` for people, extra fields."""
-
-    def __init__(self, error: str, message: str, **details: str) -> None:
-        super().__init__(message)
-        self.error = error
-        self.message = message
-        self.details = details
-
-
-class NotFound(Refused):
-    def __init__(self, message: str) -> None:
-        super().__init__("not_found", message)
-
-
-class Conflict(Refused):
-    """The request clashes with the current state (HTTP 409)."""
-
-
-class Unprocessable(Refused):
-    """The request is well-formed but cannot be accepted as it is (HTTP 422)."""
+# Refusals are shared.errors' NotFound (404), Conflict (409) and Invalid (422); shared.service maps them to HTTP.
 
 
 # --------------------------------------------------------------------------- business ID (Y-tunnus)
@@ -117,18 +97,18 @@ def ensure_fits_call(call: Call, *, category: Category, language: Language, now:
     """Refuse a submission the call does not take: outside its window, or a category/language it does not list."""
     closed = call_closed_reason(call_id=str(call.id), opens_at=call.opens_at, closes_at=call.closes_at, now=now)
     if closed is not None:
-        raise Conflict("call_closed", closed)
+        raise Conflict(error="call_closed", message=closed)
     if category not in call.categories:
         allowed = ", ".join(c.value for c in call.categories)
-        raise Unprocessable(
-            "category_not_in_call",
-            f"category {category.value!r} is not one of the call's categories ({allowed})",
+        raise Invalid(
+            error="category_not_in_call",
+            message=f"category {category.value!r} is not one of the call's categories ({allowed})",
         )
     if language not in call.languages:
         allowed = ", ".join(lang.value for lang in call.languages)
-        raise Unprocessable(
-            "language_not_in_call",
-            f"language {language.value!r} is not one of the call's languages ({allowed})",
+        raise Invalid(
+            error="language_not_in_call",
+            message=f"language {language.value!r} is not one of the call's languages ({allowed})",
         )
 
 
@@ -171,15 +151,15 @@ class TransitionRefused(Conflict):
 def ensure_revisable(status: CaseStatus) -> None:
     if status is not CaseStatus.CHANGES_REQUESTED:
         raise TransitionRefused(
-            "not_revisable",
-            f"the case can be revised only when changes are requested; its status is {status.value!r}",
+            error="not_revisable",
+            message=f"the case can be revised only when changes are requested; its status is {status.value!r}",
         )
 
 
 def ensure_withdrawable(status: CaseStatus) -> None:
     if status in FINAL_STATUSES:
         raise TransitionRefused(
-            "not_withdrawable", f"the case can no longer be withdrawn; its status is {status.value!r}"
+            error="not_withdrawable", message=f"the case can no longer be withdrawn; its status is {status.value!r}"
         )
 
 
@@ -232,8 +212,8 @@ def ensure_same_request(earlier: StoredCase, *, fingerprint: str, key: str) -> N
     """An Idempotency-Key replays its first request only; another body under the same key is a client bug."""
     if earlier.request_fingerprint != fingerprint:
         raise Conflict(
-            "idempotency_key_reused",
-            f"Idempotency-Key {key!r} was already used for case {earlier.id} with a different request body; "
+            error="idempotency_key_reused",
+            message=f"Idempotency-Key {key!r} was already used for case {earlier.id} with a different request body; "
             "use a new key for a new submission",
         )
 
@@ -242,11 +222,11 @@ def duplicate_title(existing: StoredCase | None, *, submitter_id: str) -> Confli
     # Naming the other case is only safe when it is the caller's own.
     if existing is not None and existing.submitter_id == submitter_id:
         return Conflict(
-            "duplicate_case",
-            f"you already submitted a case with a near-identical title to this call: {existing.id}",
+            error="duplicate_case",
+            message=f"you already submitted a case with a near-identical title to this call: {existing.id}",
             existing_case_id=str(existing.id),
         )
-    return Conflict("duplicate_case", "a case with a near-identical title already exists in this call")
+    return Conflict(error="duplicate_case", message="a case with a near-identical title already exists in this call")
 
 
 def revised_snapshot(current: CaseSnapshot, changes: dict[str, Any]) -> CaseSnapshot:

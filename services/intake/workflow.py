@@ -3,7 +3,7 @@
 A use case for HTTP opens its own connection (and, when it writes, the transaction in which the domain
 change, the timeline entry and the outbox event commit together). The Kafka use case runs in the
 consumer's transaction instead, which also holds the inbox claim. Rules come from domain.py, SQL from
-repository.py; refusals are ``domain.Refused`` subclasses, which api.py maps to HTTP statuses.
+repository.py; refusals are ``shared.errors`` classes, which shared.service maps to HTTP statuses.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.intake import domain, repository
-from services.intake.domain import Call, CaseProgress, CaseStatus, NotFound, StoredCase, Unprocessable
+from services.intake.domain import Call, CaseProgress, CaseStatus, StoredCase
 from services.intake.repository import DuplicateIdempotencyKey, DuplicateTitle
 from services.intake.schemas import CallIn, CaseIn, RevisionIn
 from shared import outbox
 from shared.auth import Principal
 from shared.db import Connection
+from shared.errors import Invalid, NotFound
 from shared.events import (
     CaseRevisedV1,
     CaseSnapshot,
@@ -113,7 +114,7 @@ async def submit_case(
                     return replay
             call = await repository.get_call(conn, call_id=body.call_id)
             if call is None:
-                raise Unprocessable("unknown_call", f"call {body.call_id} does not exist")
+                raise Invalid(error="unknown_call", message=f"call {body.call_id} does not exist")
             domain.ensure_fits_call(call, category=body.category, language=body.language, now=_now())
             key = domain.title_key(body.title)
             await _ensure_title_free(conn, call_id=call.id, title_key=key, submitter=submitter)
@@ -278,15 +279,16 @@ async def _visible_case(
 def _submitter_contact(principal: Principal) -> Contact:
     """The submitter's contact comes from the token; without a usable email nobody could be notified."""
     if not principal.email:
-        raise Unprocessable(
-            "submitter_email_missing",
-            "your token carries no email address; the submitter contact needs one for notifications",
+        raise Invalid(
+            error="submitter_email_missing",
+            message="your token carries no email address; the submitter contact needs one for notifications",
         )
     try:
         return Contact(name=principal.name or principal.user_id, email=principal.email, language=principal.language)
     except ValidationError as exc:
-        raise Unprocessable(
-            "submitter_email_invalid", f"the email address in your token ({principal.email!r}) is not valid"
+        raise Invalid(
+            error="submitter_email_invalid",
+            message=f"the email address in your token ({principal.email!r}) is not valid",
         ) from exc
 
 

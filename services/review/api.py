@@ -1,20 +1,19 @@
 """Review's HTTP API: reviewers pull tasks from the queue, decide them; operators watch the queue.
 
 Each route hands the request to one use case in workflow.py (which opens the transaction) and shapes
-the result into its response schema; the rules' refusals become HTTP errors in ``_refusals_as_http_errors``.
+the result into its response schema; the rules' refusals (``shared.errors``) become HTTP errors in ``shared.service``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, cast
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.review import domain, workflow
-from services.review.domain import CaseStatus, Conflict, Invalid, NotFound, ReviewError, TaskStatus
+from services.review.domain import CaseStatus, TaskStatus
 from services.review.schemas import (
     CaseView,
     DecisionIn,
@@ -32,25 +31,7 @@ from shared.pagination import Limit, Offset
 from shared.service import CorrelationId, Db, get_runtime
 from shared.vocabulary import Category, IsoStage, Language, Role
 
-
-async def _refusals_as_http_errors() -> AsyncIterator[None]:
-    """The one place where the rules' refusals become HTTP errors; their message is the answer's message."""
-    try:
-        yield
-    except ReviewError as exc:
-        match exc:
-            case NotFound():
-                code = status.HTTP_404_NOT_FOUND
-            case Conflict():
-                code = status.HTTP_409_CONFLICT
-            case Invalid():
-                code = status.HTTP_422_UNPROCESSABLE_CONTENT
-            case _:
-                raise
-        raise HTTPException(code, str(exc)) from exc
-
-
-router = APIRouter(tags=["review"], dependencies=[Depends(_refusals_as_http_errors, scope="function")])
+router = APIRouter(tags=["review"])
 
 ReviewerOrOperator = Annotated[Principal, Depends(require_roles(Role.REVIEWER, Role.OPERATOR))]
 

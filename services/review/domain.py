@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.errors import Conflict, Invalid
 from shared.events import (
     CaseNominatedV1,
     CaseRejectedV1,
@@ -117,23 +118,8 @@ def unknown_checklist_items(stage: IsoStage, items: Iterable[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- refusals
-# The workflow and these rules refuse with these errors; the message is what the client reads.
-
-
-class ReviewError(Exception):
-    """A request the review rules refuse."""
-
-
-class NotFound(ReviewError):
-    """No such thing, or not one the requester may see (the two are never told apart)."""
-
-
-class Conflict(ReviewError):
-    """The request does not fit the current state (e.g. a task already decided)."""
-
-
-class Invalid(ReviewError):
-    """The request names something the rules do not know (e.g. a feedback item off the checklist)."""
+# The workflow and these rules refuse with shared.errors' NotFound, Conflict and Invalid; the message is
+# what the client reads (shared.service maps them to 404, 409 and 422).
 
 
 class DecisionNotAllowed(Conflict):

@@ -2,7 +2,7 @@
 
 HTTP and job use cases take the pool and open their own transaction. Event use cases run inside the
 consumer's transaction (inbox → change → outbox) and take its connection and ``emit``. Refusals are
-domain.py's errors (``NotFound``, ``Conflict``, ``Invalid``); api.py turns them into HTTP answers.
+``shared.errors`` (``NotFound``, ``Conflict``, ``Invalid``); shared.service turns them into HTTP answers.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import asyncpg
 
 from services.review import domain
 from services.review import repository as repo
-from services.review.domain import CaseStatus, Decision, NotFound, TaskStatus
+from services.review.domain import CaseStatus, Decision, TaskStatus
 from services.review.schemas import DecisionIn
 from shared import outbox
 from shared.auth import Principal
 from shared.consumer import new_correlation_id
 from shared.db import Connection
+from shared.errors import NotFound
 from shared.events import CaseSnapshot, EventPayload, FeedbackItem, IterationEscalatedV1, IterationOpenedV1
 from shared.logging import bind_event_context, get_logger
 from shared.vocabulary import Category, IsoStage, Language, Role

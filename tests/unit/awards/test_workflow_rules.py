@@ -9,15 +9,13 @@ import pytest
 from services.awards import domain
 from services.awards.domain import (
     DEFAULT_CRITERIA,
-    Conflict,
     EvaluationAction,
     EvaluationStatus,
-    Invalid,
     InvalidTransition,
     JurorProfile,
-    Problem,
     ScoredCase,
 )
+from shared.errors import Conflict, Invalid, Problem
 
 CASE = uuid.UUID("00000000-0000-0000-0000-00000000000a")
 
@@ -68,6 +66,6 @@ def test_refusals() -> None:
         "cannot declare conflict: the evaluation is decided"
     )
     problems = [Problem(f"f{i}", f"p{i}") for i in range(7)]
-    invalid = Invalid(problems)
+    invalid = Invalid.of(problems)
     assert str(invalid) == "f0: p0; f1: p1; f2: p2; f3: p3; f4: p4"  # the message names the first five
     assert invalid.problems == problems

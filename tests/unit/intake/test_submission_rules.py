@@ -13,10 +13,8 @@ from services.intake.domain import (
     Call,
     CaseProgress,
     CaseStatus,
-    Conflict,
     StoredCase,
     TransitionRefused,
-    Unprocessable,
     duplicate_title,
     ensure_fits_call,
     ensure_revisable,
@@ -27,6 +25,7 @@ from services.intake.domain import (
     submitted_entry,
     withdrawn_entry,
 )
+from shared.errors import Conflict, Invalid
 from shared.events import CaseSnapshot, Contact, Organisation
 from shared.vocabulary import Category, IsoStage, Language
 
@@ -98,13 +97,13 @@ def test_a_closed_call_is_a_conflict(call: Call, error: str, fragment: str) -> N
 
 
 def test_category_and_language_must_be_the_calls() -> None:
-    with pytest.raises(Unprocessable) as refused:
+    with pytest.raises(Invalid) as refused:
         ensure_fits_call(a_call(), category=Category.HEALTH_CARE, language=Language.FI, now=NOW)
     assert refused.value.error == "category_not_in_call"
     assert refused.value.message == (
         "category 'health_care' is not one of the call's categories (public_sector, education)"
     )
-    with pytest.raises(Unprocessable) as refused:
+    with pytest.raises(Invalid) as refused:
         ensure_fits_call(a_call(), category=Category.EDUCATION, language=Language.SV, now=NOW)
     assert refused.value.error == "language_not_in_call"
     assert refused.value.message == "language 'sv' is not one of the call's languages (fi, en)"

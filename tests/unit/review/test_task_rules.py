@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.review import domain
-from services.review.domain import Conflict, DecisionNotAllowed, Invalid, TaskStatus
+from services.review.domain import DecisionNotAllowed, TaskStatus
+from shared.errors import Conflict, Invalid
 from shared.vocabulary import IsoStage
 
 

@@ -1,0 +1,66 @@
+"""Refusals raised anywhere under a route become one kind of HTTP error body (shared.service)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from fastapi import APIRouter
+
+from shared.errors import Conflict, Invalid, NotFound, Problem
+from shared.service import ServiceDefinition, create_app
+from shared.settings import ServiceSettings
+
+router = APIRouter()
+
+
+@router.get("/missing")
+async def missing() -> None:
+    raise NotFound("no case 42")
+
+
+@router.get("/clash")
+async def clash() -> None:
+    raise Conflict("the case is decided", error="case_decided", case_id="42")
+
+
+@router.get("/wrong")
+async def wrong() -> None:
+    raise Invalid.of([Problem(f"scores.{i}", f"problem {i}") for i in range(7)])
+
+
+def app_with_routes() -> httpx.AsyncClient:
+    app = create_app(
+        ServiceDefinition(
+            name="unit",
+            title="Unit",
+            description="",
+            settings=ServiceSettings(),
+            migrations=Path("."),
+            api_routers=[router],
+        )
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit")
+
+
+async def test_refusals_map_to_statuses_and_bodies() -> None:
+    async with app_with_routes() as client:
+        missing = await client.get("/missing")
+        clash = await client.get("/clash")
+        wrong = await client.get("/wrong")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "message": "no case 42"}
+    assert clash.status_code == 409
+    assert clash.json() == {"error": "case_decided", "message": "the case is decided", "case_id": "42"}
+    assert wrong.status_code == 422
+    body = wrong.json()
+    assert body["error"] == "validation_failed"
+    assert body["message"] == "; ".join(f"scores.{i}: problem {i}" for i in range(5))
+    assert len(body["problems"]) == 7 and body["problems"][6] == {"field": "scores.6", "problem": "problem 6"}
+
+
+def test_refusal_carries_its_parts() -> None:
+    refusal = Conflict("taken", error="duplicate_case", existing_case_id="7")
+    assert str(refusal) == "taken"
+    assert refusal.body() == {"error": "duplicate_case", "message": "taken", "existing_case_id": "7"}
+    assert NotFound("x").error == "not_found" and NotFound("x").problems == []
