@@ -135,6 +135,12 @@ async def submit_case(
                 assert replay is not None
                 return replay
             except DuplicateTitle:
+                # Either another case took the title, or a concurrent retry with this key did (same body, same
+                # title): the latter is answered as a retry, not refused.
+                if idempotency_key is not None:
+                    replay = await _replay(conn, submitter=submitter, key=idempotency_key, fingerprint=fingerprint)
+                    if replay is not None:
+                        return replay
                 await _title_taken(conn, call_id=call.id, title_key=key, submitter=submitter)
             await repository.add_timeline_entry(
                 conn, case_id=case.id, entry=domain.submitted_entry(call_title=call.title)

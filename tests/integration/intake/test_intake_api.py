@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,6 +141,18 @@ async def test_idempotent_retry_returns_the_original_case(client: httpx.AsyncCli
 
     mine = (await client.get("/cases", params={"call_id": call["id"]}, headers=ALICE)).json()
     assert mine["total"] == 1
+
+
+async def test_concurrent_retries_with_one_key_create_one_case(client: httpx.AsyncClient) -> None:
+    call = await new_call(client)
+    body = case_body(call["id"])
+    for _ in range(5):  # a race is not guaranteed in one round; several rounds make it likely
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        body = {**body, "title": f"Concurrent retry {uuid.uuid4().hex[:8]}"}
+        answers = await asyncio.gather(*(client.post("/cases", json=body, headers={**ALICE, **key}) for _ in range(4)))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [200, 200, 200, 201], [a.text for a in answers]
+        assert len({a.json()["id"] for a in answers}) == 1
 
 
 async def test_near_identical_title_in_the_same_call_is_a_duplicate(client: httpx.AsyncClient) -> None:
