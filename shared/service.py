@@ -39,7 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import outbox, topics
+from shared import housekeeping, outbox, topics
 from shared.auth import Operator
 from shared.consumer import EventConsumer, EventRouter, HandlingFailed
 from shared.db import apply_migrations, create_pool
@@ -179,6 +179,18 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             asyncio.create_task(job(runtime), name=getattr(job, "__name__", "job"))
             for job in definition.background_jobs
         ]
+        jobs.append(
+            asyncio.create_task(
+                housekeeping.run_periodically(
+                    runtime.pool,
+                    interval_s=settings.housekeeping_interval_s,
+                    outbox_retention_hours=settings.outbox_retention_hours,
+                    inbox_retention_hours=settings.inbox_retention_hours,
+                    dead_letter_retention_hours=settings.dead_letter_retention_hours,
+                ),
+                name="housekeeping",
+            )
+        )
         log.info("service started", host=settings.host, port=settings.port)
         try:
             yield

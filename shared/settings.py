@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
     # outbox relay
     relay_poll_interval_s: float = 1.0
     relay_batch_size: int = 200
+    # retention of the reliability tables (see shared/housekeeping.py)
+    housekeeping_interval_s: float = 3600.0
+    outbox_retention_hours: float = 168.0
+    inbox_retention_hours: float = 720.0
+    dead_letter_retention_hours: float = 720.0
     # HTTP
     max_request_bytes: int = 1_000_000
 

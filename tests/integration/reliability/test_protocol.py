@@ -179,3 +179,39 @@ async def test_oversized_bodies_get_413_with_or_without_content_length(probe) ->
     chunked = await probe.client.post("/probe/notes", headers=auth("operator"), content=chunks())
     assert chunked.status_code == 413, chunked.text
     assert "over the limit" in chunked.json()["message"]
+
+
+async def test_housekeeping_purges_only_old_finished_rows(probe) -> None:
+    from shared import housekeeping
+
+    pool = probe.pool
+    old, fresh = uuid.uuid4(), uuid.uuid4()
+    pending_old = uuid.uuid4()
+    for event_id, published, age_h in ((old, True, 200), (fresh, True, 1), (pending_old, False, 500)):
+        await pool.execute(
+            """
+            INSERT INTO outbox (event_id, event_type, topic, message_key, payload, created_at, published_at)
+            VALUES ($1, 't', 'x', 'k', 'p', now() - make_interval(hours => $2),
+                    CASE WHEN $3 THEN now() - make_interval(hours => $2) END)
+            """,
+            event_id,
+            age_h,
+            published,
+        )
+    await pool.execute(
+        "INSERT INTO inbox (consumer, event_id, event_type, processed_at)"
+        " VALUES ('probe', $1, 't', now() - interval '31 days')",
+        old,
+    )
+    purged = await housekeeping.purge(
+        pool, outbox_retention_hours=168, inbox_retention_hours=720, dead_letter_retention_hours=720
+    )
+    assert purged.outbox >= 1 and purged.inbox >= 1
+    left = {
+        r["event_id"]
+        for r in await pool.fetch(
+            "SELECT event_id FROM outbox WHERE event_id = ANY($1::uuid[])", [old, fresh, pending_old]
+        )
+    }
+    assert left == {fresh, pending_old}, "only published rows past the retention go; pending ones never"
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", old) == 0
