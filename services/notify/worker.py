@@ -18,7 +18,7 @@ import hmac
 import uuid
 from email.message import EmailMessage
 from email.utils import formataddr
-from typing import cast
+from typing import Any, cast
 
 import aiosmtplib
 import asyncpg
@@ -28,7 +28,8 @@ from prometheus_client import Counter
 from services.notify import domain, repository
 from services.notify.settings import NotifySettings
 from shared import outbox
-from shared.events import CONTENT_TYPE, NotificationDeliveredV1, NotificationFailedV1
+from shared.db import Connection
+from shared.events import CONTENT_TYPE, EventPayload, NotificationDeliveredV1, NotificationFailedV1
 from shared.logging import bind_event_context, get_logger
 from shared.service import Runtime
 from shared.vocabulary import Channel
@@ -155,23 +156,7 @@ class DeliveryWorker:
         async with self._pool.acquire() as conn, conn.transaction():
             if error is None:
                 if await repository.mark_delivered(conn, delivery_id=delivery_id, attempt=attempts):
-                    await outbox.emit(
-                        conn,
-                        NotificationDeliveredV1(
-                            delivery_id=delivery_id,
-                            case_id=row["case_id"],
-                            source_event_id=row["source_event_id"],
-                            source_event_type=row["source_event_type"],
-                            channel=Channel(row["channel"]),
-                            recipient=row["recipient"],
-                            template=row["template"],
-                            attempts=attempts,
-                        ),
-                        service=SERVICE,
-                        subject=str(row["case_id"]),
-                        correlation_id=row["correlation_id"],
-                        causation_id=str(row["source_event_id"]),
-                    )
+                    await _emit_outcome(conn, row, NotificationDeliveredV1(**_delivery_facts(row)))
                     log.info("delivered", channel=row["channel"], attempts=attempts)
                 return
             status = (
@@ -188,27 +173,36 @@ class DeliveryWorker:
             if not updated:
                 return
             if status == domain.DeliveryStatus.FAILED:
-                await outbox.emit(
-                    conn,
-                    NotificationFailedV1(
-                        delivery_id=delivery_id,
-                        case_id=row["case_id"],
-                        source_event_id=row["source_event_id"],
-                        source_event_type=row["source_event_type"],
-                        channel=Channel(row["channel"]),
-                        recipient=row["recipient"],
-                        template=row["template"],
-                        attempts=attempts,
-                        error=error[:2000],
-                    ),
-                    service=SERVICE,
-                    subject=str(row["case_id"]),
-                    correlation_id=row["correlation_id"],
-                    causation_id=str(row["source_event_id"]),
-                )
+                await _emit_outcome(conn, row, NotificationFailedV1(**_delivery_facts(row), error=error[:2000]))
                 log.error("delivery failed for good", channel=row["channel"], attempts=attempts, error=error)
             else:
                 log.warning("delivery attempt failed; will retry", attempts=attempts, retry_in_s=delay, error=error)
+
+
+def _delivery_facts(row: asyncpg.Record) -> dict[str, Any]:
+    """What both outcome events say about a delivery."""
+    return {
+        "delivery_id": row["id"],
+        "case_id": row["case_id"],
+        "source_event_id": row["source_event_id"],
+        "source_event_type": row["source_event_type"],
+        "channel": Channel(row["channel"]),
+        "recipient": row["recipient"],
+        "template": row["template"],
+        "attempts": row["attempts"],
+    }
+
+
+async def _emit_outcome(conn: Connection, row: asyncpg.Record, payload: EventPayload) -> None:
+    """The delivery's outcome event, caused by the event that asked for the delivery."""
+    await outbox.emit(
+        conn,
+        payload,
+        service=SERVICE,
+        subject=str(row["case_id"]),
+        correlation_id=row["correlation_id"],
+        causation_id=str(row["source_event_id"]),
+    )
 
 
 async def delivery_worker(runtime: Runtime) -> None:
