@@ -24,7 +24,7 @@ from services.intake.schemas import CallIn, CaseIn, RevisionIn
 from shared import outbox
 from shared.auth import Principal
 from shared.db import Connection
-from shared.errors import Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import (
     CaseRevisedV1,
     CaseSnapshot,
@@ -117,9 +117,9 @@ async def submit_case(
                 raise Invalid(error="unknown_call", message=f"call {body.call_id} does not exist")
             domain.ensure_fits_call(call, category=body.category, language=body.language, now=_now())
             key = domain.title_key(body.title)
-            await _ensure_title_free(conn, call_id=call.id, title_key=key, submitter=submitter)
             snapshot = _first_snapshot(body, case_id=case_id, call=call, submitter=submitter, contact=contact)
             try:
+                await _ensure_title_free(conn, call_id=call.id, title_key=key, submitter=submitter)
                 case = await repository.insert_case(
                     conn,
                     snapshot=snapshot,
@@ -128,20 +128,16 @@ async def submit_case(
                     idempotency_key=idempotency_key,
                     request_fingerprint=fingerprint,
                 )
-            except DuplicateIdempotencyKey:
-                # A concurrent request with the same key committed first: answer as its retry.
-                assert idempotency_key is not None
-                replay = await _replay(conn, submitter=submitter, key=idempotency_key, fingerprint=fingerprint)
-                assert replay is not None
-                return replay
-            except DuplicateTitle:
-                # Either another case took the title, or a concurrent retry with this key did (same body, same
-                # title): the latter is answered as a retry, not refused.
+            except (DuplicateIdempotencyKey, DuplicateTitle, Conflict) as clash:
+                # The title (or the key) may have been taken by a concurrent retry of this very request, which
+                # committed after our first look: that is answered as a retry, not refused.
                 if idempotency_key is not None:
                     replay = await _replay(conn, submitter=submitter, key=idempotency_key, fingerprint=fingerprint)
                     if replay is not None:
                         return replay
-                await _title_taken(conn, call_id=call.id, title_key=key, submitter=submitter)
+                if isinstance(clash, DuplicateTitle):
+                    await _title_taken(conn, call_id=call.id, title_key=key, submitter=submitter)
+                raise
             await repository.add_timeline_entry(
                 conn, case_id=case.id, entry=domain.submitted_entry(call_title=call.title)
             )

@@ -146,7 +146,7 @@ async def test_idempotent_retry_returns_the_original_case(client: httpx.AsyncCli
 async def test_concurrent_retries_with_one_key_create_one_case(client: httpx.AsyncClient) -> None:
     call = await new_call(client)
     body = case_body(call["id"])
-    for _ in range(5):  # a race is not guaranteed in one round; several rounds make it likely
+    for _ in range(12):  # a race is not guaranteed in one round; several rounds make it likely
         key = {"Idempotency-Key": str(uuid.uuid4())}
         body = {**body, "title": f"Concurrent retry {uuid.uuid4().hex[:8]}"}
         answers = await asyncio.gather(*(client.post("/cases", json=body, headers={**ALICE, **key}) for _ in range(4)))
