@@ -48,7 +48,7 @@ infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kaf
 
 # ---------------------------------------------------------------- the whole system
 
-.PHONY: up down status test test-unit lint bench
+.PHONY: up down status test test-unit test-infra-down lint bench
 
 up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
 	$(PY) -m deploy.stack up
@@ -69,13 +69,14 @@ lint: venv ## ruff and mypy
 test-unit: venv ## unit tests only (no I/O)
 	$(VENV)/bin/pytest tests/unit -q
 
-# Integration, e2e and fault tests start Kafka and PostgreSQL themselves if they are not running.
-# The services of a running `make up` are stopped first: they would consume the tests' events
-# from the shared broker (their data is kept; the tests use databases of their own).
+# Integration, e2e and fault tests start Kafka and PostgreSQL of their own (state in .kipina/test,
+# Kafka on 19192, PostgreSQL on 15532) if they are not running, so a `make up` stack is untouched.
 # Fault tests run last: one of them stops and restarts the broker.
 test: venv lint ## all tests: lint, unit, integration (real Kafka + PostgreSQL), e2e (four processes), faults
-	$(PY) -m deploy.stack services-down
 	$(VENV)/bin/pytest tests/unit tests/integration tests/e2e tests/faults -q -p no:cacheprovider
+
+test-infra-down: | $(PY) ## stop the tests' own Kafka and PostgreSQL
+	$(PY) -m tests.support.infra down
 
 bench: venv ## benchmark: 500 cases over HTTP through intake → review → intake; reports figures (no assertions)
 	$(PY) -m bench.pipeline --cases 500 --concurrency 16

@@ -27,7 +27,7 @@ import httpx
 from deploy import local
 from deploy.stack import SERVICES, service_env, start_service, stop_process, wait_ready
 from tests.support.harness import auth
-from tests.support.infra import database_env_name, own_database, reset_database, unique_group
+from tests.support.infra import database_env_name, ensure_infra, own_database, reset_database, unique_group
 
 OPERATOR = auth("operator", user="bench-op", org="org-bench-ops")
 SUBMITTER = auth("submitter", user="bench-sub", org="org-bench", email="bench@example.org")
@@ -61,7 +61,7 @@ def case_body(call_id: str, n: int) -> dict[str, Any]:
 
 
 async def run(cases: int, concurrency: int) -> None:
-    env_base = local.ensure_infra()
+    env_base = ensure_infra()  # the tests' own servers: a running `make up` stack is not disturbed
     for spec in SERVICES:
         env_base[database_env_name(spec.name)] = await own_database(env_base, spec.name, f"bench_{spec.name}")
         await reset_database(env_base[database_env_name(spec.name)])

@@ -1,8 +1,10 @@
 """The real infrastructure for tests: Kafka and PostgreSQL.
 
 Order of preference: what the environment names (KIPINA_KAFKA_BOOTSTRAP and the
-per-service database URLs, e.g. a real cluster or CI services); else the local
-processes managed by ``deploy/local.py`` (started if not running). When a Docker
+per-service database URLs, e.g. a real cluster or CI services); else local
+processes managed by ``deploy/local.py`` (started if not running) that are the
+tests' own: state in ``.kipina/test``, Kafka on 19192, PostgreSQL on 15532, so a
+stack started with ``make up`` never consumes the tests' events nor they its data. When a Docker
 engine answers, testcontainers' Kafka and PostgreSQL are used instead
 (KIPINA_TEST_CONTAINERS=0 turns that off, =1 insists on it).
 """
@@ -10,12 +12,29 @@ engine answers, testcontainers' Kafka and PostgreSQL are used instead
 from __future__ import annotations
 
 import os
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 SERVICES = ("intake", "review", "awards", "notify")
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_INFRA_DEFAULTS = {
+    "KIPINA_STATE_DIR": str(REPO / ".kipina" / "test"),
+    "KIPINA_KAFKA_PORT": "19192",
+    "KIPINA_KAFKA_CONTROLLER_PORT": "19193",
+    "KIPINA_PG_PORT": "15532",
+}
+
+
+def use_test_infrastructure() -> None:
+    """Point deploy/local.py at the tests' own servers, unless the environment names infrastructure."""
+    if _from_environment() is None:
+        for name, value in TEST_INFRA_DEFAULTS.items():
+            os.environ.setdefault(name, value)
 
 
 def database_env_name(service: str) -> str:
@@ -77,6 +96,7 @@ def ensure_infra() -> dict[str, str]:
         return _from_testcontainers()
     from deploy import local
 
+    use_test_infrastructure()
     started: dict[str, Any] = local.ensure_infra()
     return {k: str(v) for k, v in started.items()}
 
@@ -156,3 +176,11 @@ async def own_database(env: dict[str, str], service: str, name: str) -> str:
     finally:
         await conn.close()
     return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+if __name__ == "__main__":
+    # `python -m tests.support.infra status|down|reset|...`: deploy/local.py's commands on the tests' servers.
+    from deploy import local
+
+    use_test_infrastructure()
+    raise SystemExit(local.main(sys.argv[1:]))
