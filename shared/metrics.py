@@ -18,3 +18,6 @@ HTTP_REQUESTS = Counter(
     "kipina_http_requests_total", "HTTP requests, by route template and status", ["method", "route", "status"]
 )
 HTTP_REQUEST_SECONDS = Histogram("kipina_http_request_seconds", "HTTP request latency", ["method", "route"])
+CONSUMER_LAG = Gauge(
+    "kipina_consumer_lag", "Messages the consumer group is behind the end of a topic", ["group", "topic"]
+)

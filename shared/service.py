@@ -39,7 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import housekeeping, outbox, topics
+from shared import housekeeping, lag, outbox, topics
 from shared.auth import Operator
 from shared.consumer import EventConsumer, EventRouter, HandlingFailed
 from shared.db import apply_migrations, create_pool
@@ -65,6 +65,7 @@ class Runtime:
     producer: EventProducer | None = None
     relay: outbox.OutboxRelay | None = None
     consumer: EventConsumer | None = None
+    consumer_lag: dict[str, int] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def db(self) -> asyncpg.Pool:
@@ -121,6 +122,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     runtime = Runtime(settings=settings, service=definition.name)
     broker = create_broker(settings.kafka_bootstrap, service=definition.name)
 
+    group = settings.consumer_group or consumer_group(definition.name)
     if definition.event_router is not None and definition.consumes:
         consumer = EventConsumer(
             service=definition.name,
@@ -136,7 +138,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
 
         @broker.subscriber(
             *definition.consumes,
-            group_id=settings.consumer_group or consumer_group(definition.name),
+            group_id=group,
             auto_offset_reset="earliest",
             max_poll_records=100,
             title=f"{definition.name}-consumer",
@@ -191,6 +193,19 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
                 name="housekeeping",
             )
         )
+        if runtime.consumer is not None:
+            jobs.append(
+                asyncio.create_task(
+                    lag.watch(
+                        settings.kafka_bootstrap,
+                        group=group,
+                        topics=definition.consumes,
+                        interval_s=settings.lag_interval_s,
+                        latest=runtime.consumer_lag,
+                    ),
+                    name="consumer-lag",
+                )
+            )
         log.info("service started", host=settings.host, port=settings.port)
         try:
             yield
@@ -391,6 +406,7 @@ def _operations_router(definition: ServiceDefinition, broker: Any) -> APIRouter:
             "service": definition.name,
             "outbox": {"pending": n, "oldest_pending_age_s": round(age, 3)},
             "dead_letters_pending": dead,
+            "consumer_lag": get_runtime(request).consumer_lag,
             "events_handled": handled,
         }
 

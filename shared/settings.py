@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     # outbox relay
     relay_poll_interval_s: float = 1.0
     relay_batch_size: int = 200
+    # how often the consumer group's lag is measured (for /metrics and /ops/status)
+    lag_interval_s: float = 15.0
     # retention of the reliability tables (see shared/housekeeping.py)
     housekeeping_interval_s: float = 3600.0
     outbox_retention_hours: float = 168.0

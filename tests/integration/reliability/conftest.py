@@ -21,6 +21,7 @@ async def probe(infra_env: dict[str, str], probe_db_url: str, monkeypatch: pytes
     monkeypatch.setenv("KIPINA_PROBE_CONSUMER_GROUP", unique_group("probe"))
     monkeypatch.setenv("KIPINA_PROBE_HANDLER_MAX_ATTEMPTS", "3")
     monkeypatch.setenv("KIPINA_PROBE_HANDLER_BACKOFF_BASE_S", "0.05")
+    monkeypatch.setenv("KIPINA_PROBE_LAG_INTERVAL_S", "0.5")
     from tests.support.probe_service import create
 
     app = create()

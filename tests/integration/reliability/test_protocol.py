@@ -215,3 +215,25 @@ async def test_housekeeping_purges_only_old_finished_rows(probe) -> None:
     }
     assert left == {fresh, pending_old}, "only published rows past the retention go; pending ones never"
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", old) == 0
+
+
+async def test_consumer_lag_counts_messages_not_yet_consumed(infra_env) -> None:
+    from shared import lag
+    from shared.kafka import ensure_topics
+    from tests.support.infra import unique_group
+
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    await ensure_topics(bootstrap, names=[PROBE_TOPIC, PROBE_DLQ])
+    group = unique_group("lag", topics=[PROBE_TOPIC])  # committed at the end: nothing behind
+    assert await lag.measure(bootstrap, group=group, topics=[PROBE_TOPIC]) == {PROBE_TOPIC: 0}
+    for n in range(3):
+        await produce_event(bootstrap, submitted(str(uuid.uuid4()), f"waiting {n}"), topic=PROBE_TOPIC)
+    assert await lag.measure(bootstrap, group=group, topics=[PROBE_TOPIC]) == {PROBE_TOPIC: 3}
+
+
+async def test_ops_status_reports_consumer_lag(probe) -> None:
+    async def measured() -> dict[str, int] | None:
+        status = (await probe.client.get("/ops/status", headers=auth("operator"))).json()
+        return status["consumer_lag"] or None
+
+    assert await eventually(measured, timeout=10, what="a lag figure") == {PROBE_TOPIC: 0}
