@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, overload
 
 import asyncpg
@@ -72,18 +72,6 @@ class Record(Protocol):
     def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
-@dataclass(frozen=True)
-class StoredRecord:
-    """A record rebuilt from the dead-letter table, for replay."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
 @dataclass
 class EventContext:
     """What a handler gets: the open transaction's connection and the event being handled."""
@@ -91,17 +79,11 @@ class EventContext:
     conn: Connection
     event: CloudEvent
     service: str
-    emitted: list[CloudEvent] = field(default_factory=list)
-
-    @property
-    def case_id(self) -> str:
-        return self.event.subject
 
     async def emit(self, payload: EventPayload, *, subject: str | None = None) -> CloudEvent:
         """Enqueue a follow-up event (same correlation id) in this transaction's outbox."""
         event = follow_up(payload, service=self.service, cause=self.event, subject=subject)
         await outbox.enqueue(self.conn, event, topic=payload.topic)
-        self.emitted.append(event)
         return event
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -54,7 +53,3 @@ def apply_migrations_sync(dsn: str, service_migrations: Path) -> list[str]:
 
 async def apply_migrations(dsn: str, service_migrations: Path) -> list[str]:
     return await asyncio.to_thread(apply_migrations_sync, dsn, service_migrations)
-
-
-def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(record) if record is not None else None

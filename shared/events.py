@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from shared import topics
 from shared.vocabulary import AwardOutcome, Category, Channel, IsoStage, Language
@@ -370,8 +370,6 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
     )
 }
 
-P = TypeVar("P", bound=EventPayload)
-
 __all__ = [
     "CONTENT_TYPE",
     "EVENT_TYPES",
@@ -397,7 +395,6 @@ __all__ = [
     "ResultsPublishedV1",
     "StageAdvancedV1",
     "UnknownEventType",
-    "ValidationError",
     "follow_up",
     "new_event",
     "parse_event",

@@ -66,7 +66,6 @@ class Runtime:
     relay: outbox.OutboxRelay | None = None
     consumer: EventConsumer | None = None
     consumer_lag: dict[str, int] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def db(self) -> asyncpg.Pool:
         if self.pool is None:
