@@ -93,7 +93,6 @@ class ServiceDefinition:
     consumes: Sequence[str] = ()
     publishes: Sequence[type[EventPayload]] = ()
     background_jobs: Sequence[BackgroundJob] = ()
-    on_startup: Sequence[BackgroundJob] = ()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -173,8 +172,6 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             poll_interval_s=settings.relay_poll_interval_s,
         )
         await runtime.relay.start()
-        for hook in definition.on_startup:
-            await hook(runtime)
         await broker.start()
         jobs = [
             asyncio.create_task(job(runtime), name=getattr(job, "__name__", "job"))
