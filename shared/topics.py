@@ -1,19 +1,19 @@
-"""Kafka topic names. One topic per producing service; each consumer has its own dead-letter topic."""
+"""Kafka topic names, from the registry: one topic per producing service, one dead-letter topic per consumer."""
 
 from typing import Final
 
-INTAKE: Final = "kipina.intake.v1"
-REVIEW: Final = "kipina.review.v1"
-AWARDS: Final = "kipina.awards.v1"
-NOTIFY: Final = "kipina.notify.v1"
+from shared import registry
 
-EVENT_TOPICS: Final = (INTAKE, REVIEW, AWARDS, NOTIFY)
-SERVICES: Final = ("intake", "review", "awards", "notify")
+INTAKE: Final = registry.INTAKE.topic
+REVIEW: Final = registry.REVIEW.topic
+AWARDS: Final = registry.AWARDS.topic
+NOTIFY: Final = registry.NOTIFY.topic
+
+EVENT_TOPICS: Final = registry.EVENT_TOPICS
+SERVICES: Final = registry.SERVICE_NAMES
+ALL_TOPICS: Final = registry.ALL_TOPICS
 
 
 def dead_letter_topic(service: str) -> str:
     """The dead-letter topic of one consuming service, e.g. ``kipina.review.dlq``."""
-    return f"kipina.{service}.dlq"
-
-
-ALL_TOPICS: Final = EVENT_TOPICS + tuple(dead_letter_topic(s) for s in SERVICES)
+    return registry.part(service).dead_letter_topic
