@@ -41,7 +41,7 @@ class Part:
     @property
     def dead_letter_topic(self) -> str:
         """Where its consumer puts messages it gave up on."""
-        return f"kipina.{self.name}.dlq"
+        return f"kipina.{self.name}.dlq"  # the same rule as shared.topics.dead_letter_topic
 
     @property
     def consumer_group(self) -> str:
