@@ -1,13 +1,15 @@
 """Reliable event consumption: inbox → domain change → outbox in one transaction, retries, dead letters.
 
-A service declares its handlers on an ``EventRouter``; ``EventConsumer.process``
-applies the protocol of DESIGN.md to one Kafka record:
+A service declares its handlers on an ``EventRouter`` (the topics it subscribes to follow from
+the payload types it handles); ``EventConsumer.process`` applies the reliability protocol
+(docs/design.md) to one Kafka record:
 
 1. Parse the CloudEvents envelope and its typed payload. A malformed message, or
    an event type no contract knows, goes to the dead-letter topic at once.
    A known type this service has no handler for is skipped (acked).
 2. In one transaction: claim the event in the inbox (already there → skip),
-   run the handler, which changes the domain and enqueues follow-up events.
+   run the handler, which changes the domain and enqueues follow-up events through a
+   unit of work on that transaction (``EventContext.unit_of_work``, a savepoint).
 3. A failing handler is retried with exponential backoff, ``max_attempts`` times
    in all; then the message is dead-lettered and the partition moves on.
    A lost database connection is not the message's fault: after the retries it
@@ -19,22 +21,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, overload
 
 import asyncpg
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from shared import inbox, outbox
+from shared import inbox, tracing
 from shared.db import Connection
-from shared.events import (
-    CloudEvent,
-    EventPayload,
-    UnknownEventType,
-    follow_up,
-    parse_event,
-)
+from shared.events import EVENT_TYPES, CloudEvent, EventPayload, UnknownEventType, parse_event
 from shared.logging import bind_event_context, get_logger
 from shared.metrics import (
     DEAD_LETTERS,
@@ -42,6 +39,8 @@ from shared.metrics import (
     EVENTS_CONSUMED,
     HANDLER_RETRIES,
 )
+from shared.repository import ReliabilityRepository
+from shared.uow import Origin, UnitOfWork
 
 log = get_logger(__name__)
 
@@ -74,20 +73,23 @@ class Record(Protocol):
 
 @dataclass
 class EventContext:
-    """What a handler gets: the open transaction's connection and the event being handled."""
+    """What a handler gets: the consumer's open transaction and the event being handled."""
 
     conn: Connection
     event: CloudEvent
     service: str
+    publishes: Collection[type[EventPayload]] | None = None
 
-    async def emit(self, payload: EventPayload, *, subject: str | None = None) -> CloudEvent:
-        """Enqueue a follow-up event (same correlation id) in this transaction's outbox."""
-        event = follow_up(payload, service=self.service, cause=self.event, subject=subject)
-        await outbox.enqueue(self.conn, event, topic=payload.topic)
-        return event
+    def unit_of_work(self, repository: Callable[[Connection], R]) -> UnitOfWork[R]:
+        """A unit of work inside the consumer's transaction: its events are caused by this one."""
+        origin = Origin(
+            service=self.service, correlation_id=self.event.correlationid, cause=self.event, publishes=self.publishes
+        )
+        return UnitOfWork(self.conn, repository=repository, origin=origin)
 
 
 P = TypeVar("P", bound=EventPayload)
+R = TypeVar("R")
 Handler = Callable[[EventContext, Any], Awaitable[None]]
 
 
@@ -118,6 +120,15 @@ class EventRouter:
 
         return register
 
+    @property
+    def payload_types(self) -> list[type[EventPayload]]:
+        return [EVENT_TYPES[t] for t in sorted(self.handlers)]
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics to subscribe to: those the handled payload types travel on, so no handler is left unfed."""
+        return sorted({p.topic for p in self.payload_types})
+
 
 class DeadLetterSink(Protocol):
     async def send(self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
@@ -134,6 +145,7 @@ class EventConsumer:
     pool_provider: Callable[[], asyncpg.Pool]
     dead_letters: Callable[[], DeadLetterSink]
     dead_letter_topic: str
+    publishes: Collection[type[EventPayload]] | None = None
     max_attempts: int = 5
     backoff_base_s: float = 0.2
     backoff_max_s: float = 5.0
@@ -153,11 +165,26 @@ class EventConsumer:
             await self._dead_letter(record, error=f"{reason}: {exc}", attempts=0, reason=reason, event=None)
             return
 
-        with bind_event_context(case_id=event.subject, correlation_id=event.correlationid, event_type=event.type):
-            handler = self.router.handlers.get(event.type)
-            if handler is None:
-                EVENTS_CONSUMED.labels(self.name, event.type, "ignored").inc()
-                return
+        handler = self.router.handlers.get(event.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.name, event.type, "ignored").inc()
+            return
+        with (
+            tracing.span(
+                f"{record.topic} process",
+                kind=SpanKind.CONSUMER,
+                traceparent=event.traceparent,
+                tracestate=event.tracestate,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": record.topic,
+                    "messaging.consumer.group.name": self.name,
+                    "cloudevents.event_type": event.type,
+                    "cloudevents.event_subject": event.subject,
+                },
+            ),
+            bind_event_context(case_id=event.subject, correlation_id=event.correlationid, event_type=event.type),
+        ):
             await self._handle_with_retries(record, event, payload, handler)
 
     async def _handle_with_retries(
@@ -195,7 +222,7 @@ class EventConsumer:
         async with self.pool_provider().acquire() as conn, conn.transaction():
             if not await inbox.claim(conn, consumer=self.name, event_id=event.id, event_type=event.type):
                 return "duplicate"
-            await handler(EventContext(conn=conn, event=event, service=self.service), payload)
+            await handler(EventContext(conn=conn, event=event, service=self.service, publishes=self.publishes), payload)
         return "handled"
 
     async def _dead_letter(
@@ -214,25 +241,18 @@ class EventConsumer:
         await self.dead_letters().send(
             self.dead_letter_topic, key=record.key, value=record.value or b"", headers=headers
         )
-        await self.pool_provider().execute(
-            """
-            INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset, message_key, payload,
-                                      headers, event_id, event_type, error, attempts)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO UPDATE
-                SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = now(), replayed_at = NULL
-            """,
-            self.name,
-            record.topic,
-            record.partition,
-            record.offset,
-            record.key,
-            record.value or b"",
-            [[k, v.decode(errors="replace")] for k, v in record.headers],
-            str(event.id) if event else None,
-            event.type if event else None,
-            error[:4000],
-            attempts,
+        await ReliabilityRepository(self.pool_provider()).record_dead_letter(
+            consumer=self.name,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            message_key=record.key,
+            payload=record.value or b"",
+            headers=[(k, v.decode(errors="replace")) for k, v in record.headers],
+            event_id=str(event.id) if event else None,
+            event_type=event.type if event else None,
+            error=error[:4000],
+            attempts=attempts,
         )
         DEAD_LETTERS.labels(self.name, reason).inc()
         EVENTS_CONSUMED.labels(self.name, event.type if event else "unknown", "dead_lettered").inc()
@@ -251,27 +271,28 @@ class EventConsumer:
 
         Returns the outcome; raises ``LookupError`` if unknown, ``HandlingFailed`` if it fails again.
         """
-        pool = self.pool_provider()
-        row = await pool.fetchrow(
-            "SELECT * FROM dead_letters WHERE id = $1 AND consumer = $2", dead_letter_id, self.name
-        )
-        if row is None:
+        repo = ReliabilityRepository(self.pool_provider())
+        dead_letter = await repo.dead_letter(dead_letter_id, consumer=self.name)
+        if dead_letter is None:
             raise LookupError(dead_letter_id)
         try:
-            event = parse_event(bytes(row["payload"]))
+            event = parse_event(dead_letter.payload)
             payload = event.payload()
         except (ValidationError, ValueError) as exc:
             raise HandlingFailed(f"still malformed: {exc}") from exc
         handler = self.router.handlers.get(event.type)
         if handler is None:
             raise HandlingFailed(f"no handler for {event.type}")
-        with bind_event_context(case_id=event.subject, correlation_id=event.correlationid, replay_of=dead_letter_id):
+        with (
+            tracing.span("dead letter replay", traceparent=event.traceparent, tracestate=event.tracestate),
+            bind_event_context(case_id=event.subject, correlation_id=event.correlationid, replay_of=dead_letter_id),
+        ):
             try:
                 outcome = await self._handle_once(event, payload, handler)
             except Exception as exc:
                 raise HandlingFailed(f"{type(exc).__name__}: {exc}") from exc
-        await pool.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id)
-        log.info("dead letter replayed", outcome=outcome)
+            await repo.mark_replayed(dead_letter_id)
+            log.info("dead letter replayed", outcome=outcome)
         return outcome
 
 

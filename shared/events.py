@@ -20,24 +20,50 @@ from shared.vocabulary import AwardOutcome, Category, Channel, IsoStage, Languag
 CONTENT_TYPE = "application/cloudevents+json"
 
 
+EVENT_TYPES: dict[str, type[EventPayload]] = {}
+"""Every payload class by its CloudEvents type, filled as the classes below are defined."""
+
+
 class EventPayload(BaseModel):
-    """Base of every payload: knows its CloudEvents type and the topic it travels on."""
+    """Base of every payload: knows its CloudEvents type and the topic it travels on.
+
+    Defining a subclass with an ``event_type`` registers it in ``EVENT_TYPES``: the registry is
+    the set of payload classes, never a list kept by hand. Its JSON Schema is snapshotted under
+    ``contracts/events/`` (docs/events.md: a published version never changes incompatibly).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        event_type = cls.__dict__.get("event_type")
+        if event_type is None:
+            return  # an intermediate base, not a contract
+        if event_type in EVENT_TYPES:
+            raise TypeError(f"two payload classes for {event_type}: {EVENT_TYPES[event_type].__name__}, {cls.__name__}")
+        EVENT_TYPES[event_type] = cls
+
     @classmethod
     def dataschema(cls) -> str:
         return f"urn:kipina:schema:{cls.event_type}"
+
+    def subject(self) -> str:
+        """The case the event is about: the CloudEvents ``subject`` and the Kafka key (per-case order)."""
+        case_id = getattr(self, "case_id", None)
+        if not isinstance(case_id, uuid.UUID):
+            raise TypeError(f"{type(self).__name__} names no case_id; override subject()")
+        return str(case_id)
 
 
 # --------------------------------------------------------------------------- envelope
 
 
 class CloudEvent(BaseModel):
-    """CloudEvents 1.0 envelope with Kipinä's ``correlationid``/``causationid`` extensions."""
+    """CloudEvents 1.0 envelope with Kipinä's ``correlationid``/``causationid`` extensions and the
+    distributed-tracing extension (``traceparent``/``tracestate``)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -51,6 +77,9 @@ class CloudEvent(BaseModel):
     dataschema: str
     correlationid: str = Field(min_length=1)
     causationid: str | None = None
+    # CloudEvents distributed-tracing extension (W3C trace context): one trace follows a case across services.
+    traceparent: str | None = Field(default=None, max_length=55)
+    tracestate: str | None = Field(default=None, max_length=512)
     data: dict[str, Any]
 
     def payload(self) -> EventPayload:
@@ -74,33 +103,29 @@ def new_event(
     payload: EventPayload,
     *,
     service: str,
-    subject: str,
     correlation_id: str,
     causation_id: str | None = None,
     event_id: uuid.UUID | None = None,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
+    subject: str | None = None,
 ) -> CloudEvent:
-    """Wrap a payload in a fresh envelope. ``subject`` is the case id (the Kafka key)."""
+    """Wrap a payload in a fresh envelope; its subject (the Kafka key) is the payload's case.
+
+    ``subject`` overrides that for tools and tests that craft envelopes; services never pass it.
+    """
     return CloudEvent(
         id=event_id or uuid.uuid4(),
         source=f"/kipina/{service}",
         type=payload.event_type,
-        subject=subject,
+        subject=subject if subject is not None else payload.subject(),
         time=datetime.now(UTC),
         dataschema=payload.dataschema(),
         correlationid=correlation_id,
         causationid=causation_id,
+        traceparent=traceparent,
+        tracestate=tracestate or None,
         data=payload.model_dump(mode="json"),
-    )
-
-
-def follow_up(payload: EventPayload, *, service: str, cause: CloudEvent, subject: str | None = None) -> CloudEvent:
-    """An event caused by ``cause``: same correlation id, causation id = the cause's id."""
-    return new_event(
-        payload,
-        service=service,
-        subject=subject or cause.subject,
-        correlation_id=cause.correlationid,
-        causation_id=str(cause.id),
     )
 
 
@@ -129,6 +154,25 @@ class Organisation(BaseModel):
     business_id: str
 
 
+class CaseHeader(BaseModel):
+    """What names a case wherever it travels: defined once, used by events, tables and views alike."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    call_title: str
+    title: str
+    summary: str
+    category: Category
+    language: Language
+    organisation_id: str
+    organisation_name: str
+
+
+CASE_HEADER_FIELDS: tuple[str, ...] = tuple(CaseHeader.model_fields)
+
+
 class CaseSnapshot(BaseModel):
     """Everything downstream services need to know about a case at one revision."""
 
@@ -155,6 +199,19 @@ class CaseSnapshot(BaseModel):
     drivers: list[str] = []
     obstacles: list[str] = []
 
+    def header(self) -> CaseHeader:
+        return CaseHeader(
+            case_id=self.case_id,
+            call_id=self.call_id,
+            call_title=self.call_title,
+            title=self.title,
+            summary=self.summary,
+            category=self.category,
+            language=self.language,
+            organisation_id=self.organisation.id,
+            organisation_name=self.organisation.name,
+        )
+
 
 # --------------------------------------------------------------------------- intake
 
@@ -165,6 +222,9 @@ class CaseSubmittedV1(EventPayload):
 
     case: CaseSnapshot
 
+    def subject(self) -> str:
+        return str(self.case.case_id)
+
 
 class CaseRevisedV1(EventPayload):
     event_type: ClassVar[str] = "kipina.case.revised.v1"
@@ -172,6 +232,9 @@ class CaseRevisedV1(EventPayload):
 
     case: CaseSnapshot
     change_note: str = ""
+
+    def subject(self) -> str:
+        return str(self.case.case_id)
 
 
 class CaseWithdrawnV1(EventPayload):
@@ -243,25 +306,19 @@ class CaseRejectedV1(EventPayload):
     feedback: list[FeedbackItem] = []
 
 
-class CaseNominatedV1(EventPayload):
-    """A case goes to award evaluation. Carries what awards needs so it never asks intake."""
+class CaseNominatedV1(CaseHeader, EventPayload):
+    """A case goes to award evaluation. Carries the case header, so awards never asks intake."""
 
     event_type: ClassVar[str] = "kipina.review.nominated.v1"
     topic: ClassVar[str] = topics.REVIEW
 
-    case_id: uuid.UUID
-    call_id: uuid.UUID
-    call_title: str
     iteration: int
     reviewer_ids: list[str]
     comment: str = ""
-    title: str
-    summary: str
-    category: Category
-    language: Language
-    organisation_id: str
-    organisation_name: str
     stage: IsoStage
+
+    def header(self) -> CaseHeader:
+        return CaseHeader.model_validate(self.model_dump(include=set(CASE_HEADER_FIELDS)))
 
 
 class IterationEscalatedV1(EventPayload):
@@ -350,30 +407,12 @@ class NotificationFailedV1(EventPayload):
     error: str
 
 
-EVENT_TYPES: dict[str, type[EventPayload]] = {
-    m.event_type: m
-    for m in (
-        CaseSubmittedV1,
-        CaseRevisedV1,
-        CaseWithdrawnV1,
-        IterationOpenedV1,
-        ChangesRequestedV1,
-        StageAdvancedV1,
-        CaseRejectedV1,
-        CaseNominatedV1,
-        IterationEscalatedV1,
-        EvaluationOpenedV1,
-        AwardDecidedV1,
-        ResultsPublishedV1,
-        NotificationDeliveredV1,
-        NotificationFailedV1,
-    )
-}
-
 __all__ = [
+    "CASE_HEADER_FIELDS",
     "CONTENT_TYPE",
     "EVENT_TYPES",
     "AwardDecidedV1",
+    "CaseHeader",
     "CaseNominatedV1",
     "CaseRejectedV1",
     "CaseRevisedV1",
@@ -395,7 +434,6 @@ __all__ = [
     "ResultsPublishedV1",
     "StageAdvancedV1",
     "UnknownEventType",
-    "follow_up",
     "new_event",
     "parse_event",
 ]

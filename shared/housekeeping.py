@@ -12,24 +12,15 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import asyncpg
 
 from shared.logging import get_logger
+from shared.repository import Purged, ReliabilityRepository
 
 log = get_logger(__name__)
 
-
-@dataclass(frozen=True)
-class Purged:
-    outbox: int
-    inbox: int
-    dead_letters: int
-
-
-def _count(status: str) -> int:
-    return int(status.split()[-1])
+__all__ = ["Purged", "purge", "run_periodically"]
 
 
 async def purge(
@@ -39,22 +30,11 @@ async def purge(
     inbox_retention_hours: float,
     dead_letter_retention_hours: float,
 ) -> Purged:
-    async with pool.acquire() as conn:
-        outbox = await conn.execute(
-            "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)",
-            outbox_retention_hours * 3600,
-        )
-        inbox = await conn.execute(
-            "DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => $1)", inbox_retention_hours * 3600
-        )
-        dead = await conn.execute(
-            """
-            DELETE FROM dead_letters
-            WHERE replayed_at IS NOT NULL AND replayed_at < now() - make_interval(secs => $1)
-            """,
-            dead_letter_retention_hours * 3600,
-        )
-    return Purged(outbox=_count(outbox), inbox=_count(inbox), dead_letters=_count(dead))
+    return await ReliabilityRepository(pool).purge(
+        outbox_retention_hours=outbox_retention_hours,
+        inbox_retention_hours=inbox_retention_hours,
+        dead_letter_retention_hours=dead_letter_retention_hours,
+    )
 
 
 async def run_periodically(

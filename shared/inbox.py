@@ -5,17 +5,9 @@ from __future__ import annotations
 import uuid
 
 from shared.db import Connection
+from shared.repository import ReliabilityRepository
 
 
 async def claim(conn: Connection, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:
     """Record the event as processed by ``consumer``. False means it was processed before: skip it."""
-    status = await conn.execute(
-        """
-        INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
-        ON CONFLICT (consumer, event_id) DO NOTHING
-        """,
-        consumer,
-        event_id,
-        event_type,
-    )
-    return status.endswith(" 1")
+    return await ReliabilityRepository(conn).claim_inbox(consumer=consumer, event_id=event_id, event_type=event_type)

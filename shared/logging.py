@@ -1,7 +1,8 @@
 """structlog setup: JSON lines (or a console renderer for people), with context from contextvars.
 
 Handlers bind ``case_id`` and ``correlation_id`` with ``bind_event_context`` so that
-every log line written while a message is processed carries them.
+every log line written while a message is processed carries them; ``trace_id`` and
+``span_id`` come from the current OpenTelemetry span (shared/tracing.py) on every line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from typing import Any
 
 import structlog
 
+from shared.tracing import log_ids
+
+
+def add_trace_ids(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Put the current span's trace and span ids next to the correlation id."""
+    for key, value in log_ids().items():
+        event.setdefault(key, value)
+    return event
+
 
 def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
     renderer: Any = (
@@ -21,6 +31,7 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
     )
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -21,11 +21,14 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
+from opentelemetry.trace import SpanKind
 
+from shared import tracing
 from shared.db import Connection
-from shared.events import CloudEvent, EventPayload, new_event
+from shared.events import CloudEvent
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
+from shared.repository import Backlog, OutboxRow, ReliabilityRepository
 
 log = get_logger(__name__)
 
@@ -37,29 +40,20 @@ PublishBatch = Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]]
 
 async def enqueue(conn: Connection, event: CloudEvent, *, topic: str) -> None:
     """Insert an event into the outbox, in the caller's transaction."""
-    await conn.execute(
-        """
-        INSERT INTO outbox (event_id, event_type, topic, message_key, payload)
-        VALUES ($1, $2, $3, $4, $5)
-        """,
-        event.id,
-        event.type,
-        topic,
-        event.subject,
-        event.to_bytes(),
+    await ReliabilityRepository(conn).enqueue(
+        event_id=event.id,
+        event_type=event.type,
+        topic=topic,
+        message_key=event.subject,
+        payload=event.to_bytes(),
+        traceparent=event.traceparent,
+        tracestate=event.tracestate,
     )
 
 
-async def backlog(pool: asyncpg.Pool) -> tuple[int, float]:
-    """(unpublished rows, age in seconds of the oldest one) for dashboards and metrics."""
-    row = await pool.fetchrow(
-        """
-        SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
-        FROM outbox WHERE published_at IS NULL
-        """
-    )
-    assert row is not None
-    return int(row["n"]), float(row["age"])
+async def backlog(pool: asyncpg.Pool) -> Backlog:
+    """Unpublished rows and the age of the oldest one, for dashboards and metrics."""
+    return await ReliabilityRepository(pool).backlog()
 
 
 class OutboxRelay:
@@ -150,77 +144,47 @@ class OutboxRelay:
 
     async def _relay_batch(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """
-                SELECT id, topic, message_key, payload FROM outbox
-                WHERE published_at IS NULL
-                ORDER BY id
-                LIMIT $1
-                FOR UPDATE SKIP LOCKED
-                """,
-                self._batch_size,
-            )
+            repo = ReliabilityRepository(conn)
+            rows = await repo.claim_unpublished(limit=self._batch_size)
             if rows:
-                rows = await self._in_key_order(conn, rows)
+                rows = await self._in_key_order(repo, rows)
             if not rows:
                 return 0
-            ids = [r["id"] for r in rows]
+            ids = [r.id for r in rows]
+            # One publish span per event, in the trace of the work that emitted it.
+            spans = [
+                tracing.start_span(
+                    f"{r.topic} publish",
+                    kind=SpanKind.PRODUCER,
+                    traceparent=r.traceparent,
+                    tracestate=r.tracestate,
+                    attributes={"messaging.system": "kafka", "messaging.destination.name": r.topic},
+                )
+                for r in rows
+            ]
             try:
-                await self._publish([(r["topic"], r["message_key"].encode(), bytes(r["payload"])) for r in rows])
+                await self._publish([(r.topic, r.message_key.encode(), r.payload) for r in rows])
             except Exception as exc:
                 raise _PublishFailed(ids) from exc
-            await conn.execute(
-                "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])", ids
-            )
+            finally:
+                for publish_span in spans:
+                    publish_span.end()
+            await repo.mark_published(ids)
             return len(ids)
 
-    async def _in_key_order(self, conn: Connection, rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
+    async def _in_key_order(self, repo: ReliabilityRepository, rows: list[OutboxRow]) -> list[OutboxRow]:
         """Drop rows whose key has an older pending row that this batch does not hold."""
-        ids = [r["id"] for r in rows]
-        keys = list({r["message_key"] for r in rows})
-        blocked = await conn.fetch(
-            """
-            SELECT message_key, min(id) AS first_id FROM outbox
-            WHERE published_at IS NULL AND message_key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[]))
-              AND id < $3
-            GROUP BY message_key
-            """,
-            keys,
-            ids,
-            max(ids),
+        first_foreign = await repo.first_foreign_pending(
+            keys=list({r.message_key for r in rows}), held=[r.id for r in rows]
         )
-        first_foreign = {b["message_key"]: b["first_id"] for b in blocked}
-        return [
-            r for r in rows if not (r["message_key"] in first_foreign and first_foreign[r["message_key"]] < r["id"])
-        ]
+        return [r for r in rows if not (r.message_key in first_foreign and first_foreign[r.message_key] < r.id)]
 
     async def _record_failure(self, ids: list[int], error: str) -> None:
         with contextlib.suppress(Exception):
-            await self._pool.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
-                ids,
-                error[:2000],
-            )
+            await ReliabilityRepository(self._pool).record_publish_failure(ids, error=error)
 
 
 class _PublishFailed(Exception):
     def __init__(self, ids: list[int]) -> None:
         super().__init__(f"publishing {len(ids)} outbox rows failed")
         self.ids = ids
-
-
-async def emit(
-    conn: Connection,
-    payload: EventPayload,
-    *,
-    service: str,
-    subject: str,
-    correlation_id: str,
-    causation_id: str | None = None,
-) -> CloudEvent:
-    """Create a new event (e.g. from an HTTP request) and enqueue it in the caller's transaction."""
-    event = new_event(
-        payload, service=service, subject=subject, correlation_id=correlation_id, causation_id=causation_id
-    )
-    await enqueue(conn, event, topic=payload.topic)
-    return event

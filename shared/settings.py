@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.registry import Part
+
 DEV_JWT_SECRET = "kipina-development-secret-change-me-0123456789"
 
 
@@ -49,6 +51,11 @@ class ServiceSettings(BaseSettings):
     dead_letter_retention_hours: float = 720.0
     # HTTP
     max_request_bytes: int = 1_000_000
+
+
+def settings_config(part: Part) -> SettingsConfigDict:
+    """A service's settings read ``KIPINA_<SERVICE>_*`` (the registry's prefix) besides the shared ``KIPINA_*``."""
+    return SettingsConfigDict(env_prefix=part.env_prefix, extra="ignore")
 
 
 def jwt_secret_is_default(settings: ServiceSettings) -> bool:

@@ -1,7 +1,7 @@
 """Awards HTTP routes: operators set criteria and juries, watch the leaderboard and decide; jurors score.
 
-Each route parses, calls one use case in workflow.py and converts the result; refusals (``shared.errors``)
-become HTTP errors in ``shared.service``.
+Each route parses, hands plain values to one use case in workflow.py with a unit of work, and converts the
+result; refusals (``shared.errors``) become HTTP errors in shared/http_errors.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from services.awards import domain, workflow
 from services.awards.domain import (
@@ -21,9 +21,9 @@ from services.awards.domain import (
     Scorecard,
     ScoreEntry,
 )
+from services.awards.repository import AwardsRepository
 from services.awards.schemas import (
     AssignmentView,
-    CaseView,
     ConflictBody,
     ConflictView,
     CriteriaBody,
@@ -46,11 +46,14 @@ from services.awards.schemas import (
 )
 from shared.auth import Juror, Operator
 from shared.events import Criterion
+from shared.http import unit_of_work
 from shared.pagination import Limit, Offset, Page
-from shared.service import CorrelationId, Db
+from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Category
 
 router = APIRouter(tags=["awards"])
+
+Uow = Annotated[UnitOfWork[AwardsRepository], Depends(unit_of_work(AwardsRepository))]
 
 
 # --------------------------------------------------------------------------- views
@@ -58,20 +61,6 @@ router = APIRouter(tags=["awards"])
 
 def _criteria_view(criteria: Sequence[Criterion]) -> list[CriterionView]:
     return [CriterionView(**c.model_dump()) for c in criteria]
-
-
-def _case_view(evaluation: Evaluation) -> CaseView:
-    return CaseView(
-        case_id=evaluation.case_id,
-        call_id=evaluation.call_id,
-        call_title=evaluation.call_title,
-        title=evaluation.title,
-        summary=evaluation.summary,
-        category=evaluation.category,
-        language=evaluation.language,
-        organisation_id=evaluation.organisation_id,
-        organisation_name=evaluation.organisation_name,
-    )
 
 
 def _scorecard_view(card: Scorecard, weighted_score: float) -> ScorecardView:
@@ -128,29 +117,24 @@ def _jury_view(call_id: uuid.UUID, state: workflow.JuryState) -> JuryView:
 
 
 @router.put("/calls/{call_id}/criteria", response_model=CriteriaView)
-async def set_criteria(
-    call_id: uuid.UUID, body: CriteriaBody, operator: Operator, pool: Db, correlation_id: CorrelationId
-) -> CriteriaView:
+async def set_criteria(call_id: uuid.UUID, body: CriteriaBody, operator: Operator, uow: Uow) -> CriteriaView:
     """Set the call's criteria; refused once any case of the call has been scored."""
     result = await workflow.set_criteria(
-        pool,
+        uow=uow,
         call_id=call_id,
         criteria=[Criterion(**c.model_dump()) for c in body.criteria],
         operator_id=operator.user_id,
-        correlation_id=correlation_id,
     )
     return _criteria_result_view(call_id, result)
 
 
 @router.get("/calls/{call_id}/criteria", response_model=CriteriaView)
-async def get_criteria(call_id: uuid.UUID, _: Operator, pool: Db) -> CriteriaView:
-    return _criteria_result_view(call_id, await workflow.call_criteria(pool, call_id=call_id))
+async def get_criteria(call_id: uuid.UUID, _: Operator, uow: Uow) -> CriteriaView:
+    return _criteria_result_view(call_id, await workflow.call_criteria(uow=uow, call_id=call_id))
 
 
 @router.put("/calls/{call_id}/jury", response_model=JuryView)
-async def set_jury(
-    call_id: uuid.UUID, body: JuryBody, operator: Operator, pool: Db, correlation_id: CorrelationId
-) -> JuryView:
+async def set_jury(call_id: uuid.UUID, body: JuryBody, operator: Operator, uow: Uow) -> JuryView:
     """Store the call's panel, drop assignments the panel now declares conflicted, and fill open evaluations."""
     jury = Jury(
         jurors=tuple(
@@ -165,29 +149,27 @@ async def set_jury(
         ),
         jurors_per_case=body.jurors_per_case,
     )
-    state = await workflow.set_jury(
-        pool, call_id=call_id, jury=jury, operator_id=operator.user_id, correlation_id=correlation_id
-    )
+    state = await workflow.set_jury(uow=uow, call_id=call_id, jury=jury, operator_id=operator.user_id)
     return _jury_view(call_id, state)
 
 
 @router.get("/calls/{call_id}/jury", response_model=JuryView)
-async def get_jury(call_id: uuid.UUID, _: Operator, pool: Db) -> JuryView:
-    return _jury_view(call_id, await workflow.get_jury(pool, call_id=call_id))
+async def get_jury(call_id: uuid.UUID, _: Operator, uow: Uow) -> JuryView:
+    return _jury_view(call_id, await workflow.get_jury(uow=uow, call_id=call_id))
 
 
 @router.get("/calls/{call_id}/leaderboard", response_model=LeaderboardView)
 async def get_leaderboard(
     call_id: uuid.UUID,
     _: Operator,
-    pool: Db,
+    uow: Uow,
     category: Category | None = None,
     normalise: bool = False,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> LeaderboardView:
     """Evaluated cases ranked per category; ``normalise=true`` ranks by per-juror z-scores instead."""
-    rows = await workflow.leaderboard(pool, call_id=call_id, category=category, normalise=normalise)
+    rows = await workflow.leaderboard(uow=uow, call_id=call_id, category=category, normalise=normalise)
     return LeaderboardView(
         call_id=call_id,
         normalise=normalise,
@@ -211,9 +193,9 @@ async def get_leaderboard(
 
 
 @router.post("/calls/{call_id}/results/publish", response_model=PublishView)
-async def publish_results(call_id: uuid.UUID, _: Operator, pool: Db, correlation_id: CorrelationId) -> PublishView:
+async def publish_results(call_id: uuid.UUID, _: Operator, uow: Uow) -> PublishView:
     """Announce every decided, not yet published evaluation of the call (one ResultsPublishedV1 each)."""
-    published = await workflow.publish_results(pool, call_id=call_id, correlation_id=correlation_id)
+    published = await workflow.publish_results(uow=uow, call_id=call_id)
     return PublishView(call_id=call_id, published=published)
 
 
@@ -223,19 +205,19 @@ async def publish_results(call_id: uuid.UUID, _: Operator, pool: Db, correlation
 @router.get("/evaluations", response_model=Page[EvaluationSummary])
 async def list_evaluations(
     _: Operator,
-    pool: Db,
+    uow: Uow,
     call_id: uuid.UUID | None = None,
     status_: Annotated[EvaluationStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[EvaluationSummary]:
     evaluations, total = await workflow.list_evaluations(
-        pool, call_id=call_id, status=status_, limit=limit, offset=offset
+        uow=uow, call_id=call_id, status=status_, limit=limit, offset=offset
     )
     return Page[EvaluationSummary](
         items=[
             EvaluationSummary(
-                case=_case_view(e),
+                case=e.case,
                 status=e.status,
                 opened_at=e.opened_at,
                 outcome=AwardOutcome(e.outcome) if e.outcome else None,
@@ -250,15 +232,15 @@ async def list_evaluations(
 
 
 @router.get("/evaluations/{case_id}", response_model=EvaluationView)
-async def get_evaluation(case_id: uuid.UUID, _: Operator, pool: Db) -> EvaluationView:
+async def get_evaluation(case_id: uuid.UUID, _: Operator, uow: Uow) -> EvaluationView:
     """Everything about one evaluation, including every juror's scores and comments."""
-    detail = await workflow.evaluation_detail(pool, case_id=case_id)
+    detail = await workflow.evaluation_detail(uow=uow, case_id=case_id)
     evaluation = detail.evaluation
     juror_scores = [domain.weighted_score(evaluation.criteria, c.by_criterion()) for c in detail.scorecards]
     mean_score = domain.mean(juror_scores)
     scored = {c.juror_id for c in detail.scorecards}
     return EvaluationView(
-        case=_case_view(evaluation),
+        case=evaluation.case,
         status=evaluation.status,
         criteria=_criteria_view(evaluation.criteria),
         opened_at=evaluation.opened_at,
@@ -273,17 +255,14 @@ async def get_evaluation(case_id: uuid.UUID, _: Operator, pool: Db) -> Evaluatio
 
 
 @router.post("/evaluations/{case_id}/decision", response_model=DecisionView)
-async def decide(
-    case_id: uuid.UUID, body: DecisionBody, operator: Operator, pool: Db, correlation_id: CorrelationId
-) -> DecisionView:
+async def decide(case_id: uuid.UUID, body: DecisionBody, operator: Operator, uow: Uow) -> DecisionView:
     """Finalise the outcome once every assigned juror has scored; emits AwardDecidedV1."""
     decided = await workflow.decide(
-        pool,
+        uow=uow,
         case_id=case_id,
         outcome=body.outcome,
         feedback=body.feedback,
         operator_id=operator.user_id,
-        correlation_id=correlation_id,
     )
     view = _decision_view(decided)
     assert view is not None
@@ -296,19 +275,19 @@ async def decide(
 @router.get("/assignments", response_model=Page[AssignmentView])
 async def my_assignments(
     juror: Juror,
-    pool: Db,
+    uow: Uow,
     status_: Annotated[EvaluationStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[AssignmentView]:
     """The evaluations assigned to the calling juror, with the case, the criteria and their scores so far."""
     assignments, total = await workflow.juror_assignments(
-        pool, juror_id=juror.user_id, status=status_, limit=limit, offset=offset
+        uow=uow, juror_id=juror.user_id, status=status_, limit=limit, offset=offset
     )
     return Page[AssignmentView](
         items=[
             AssignmentView(
-                case=_case_view(a.evaluation),
+                case=a.evaluation.case,
                 status=a.evaluation.status,
                 criteria=_criteria_view(a.evaluation.criteria),
                 assigned_at=a.assigned_at,
@@ -323,27 +302,20 @@ async def my_assignments(
 
 
 @router.put("/evaluations/{case_id}/scores", response_model=ScorecardView)
-async def submit_scores(
-    case_id: uuid.UUID, body: ScorecardBody, juror: Juror, pool: Db, correlation_id: CorrelationId
-) -> ScorecardView:
+async def submit_scores(case_id: uuid.UUID, body: ScorecardBody, juror: Juror, uow: Uow) -> ScorecardView:
     """Score every criterion once; a resubmission replaces the juror's earlier scores."""
     evaluation, card = await workflow.submit_scores(
-        pool,
+        uow=uow,
         case_id=case_id,
         juror_id=juror.user_id,
         scores=[ScoreEntry(criterion=s.criterion, score=s.score, comment=s.comment) for s in body.scores],
         overall_comment=body.overall_comment,
-        correlation_id=correlation_id,
     )
     return _own_scorecard_view(card, evaluation.criteria)
 
 
 @router.post("/evaluations/{case_id}/conflict", response_model=ConflictView)
-async def declare_conflict(
-    case_id: uuid.UUID, body: ConflictBody, juror: Juror, pool: Db, correlation_id: CorrelationId
-) -> ConflictView:
+async def declare_conflict(case_id: uuid.UUID, body: ConflictBody, juror: Juror, uow: Uow) -> ConflictView:
     """The juror recuses themselves: unassigned (scores dropped), and a replacement assigned if the panel allows."""
-    replacements = await workflow.declare_conflict(
-        pool, case_id=case_id, juror_id=juror.user_id, reason=body.reason, correlation_id=correlation_id
-    )
+    replacements = await workflow.declare_conflict(uow=uow, case_id=case_id, juror_id=juror.user_id, reason=body.reason)
     return ConflictView(case_id=case_id, juror_id=juror.user_id, recused=True, replacement_assigned=bool(replacements))

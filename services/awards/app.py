@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.awards.api import router as api_router
 from services.awards.handlers import router as event_router
 from services.awards.settings import AwardsSettings
-from shared import topics
+from shared import registry
 from shared.events import AwardDecidedV1, EvaluationOpenedV1, ResultsPublishedV1
 from shared.service import ServiceDefinition, create_app
 
@@ -17,8 +17,7 @@ from shared.service import ServiceDefinition, create_app
 def create() -> FastAPI:
     return create_app(
         ServiceDefinition(
-            name="awards",
-            title="Awards",
+            part=registry.AWARDS,
             description=(
                 "Award evaluation of nominated cases: per-call criteria and jury, conflict-free juror assignment, "
                 "scoring, per-juror normalised leaderboards, decisions with assessor feedback, and results."
@@ -27,7 +26,6 @@ def create() -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
             event_router=event_router,
-            consumes=[topics.REVIEW, topics.INTAKE],
             publishes=[EvaluationOpenedV1, AwardDecidedV1, ResultsPublishedV1],
         )
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.errors import Conflict, Problem
-from shared.events import Criterion
+from shared.events import CaseHeader, Criterion
 
 DEFAULT_JURORS_PER_CASE = 2
 
@@ -164,18 +164,30 @@ class Scorecard:
 
 
 def criteria_problems(criteria: Sequence[Criterion]) -> list[Problem]:
-    """What is wrong with a set of criteria (empty when usable)."""
+    """What is wrong with a call's criteria (empty when usable): each key once, each scale a range."""
     problems: list[Problem] = []
-    seen: set[str] = set()
+    keys = [c.key for c in criteria]
     for i, criterion in enumerate(criteria):
-        if criterion.key in seen:
-            problems.append(Problem(f"criteria.{i}.key", f"criterion {criterion.key!r} appears more than once"))
-        seen.add(criterion.key)
         if criterion.scale_max <= criterion.scale_min:
             problems.append(
-                Problem(f"criteria.{i}.scale_max", f"criterion {criterion.key!r}: scale_max must exceed scale_min")
+                Problem(
+                    f"criteria.{i}.scale_max",
+                    f"criterion {criterion.key!r}: scale_max ({criterion.scale_max}) must exceed scale_min",
+                )
             )
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        problems.append(Problem("criteria", f"criterion keys must be unique; repeated: {', '.join(repeated)}"))
     return problems
+
+
+def jury_problems(jurors: Sequence[JurorProfile]) -> list[Problem]:
+    """What is wrong with a panel (empty when usable): each juror once."""
+    ids = [j.user_id for j in jurors]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        return [Problem("jurors", f"a juror appears more than once: {', '.join(repeated)}")]
+    return []
 
 
 def score_problems(criteria: Sequence[Criterion], scores: Sequence[ScoreEntry]) -> list[Problem]:
@@ -317,15 +329,7 @@ def leaderboard(cases: Sequence[ScoredCase], *, normalise: bool) -> list[Leaderb
 
 @dataclass(frozen=True)
 class Evaluation:
-    case_id: uuid.UUID
-    call_id: uuid.UUID
-    call_title: str
-    title: str
-    summary: str
-    category: str
-    language: str
-    organisation_id: str
-    organisation_name: str
+    case: CaseHeader
     criteria: tuple[Criterion, ...]
     status: EvaluationStatus
     opened_at: datetime
@@ -337,6 +341,18 @@ class Evaluation:
     decided_by: str | None = None
     published_at: datetime | None = None
     withdrawn_at: datetime | None = None
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.case.case_id
+
+    @property
+    def call_id(self) -> uuid.UUID:
+        return self.case.call_id
+
+    @property
+    def organisation_id(self) -> str:
+        return self.case.organisation_id
 
 
 def missing_jurors(assigned: Collection[str], scored: Collection[str]) -> list[str]:

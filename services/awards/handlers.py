@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.awards import workflow
+from services.awards.repository import AwardsRepository
 from shared.consumer import EventContext, EventRouter
 from shared.events import CaseNominatedV1, CaseWithdrawnV1
 
@@ -11,11 +12,9 @@ router = EventRouter()
 
 @router.on(CaseNominatedV1)
 async def open_evaluation(ctx: EventContext, payload: CaseNominatedV1) -> None:
-    opened = await workflow.open_evaluation(ctx.conn, nomination=payload)
-    if opened is not None:
-        await ctx.emit(opened)
+    await workflow.open_evaluation(uow=ctx.unit_of_work(AwardsRepository), nomination=payload)
 
 
 @router.on(CaseWithdrawnV1)
 async def withdraw_evaluation(ctx: EventContext, payload: CaseWithdrawnV1) -> None:
-    await workflow.withdraw_evaluation(ctx.conn, withdrawal=payload)
+    await workflow.withdraw_evaluation(uow=ctx.unit_of_work(AwardsRepository), withdrawal=payload)

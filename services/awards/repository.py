@@ -1,4 +1,7 @@
-"""All of awards' SQL (asyncpg). Every function takes the connection of the caller's transaction first."""
+"""All of awards' SQL (asyncpg), bound to the connection of one unit of work; typed records out.
+
+Status values are bound as parameters from ``EvaluationStatus``, never written as SQL literals.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +13,50 @@ from typing import Any
 
 import asyncpg
 
-from services.awards import domain
-from services.awards.domain import Evaluation, EvaluationStatus, JurorProfile, Jury, Scorecard, ScoreEntry
+from services.awards.domain import (
+    Evaluation,
+    EvaluationStatus,
+    JurorProfile,
+    Jury,
+    Scorecard,
+    ScoredCase,
+    ScoreEntry,
+)
 from shared.db import Connection
-from shared.events import CaseNominatedV1, Criterion
+from shared.events import CASE_HEADER_FIELDS, CaseHeader, Criterion
 
 # A fetched row, or one rebuilt as a dict from the columns of a join.
 Row = asyncpg.Record | Mapping[str, Any]
 
+_EVALUATION_COLUMNS = ", ".join(
+    (
+        *CASE_HEADER_FIELDS,
+        "criteria",
+        "status",
+        "opened_at",
+        "outcome",
+        "feedback",
+        "weighted_score",
+        "rank_in_category",
+        "decided_at",
+        "decided_by",
+        "published_at",
+        "withdrawn_at",
+    )
+)
+_WITHDRAWN = EvaluationStatus.WITHDRAWN.value
 
-# --------------------------------------------------------------------------- locking
+
+@dataclass(frozen=True)
+class Assignment:
+    """One evaluation on a juror's work list, with the juror's own scorecard if they scored."""
+
+    evaluation: Evaluation
+    assigned_at: datetime
+    scorecard: Scorecard | None
 
 
-async def lock_call(conn: Connection, call_id: uuid.UUID, *, shared: bool = False) -> None:
-    """Serialise changes to one call's jury, criteria and assignments (held until the transaction ends).
-
-    Scoring takes it shared; changing criteria or the panel, and assigning jurors, take it exclusively.
-    """
-    key = int.from_bytes(call_id.bytes[:8], "big", signed=True)
-    if shared:
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", key)
-    else:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
-
-
-# --------------------------------------------------------------------------- criteria
+# --------------------------------------------------------------------------- row mapping
 
 
 def _criteria(raw: Sequence[dict[str, Any]]) -> tuple[Criterion, ...]:
@@ -45,50 +67,7 @@ def _criteria_json(criteria: Sequence[Criterion]) -> list[dict[str, Any]]:
     return [c.model_dump(mode="json") for c in criteria]
 
 
-async def get_criteria(conn: Connection, call_id: uuid.UUID) -> tuple[Criterion, ...] | None:
-    raw = await conn.fetchval("SELECT criteria FROM call_criteria WHERE call_id = $1", call_id)
-    return _criteria(raw) if raw is not None else None
-
-
-async def set_criteria(conn: Connection, *, call_id: uuid.UUID, criteria: Sequence[Criterion], updated_by: str) -> None:
-    await conn.execute(
-        """
-        INSERT INTO call_criteria (call_id, criteria, updated_by) VALUES ($1, $2, $3)
-        ON CONFLICT (call_id) DO UPDATE
-            SET criteria = EXCLUDED.criteria, updated_by = EXCLUDED.updated_by, updated_at = now()
-        """,
-        call_id,
-        _criteria_json(criteria),
-        updated_by,
-    )
-
-
-async def call_has_scores(conn: Connection, call_id: uuid.UUID) -> bool:
-    return bool(
-        await conn.fetchval(
-            """
-            SELECT EXISTS (SELECT 1 FROM scorecards s JOIN evaluations e USING (case_id)
-                           WHERE e.call_id = $1 AND e.status <> 'withdrawn')
-            """,
-            call_id,
-        )
-    )
-
-
-async def replace_open_criteria(conn: Connection, *, call_id: uuid.UUID, criteria: Sequence[Criterion]) -> int:
-    """Give the call's open evaluations the new criteria (only done while none has scores)."""
-    result = await conn.execute(
-        "UPDATE evaluations SET criteria = $2 WHERE call_id = $1 AND status = 'open'",
-        call_id,
-        _criteria_json(criteria),
-    )
-    return int(result.split()[-1])
-
-
-# --------------------------------------------------------------------------- jury
-
-
-def _jury(row: asyncpg.Record) -> Jury:
+def _jury(row: Row) -> Jury:
     return Jury(
         jurors=tuple(
             JurorProfile(
@@ -104,232 +83,21 @@ def _jury(row: asyncpg.Record) -> Jury:
     )
 
 
-async def get_jury(conn: Connection, call_id: uuid.UUID) -> Jury | None:
-    row = await conn.fetchrow("SELECT jurors, jurors_per_case FROM juries WHERE call_id = $1", call_id)
-    return _jury(row) if row is not None else None
-
-
-async def set_jury(conn: Connection, *, call_id: uuid.UUID, jury: Jury, updated_by: str) -> None:
-    jurors = [
-        {
-            "user_id": j.user_id,
-            "name": j.name,
-            "email": j.email,
-            "organisation_id": j.organisation_id,
-            "conflicts": sorted(j.conflicts),
-        }
-        for j in jury.jurors
-    ]
-    await conn.execute(
-        """
-        INSERT INTO juries (call_id, jurors, jurors_per_case, updated_by) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (call_id) DO UPDATE
-            SET jurors = EXCLUDED.jurors, jurors_per_case = EXCLUDED.jurors_per_case,
-                updated_by = EXCLUDED.updated_by, updated_at = now()
-        """,
-        call_id,
-        jurors,
-        jury.jurors_per_case,
-        updated_by,
-    )
-
-
-# --------------------------------------------------------------------------- evaluations
-
-_EVALUATION_COLUMNS = """
-    case_id, call_id, call_title, title, summary, category, language, organisation_id, organisation_name,
-    criteria, status, opened_at, outcome, feedback, weighted_score, rank_in_category, decided_at, decided_by,
-    published_at, withdrawn_at
-"""
-
-
 def _evaluation(row: Row) -> Evaluation:
-    values = dict(row)
-    values["criteria"] = _criteria(values["criteria"])
-    values["status"] = EvaluationStatus(values["status"])
-    return Evaluation(**values)
-
-
-async def insert_evaluation(
-    conn: Connection, *, nomination: CaseNominatedV1, criteria: Sequence[Criterion], status: EvaluationStatus
-) -> bool:
-    """Create the evaluation of a nominated case; False if it already exists (a repeated nomination)."""
-    inserted = await conn.fetchval(
-        """
-        INSERT INTO evaluations (case_id, call_id, call_title, title, summary, category, language,
-                                 organisation_id, organisation_name, criteria, status, withdrawn_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $11 = 'withdrawn' THEN now() END)
-        ON CONFLICT (case_id) DO NOTHING
-        RETURNING true
-        """,
-        nomination.case_id,
-        nomination.call_id,
-        nomination.call_title,
-        nomination.title,
-        nomination.summary,
-        str(nomination.category),
-        str(nomination.language),
-        nomination.organisation_id,
-        nomination.organisation_name,
-        _criteria_json(criteria),
-        status.value,
+    return Evaluation(
+        case=CaseHeader.model_validate({f: row[f] for f in CASE_HEADER_FIELDS}),
+        criteria=_criteria(row["criteria"]),
+        status=EvaluationStatus(row["status"]),
+        opened_at=row["opened_at"],
+        outcome=row["outcome"],
+        feedback=row["feedback"],
+        weighted_score=row["weighted_score"],
+        rank_in_category=row["rank_in_category"],
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        published_at=row["published_at"],
+        withdrawn_at=row["withdrawn_at"],
     )
-    return bool(inserted)
-
-
-async def get_evaluation(conn: Connection, case_id: uuid.UUID, *, for_update: bool = False) -> Evaluation | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = await conn.fetchrow(f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE case_id = $1{lock}", case_id)  # noqa: S608
-    return _evaluation(row) if row is not None else None
-
-
-async def list_evaluations(
-    conn: Connection, *, call_id: uuid.UUID | None, status: EvaluationStatus | None, limit: int, offset: int
-) -> tuple[list[Evaluation], int]:
-    where = "($1::uuid IS NULL OR call_id = $1) AND ($2::text IS NULL OR status = $2)"
-    count_sql = f"SELECT count(*) FROM evaluations WHERE {where}"  # noqa: S608
-    total = await conn.fetchval(count_sql, call_id, status.value if status else None)
-    rows = await conn.fetch(
-        f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE {where} "  # noqa: S608
-        "ORDER BY opened_at, case_id LIMIT $3 OFFSET $4",
-        call_id,
-        status.value if status else None,
-        limit,
-        offset,
-    )
-    return [_evaluation(r) for r in rows], int(total)
-
-
-async def open_evaluations_of_call(conn: Connection, call_id: uuid.UUID) -> list[Evaluation]:
-    rows = await conn.fetch(
-        f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
-        "WHERE call_id = $1 AND status = 'open' ORDER BY opened_at, case_id",
-        call_id,
-    )
-    return [_evaluation(r) for r in rows]
-
-
-async def decided_unpublished(conn: Connection, call_id: uuid.UUID) -> list[Evaluation]:
-    rows = await conn.fetch(
-        f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
-        "WHERE call_id = $1 AND status = 'decided' AND published_at IS NULL ORDER BY decided_at, case_id FOR UPDATE",
-        call_id,
-    )
-    return [_evaluation(r) for r in rows]
-
-
-async def record_decision(
-    conn: Connection,
-    *,
-    case_id: uuid.UUID,
-    status: EvaluationStatus,
-    outcome: str,
-    feedback: str,
-    weighted_score: float | None,
-    rank_in_category: int | None,
-    decided_by: str,
-) -> Evaluation:
-    row = await conn.fetchrow(
-        f"""
-        UPDATE evaluations SET status = $2, outcome = $3, feedback = $4, weighted_score = $5,
-               rank_in_category = $6, decided_by = $7, decided_at = now()
-        WHERE case_id = $1
-        RETURNING {_EVALUATION_COLUMNS}
-        """,  # noqa: S608
-        case_id,
-        status.value,
-        outcome,
-        feedback,
-        weighted_score,
-        rank_in_category,
-        decided_by,
-    )
-    assert row is not None
-    return _evaluation(row)
-
-
-async def mark_published(conn: Connection, case_ids: Sequence[uuid.UUID]) -> None:
-    await conn.execute("UPDATE evaluations SET published_at = now() WHERE case_id = ANY($1::uuid[])", list(case_ids))
-
-
-async def mark_withdrawn(conn: Connection, *, case_id: uuid.UUID, status: EvaluationStatus) -> None:
-    await conn.execute(
-        "UPDATE evaluations SET status = $2, withdrawn_at = now() WHERE case_id = $1", case_id, status.value
-    )
-
-
-async def remember_withdrawal(conn: Connection, *, case_id: uuid.UUID, call_id: uuid.UUID) -> None:
-    await conn.execute(
-        "INSERT INTO withdrawn_cases (case_id, call_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", case_id, call_id
-    )
-
-
-async def was_withdrawn(conn: Connection, case_id: uuid.UUID) -> bool:
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM withdrawn_cases WHERE case_id = $1)", case_id))
-
-
-# --------------------------------------------------------------------------- assignments
-
-
-async def assigned_jurors(conn: Connection, case_id: uuid.UUID) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT juror_id FROM assignments WHERE case_id = $1 ORDER BY assigned_at, juror_id", case_id
-    )
-    return [r["juror_id"] for r in rows]
-
-
-async def is_assigned(conn: Connection, *, case_id: uuid.UUID, juror_id: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM assignments WHERE case_id = $1 AND juror_id = $2)", case_id, juror_id
-        )
-    )
-
-
-async def juror_loads(conn: Connection, call_id: uuid.UUID) -> dict[str, int]:
-    """How many live evaluations of the call each juror is assigned to."""
-    rows = await conn.fetch(
-        """
-        SELECT a.juror_id, count(*) AS n FROM assignments a JOIN evaluations e USING (case_id)
-        WHERE e.call_id = $1 AND e.status <> 'withdrawn'
-        GROUP BY a.juror_id
-        """,
-        call_id,
-    )
-    return {r["juror_id"]: int(r["n"]) for r in rows}
-
-
-async def add_assignments(conn: Connection, *, case_id: uuid.UUID, juror_ids: Sequence[str]) -> None:
-    await conn.executemany(
-        "INSERT INTO assignments (case_id, juror_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(case_id, j) for j in juror_ids],
-    )
-
-
-async def remove_assignment(conn: Connection, *, case_id: uuid.UUID, juror_id: str) -> bool:
-    """Unassign a juror; their scorecard for the case goes with it (foreign key cascade)."""
-    result = await conn.execute("DELETE FROM assignments WHERE case_id = $1 AND juror_id = $2", case_id, juror_id)
-    return result.endswith(" 1")
-
-
-async def recused_jurors(conn: Connection, case_id: uuid.UUID) -> set[str]:
-    rows = await conn.fetch("SELECT juror_id FROM recusals WHERE case_id = $1", case_id)
-    return {r["juror_id"] for r in rows}
-
-
-async def add_recusal(conn: Connection, *, case_id: uuid.UUID, juror_id: str, reason: str) -> None:
-    await conn.execute(
-        """
-        INSERT INTO recusals (case_id, juror_id, reason) VALUES ($1, $2, $3)
-        ON CONFLICT (case_id, juror_id) DO UPDATE SET reason = EXCLUDED.reason, declared_at = now()
-        """,
-        case_id,
-        juror_id,
-        reason,
-    )
-
-
-# --------------------------------------------------------------------------- scorecards
 
 
 def _scorecard(row: Row) -> Scorecard:
@@ -344,105 +112,369 @@ def _scorecard(row: Row) -> Scorecard:
     )
 
 
-async def save_scorecard(
-    conn: Connection, *, case_id: uuid.UUID, juror_id: str, scores: Sequence[ScoreEntry], overall_comment: str
-) -> Scorecard:
-    """Store a juror's scores for a case, replacing any earlier submission; returns the stored scorecard."""
-    row = await conn.fetchrow(
+class AwardsRepository:
+    """Awards' tables: criteria, juries, evaluations, assignments, recusals and scorecards."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # ----------------------------------------------------------------------- locking
+
+    async def lock_call(self, call_id: uuid.UUID, *, shared: bool = False) -> None:
+        """Serialise changes to one call's jury, criteria and assignments (held until the transaction ends).
+
+        Scoring takes it shared; changing criteria or the panel, and assigning jurors, take it exclusively.
         """
-        INSERT INTO scorecards (case_id, juror_id, scores, overall_comment) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (case_id, juror_id) DO UPDATE
-            SET scores = EXCLUDED.scores, overall_comment = EXCLUDED.overall_comment, submitted_at = now()
-        RETURNING *
-        """,
-        case_id,
-        juror_id,
-        [{"criterion": s.criterion, "score": s.score, "comment": s.comment} for s in scores],
-        overall_comment,
-    )
-    assert row is not None
-    return _scorecard(row)
+        key = int.from_bytes(call_id.bytes[:8], "big", signed=True)
+        if shared:
+            await self._conn.execute("SELECT pg_advisory_xact_lock_shared($1)", key)
+        else:
+            await self._conn.execute("SELECT pg_advisory_xact_lock($1)", key)
 
+    # ----------------------------------------------------------------------- criteria
 
-async def scorecards(conn: Connection, case_id: uuid.UUID) -> list[Scorecard]:
-    rows = await conn.fetch("SELECT * FROM scorecards WHERE case_id = $1 ORDER BY submitted_at, juror_id", case_id)
-    return [_scorecard(r) for r in rows]
+    async def get_criteria(self, call_id: uuid.UUID) -> tuple[Criterion, ...] | None:
+        raw = await self._conn.fetchval("SELECT criteria FROM call_criteria WHERE call_id = $1", call_id)
+        return _criteria(raw) if raw is not None else None
 
-
-async def scored_cases(conn: Connection, call_id: uuid.UUID) -> list[domain.ScoredCase]:
-    """Every live evaluation of the call with its assigned-juror count and scorecards, for the leaderboard."""
-    rows = await conn.fetch(
-        """
-        SELECT e.case_id, e.title, e.category, e.criteria,
-               (SELECT count(*) FROM assignments a WHERE a.case_id = e.case_id) AS jurors_assigned,
-               coalesce((SELECT jsonb_object_agg(s.juror_id, s.scores) FROM scorecards s WHERE s.case_id = e.case_id),
-                        '{}'::jsonb) AS scorecards
-        FROM evaluations e
-        WHERE e.call_id = $1 AND e.status <> 'withdrawn'
-        ORDER BY e.opened_at, e.case_id
-        """,
-        call_id,
-    )
-    return [
-        domain.ScoredCase(
-            case_id=r["case_id"],
-            title=r["title"],
-            category=r["category"],
-            criteria=_criteria(r["criteria"]),
-            jurors_assigned=int(r["jurors_assigned"]),
-            scorecards={
-                juror_id: {s["criterion"]: int(s["score"]) for s in scores}
-                for juror_id, scores in r["scorecards"].items()
-            },
+    async def set_criteria(self, *, call_id: uuid.UUID, criteria: Sequence[Criterion], updated_by: str) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO call_criteria (call_id, criteria, updated_by) VALUES ($1, $2, $3)
+            ON CONFLICT (call_id) DO UPDATE
+                SET criteria = EXCLUDED.criteria, updated_by = EXCLUDED.updated_by, updated_at = now()
+            """,
+            call_id,
+            _criteria_json(criteria),
+            updated_by,
         )
-        for r in rows
-    ]
 
-
-# --------------------------------------------------------------------------- a juror's work list
-
-
-@dataclass(frozen=True)
-class Assignment:
-    evaluation: Evaluation
-    assigned_at: datetime
-    scorecard: Scorecard | None
-
-
-async def juror_assignments(
-    conn: Connection, *, juror_id: str, status: EvaluationStatus | None, limit: int, offset: int
-) -> tuple[list[Assignment], int]:
-    where = "a.juror_id = $1 AND ($2::text IS NULL OR e.status = $2)"
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM assignments a JOIN evaluations e USING (case_id) WHERE {where}",  # noqa: S608
-        juror_id,
-        status.value if status else None,
-    )
-    columns = ", ".join(f"e.{c.strip()}" for c in _EVALUATION_COLUMNS.split(","))
-    rows = await conn.fetch(
-        f"""
-        SELECT {columns}, a.assigned_at,
-               s.scores AS s_scores, s.overall_comment AS s_overall_comment, s.submitted_at AS s_submitted_at
-        FROM assignments a JOIN evaluations e USING (case_id)
-        LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
-        WHERE {where}
-        ORDER BY a.assigned_at, e.case_id LIMIT $3 OFFSET $4
-        """,  # noqa: S608
-        juror_id,
-        status.value if status else None,
-        limit,
-        offset,
-    )
-    items = []
-    for r in rows:
-        values = dict(r)
-        assigned_at = values.pop("assigned_at")
-        card = {key: values.pop(f"s_{key}") for key in ("scores", "overall_comment", "submitted_at")}
-        evaluation = _evaluation(values)
-        scorecard = (
-            _scorecard({**card, "case_id": evaluation.case_id, "juror_id": juror_id})
-            if card["scores"] is not None
-            else None
+    async def call_has_scores(self, call_id: uuid.UUID) -> bool:
+        return bool(
+            await self._conn.fetchval(
+                """
+                SELECT EXISTS (SELECT 1 FROM scorecards s JOIN evaluations e USING (case_id)
+                               WHERE e.call_id = $1 AND e.status <> $2)
+                """,
+                call_id,
+                _WITHDRAWN,
+            )
         )
-        items.append(Assignment(evaluation=evaluation, assigned_at=assigned_at, scorecard=scorecard))
-    return items, int(total)
+
+    async def replace_open_criteria(self, *, call_id: uuid.UUID, criteria: Sequence[Criterion]) -> int:
+        """Give the call's open evaluations the new criteria (only done while none has scores)."""
+        result = await self._conn.execute(
+            "UPDATE evaluations SET criteria = $2 WHERE call_id = $1 AND status = $3",
+            call_id,
+            _criteria_json(criteria),
+            EvaluationStatus.OPEN.value,
+        )
+        return int(result.split()[-1])
+
+    # ----------------------------------------------------------------------- jury
+
+    async def get_jury(self, call_id: uuid.UUID) -> Jury | None:
+        row = await self._conn.fetchrow("SELECT jurors, jurors_per_case FROM juries WHERE call_id = $1", call_id)
+        return _jury(row) if row is not None else None
+
+    async def set_jury(self, *, call_id: uuid.UUID, jury: Jury, updated_by: str) -> None:
+        jurors = [
+            {
+                "user_id": j.user_id,
+                "name": j.name,
+                "email": j.email,
+                "organisation_id": j.organisation_id,
+                "conflicts": sorted(j.conflicts),
+            }
+            for j in jury.jurors
+        ]
+        await self._conn.execute(
+            """
+            INSERT INTO juries (call_id, jurors, jurors_per_case, updated_by) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (call_id) DO UPDATE
+                SET jurors = EXCLUDED.jurors, jurors_per_case = EXCLUDED.jurors_per_case,
+                    updated_by = EXCLUDED.updated_by, updated_at = now()
+            """,
+            call_id,
+            jurors,
+            jury.jurors_per_case,
+            updated_by,
+        )
+
+    # ----------------------------------------------------------------------- evaluations
+
+    async def insert_evaluation(
+        self, *, case: CaseHeader, criteria: Sequence[Criterion], status: EvaluationStatus
+    ) -> bool:
+        """Create the evaluation of a nominated case; False if it already exists (a repeated nomination)."""
+        header = case.model_dump(mode="json")  # asyncpg takes uuids as text too
+        columns = ", ".join(CASE_HEADER_FIELDS)
+        placeholders = ", ".join(f"${i}" for i in range(1, len(CASE_HEADER_FIELDS) + 1))
+        n = len(CASE_HEADER_FIELDS)
+        inserted = await self._conn.fetchval(
+            f"""
+            INSERT INTO evaluations ({columns}, criteria, status, withdrawn_at)
+            VALUES ({placeholders}, ${n + 1}, ${n + 2}, CASE WHEN ${n + 2} = ${n + 3} THEN now() END)
+            ON CONFLICT (case_id) DO NOTHING
+            RETURNING true
+            """,  # noqa: S608 - column names from CaseHeader, values bound
+            *(header[f] for f in CASE_HEADER_FIELDS),
+            _criteria_json(criteria),
+            status.value,
+            _WITHDRAWN,
+        )
+        return bool(inserted)
+
+    async def get_evaluation(self, case_id: uuid.UUID, *, for_update: bool = False) -> Evaluation | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE case_id = $1{lock}",  # noqa: S608
+            case_id,
+        )
+        return _evaluation(row) if row is not None else None
+
+    async def list_evaluations(
+        self, *, call_id: uuid.UUID | None, status: EvaluationStatus | None, limit: int, offset: int
+    ) -> tuple[list[Evaluation], int]:
+        where = "($1::uuid IS NULL OR call_id = $1) AND ($2::text IS NULL OR status = $2)"
+        status_value = status.value if status else None
+        total = await self._conn.fetchval(
+            f"SELECT count(*) FROM evaluations WHERE {where}",  # noqa: S608
+            call_id,
+            status_value,
+        )
+        rows = await self._conn.fetch(
+            f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE {where} "  # noqa: S608
+            "ORDER BY opened_at, case_id LIMIT $3 OFFSET $4",
+            call_id,
+            status_value,
+            limit,
+            offset,
+        )
+        return [_evaluation(r) for r in rows], int(total)
+
+    async def open_evaluations_of_call(self, call_id: uuid.UUID) -> list[Evaluation]:
+        rows = await self._conn.fetch(
+            f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
+            "WHERE call_id = $1 AND status = $2 ORDER BY opened_at, case_id",
+            call_id,
+            EvaluationStatus.OPEN.value,
+        )
+        return [_evaluation(r) for r in rows]
+
+    async def decided_unpublished(self, call_id: uuid.UUID) -> list[Evaluation]:
+        rows = await self._conn.fetch(
+            f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
+            "WHERE call_id = $1 AND status = $2 AND published_at IS NULL ORDER BY decided_at, case_id FOR UPDATE",
+            call_id,
+            EvaluationStatus.DECIDED.value,
+        )
+        return [_evaluation(r) for r in rows]
+
+    async def record_decision(
+        self,
+        *,
+        case_id: uuid.UUID,
+        status: EvaluationStatus,
+        outcome: str,
+        feedback: str,
+        weighted_score: float | None,
+        rank_in_category: int | None,
+        decided_by: str,
+    ) -> Evaluation:
+        row = await self._conn.fetchrow(
+            f"""
+            UPDATE evaluations SET status = $2, outcome = $3, feedback = $4, weighted_score = $5,
+                   rank_in_category = $6, decided_by = $7, decided_at = now()
+            WHERE case_id = $1
+            RETURNING {_EVALUATION_COLUMNS}
+            """,  # noqa: S608
+            case_id,
+            status.value,
+            outcome,
+            feedback,
+            weighted_score,
+            rank_in_category,
+            decided_by,
+        )
+        assert row is not None
+        return _evaluation(row)
+
+    async def mark_published(self, case_ids: Sequence[uuid.UUID]) -> None:
+        await self._conn.execute(
+            "UPDATE evaluations SET published_at = now() WHERE case_id = ANY($1::uuid[])", list(case_ids)
+        )
+
+    async def mark_withdrawn(self, *, case_id: uuid.UUID, status: EvaluationStatus) -> None:
+        await self._conn.execute(
+            "UPDATE evaluations SET status = $2, withdrawn_at = now() WHERE case_id = $1", case_id, status.value
+        )
+
+    async def remember_withdrawal(self, *, case_id: uuid.UUID, call_id: uuid.UUID) -> None:
+        await self._conn.execute(
+            "INSERT INTO withdrawn_cases (case_id, call_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", case_id, call_id
+        )
+
+    async def was_withdrawn(self, case_id: uuid.UUID) -> bool:
+        return bool(
+            await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM withdrawn_cases WHERE case_id = $1)", case_id)
+        )
+
+    # ----------------------------------------------------------------------- assignments
+
+    async def assigned_jurors(self, case_id: uuid.UUID) -> list[str]:
+        rows = await self._conn.fetch(
+            "SELECT juror_id FROM assignments WHERE case_id = $1 ORDER BY assigned_at, juror_id", case_id
+        )
+        return [r["juror_id"] for r in rows]
+
+    async def is_assigned(self, *, case_id: uuid.UUID, juror_id: str) -> bool:
+        return bool(
+            await self._conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM assignments WHERE case_id = $1 AND juror_id = $2)", case_id, juror_id
+            )
+        )
+
+    async def juror_loads(self, call_id: uuid.UUID) -> dict[str, int]:
+        """How many live evaluations of the call each juror is assigned to."""
+        rows = await self._conn.fetch(
+            """
+            SELECT a.juror_id, count(*) AS n FROM assignments a JOIN evaluations e USING (case_id)
+            WHERE e.call_id = $1 AND e.status <> $2
+            GROUP BY a.juror_id
+            """,
+            call_id,
+            _WITHDRAWN,
+        )
+        return {r["juror_id"]: int(r["n"]) for r in rows}
+
+    async def add_assignments(self, *, case_id: uuid.UUID, juror_ids: Sequence[str]) -> None:
+        await self._conn.executemany(
+            "INSERT INTO assignments (case_id, juror_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            [(case_id, j) for j in juror_ids],
+        )
+
+    async def remove_assignment(self, *, case_id: uuid.UUID, juror_id: str) -> bool:
+        """Unassign a juror; their scorecard for the case goes with it (foreign key cascade)."""
+        result = await self._conn.execute(
+            "DELETE FROM assignments WHERE case_id = $1 AND juror_id = $2", case_id, juror_id
+        )
+        return result.endswith(" 1")
+
+    async def recused_jurors(self, case_id: uuid.UUID) -> set[str]:
+        rows = await self._conn.fetch("SELECT juror_id FROM recusals WHERE case_id = $1", case_id)
+        return {r["juror_id"] for r in rows}
+
+    async def add_recusal(self, *, case_id: uuid.UUID, juror_id: str, reason: str) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO recusals (case_id, juror_id, reason) VALUES ($1, $2, $3)
+            ON CONFLICT (case_id, juror_id) DO UPDATE SET reason = EXCLUDED.reason, declared_at = now()
+            """,
+            case_id,
+            juror_id,
+            reason,
+        )
+
+    # ----------------------------------------------------------------------- scorecards
+
+    async def save_scorecard(
+        self, *, case_id: uuid.UUID, juror_id: str, scores: Sequence[ScoreEntry], overall_comment: str
+    ) -> Scorecard:
+        """Store a juror's scores for a case, replacing any earlier submission; returns the stored scorecard."""
+        row = await self._conn.fetchrow(
+            """
+            INSERT INTO scorecards (case_id, juror_id, scores, overall_comment) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (case_id, juror_id) DO UPDATE
+                SET scores = EXCLUDED.scores, overall_comment = EXCLUDED.overall_comment, submitted_at = now()
+            RETURNING *
+            """,
+            case_id,
+            juror_id,
+            [{"criterion": s.criterion, "score": s.score, "comment": s.comment} for s in scores],
+            overall_comment,
+        )
+        assert row is not None
+        return _scorecard(row)
+
+    async def scorecards(self, case_id: uuid.UUID) -> list[Scorecard]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM scorecards WHERE case_id = $1 ORDER BY submitted_at, juror_id", case_id
+        )
+        return [_scorecard(r) for r in rows]
+
+    async def scored_cases(self, call_id: uuid.UUID) -> list[ScoredCase]:
+        """Every live evaluation of the call with its assigned-juror count and scorecards, for the leaderboard."""
+        rows = await self._conn.fetch(
+            """
+            SELECT e.case_id, e.title, e.category, e.criteria,
+                   (SELECT count(*) FROM assignments a WHERE a.case_id = e.case_id) AS jurors_assigned,
+                   coalesce((SELECT jsonb_object_agg(s.juror_id, s.scores) FROM scorecards s
+                             WHERE s.case_id = e.case_id), '{}'::jsonb) AS scorecards
+            FROM evaluations e
+            WHERE e.call_id = $1 AND e.status <> $2
+            ORDER BY e.opened_at, e.case_id
+            """,
+            call_id,
+            _WITHDRAWN,
+        )
+        return [
+            ScoredCase(
+                case_id=r["case_id"],
+                title=r["title"],
+                category=r["category"],
+                criteria=_criteria(r["criteria"]),
+                jurors_assigned=int(r["jurors_assigned"]),
+                scorecards={
+                    juror_id: {s["criterion"]: int(s["score"]) for s in scores}
+                    for juror_id, scores in r["scorecards"].items()
+                },
+            )
+            for r in rows
+        ]
+
+    # ----------------------------------------------------------------------- a juror's work list
+
+    async def juror_assignments(
+        self, *, juror_id: str, status: EvaluationStatus | None, limit: int, offset: int
+    ) -> tuple[list[Assignment], int]:
+        where = "a.juror_id = $1 AND ($2::text IS NULL OR e.status = $2)"
+        status_value = status.value if status else None
+        total = await self._conn.fetchval(
+            f"SELECT count(*) FROM assignments a JOIN evaluations e USING (case_id) WHERE {where}",  # noqa: S608
+            juror_id,
+            status_value,
+        )
+        columns = ", ".join(f"e.{c.strip()}" for c in _EVALUATION_COLUMNS.split(","))
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {columns}, a.assigned_at,
+                   s.scores AS s_scores, s.overall_comment AS s_overall_comment, s.submitted_at AS s_submitted_at
+            FROM assignments a JOIN evaluations e USING (case_id)
+            LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
+            WHERE {where}
+            ORDER BY a.assigned_at, e.case_id LIMIT $3 OFFSET $4
+            """,  # noqa: S608
+            juror_id,
+            status_value,
+            limit,
+            offset,
+        )
+        items = []
+        for r in rows:
+            evaluation = _evaluation(r)
+            scorecard = (
+                _scorecard(
+                    {
+                        "case_id": evaluation.case_id,
+                        "juror_id": juror_id,
+                        "scores": r["s_scores"],
+                        "overall_comment": r["s_overall_comment"],
+                        "submitted_at": r["s_submitted_at"],
+                    }
+                )
+                if r["s_scores"] is not None
+                else None
+            )
+            items.append(Assignment(evaluation=evaluation, assigned_at=r["assigned_at"], scorecard=scorecard))
+        return items, int(total)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from services.awards.domain import DEFAULT_JURORS_PER_CASE, EvaluationStatus
+from shared.events import CaseHeader
 from shared.pagination import Page
 from shared.vocabulary import AwardOutcome
-
-T = TypeVar("T")
 
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -29,25 +28,12 @@ class CriterionBody(BaseModel):
     scale_min: int = Field(default=0, ge=-1000, le=1000)
     scale_max: int = Field(default=5, ge=-1000, le=1000)
 
-    @model_validator(mode="after")
-    def _scale_is_a_range(self) -> CriterionBody:
-        if self.scale_max <= self.scale_min:
-            raise ValueError(f"criterion {self.key!r}: scale_max ({self.scale_max}) must exceed scale_min")
-        return self
-
 
 class CriteriaBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # Each key once and each scale a range: domain.criteria_problems, applied by the use case.
     criteria: list[CriterionBody] = Field(min_length=1, max_length=20)
-
-    @model_validator(mode="after")
-    def _keys_are_unique(self) -> CriteriaBody:
-        keys = [c.key for c in self.criteria]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicates:
-            raise ValueError(f"criterion keys must be unique; repeated: {', '.join(duplicates)}")
-        return self
 
 
 class CriterionView(BaseModel):
@@ -84,14 +70,6 @@ class JuryBody(BaseModel):
 
     jurors: list[JurorBody] = Field(max_length=500)
     jurors_per_case: int = Field(default=DEFAULT_JURORS_PER_CASE, ge=1, le=20)
-
-    @model_validator(mode="after")
-    def _jurors_are_unique(self) -> JuryBody:
-        ids = [j.user_id for j in self.jurors]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"a juror appears more than once: {', '.join(duplicates)}")
-        return self
 
 
 class JurorView(BaseModel):
@@ -155,20 +133,8 @@ class ScorecardView(BaseModel):
     weighted_score: float
 
 
-class CaseView(BaseModel):
-    case_id: uuid.UUID
-    call_id: uuid.UUID
-    call_title: str
-    title: str
-    summary: str
-    category: str
-    language: str
-    organisation_id: str
-    organisation_name: str
-
-
 class AssignmentView(BaseModel):
-    case: CaseView
+    case: CaseHeader
     status: EvaluationStatus
     criteria: list[CriterionView]
     assigned_at: datetime
@@ -200,7 +166,7 @@ class JurorAssignmentView(BaseModel):
 
 
 class EvaluationSummary(BaseModel):
-    case: CaseView
+    case: CaseHeader
     status: EvaluationStatus
     opened_at: datetime
     outcome: AwardOutcome | None
@@ -208,7 +174,7 @@ class EvaluationSummary(BaseModel):
 
 
 class EvaluationView(BaseModel):
-    case: CaseView
+    case: CaseHeader
     status: EvaluationStatus
     criteria: list[CriterionView]
     opened_at: datetime

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
-from shared.settings import ServiceSettings
+from shared import registry
+from shared.settings import ServiceSettings, settings_config
 
 
 class AwardsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KIPINA_AWARDS_", extra="ignore")
+    model_config = settings_config(registry.AWARDS)
 
-    database_url: str = "postgresql://awards:awards-dev@127.0.0.1:15432/awards"
-    port: int = 8003
+    database_url: str = registry.AWARDS.dev_database_url()
+    port: int = registry.AWARDS.port

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared import registry
+from shared.settings import ServiceSettings, settings_config
 
 
 class IntakeSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KIPINA_INTAKE_", extra="ignore")
+    model_config = settings_config(registry.INTAKE)
 
-    database_url: str = "postgresql://intake:intake-dev@127.0.0.1:15432/intake"
-    port: int = 8001
+    database_url: str = registry.INTAKE.dev_database_url()
+    port: int = registry.INTAKE.port

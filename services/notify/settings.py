@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pydantic import SecretStr
-from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared import registry
+from shared.settings import ServiceSettings, settings_config
 
 
 class NotifySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KIPINA_NOTIFY_", extra="ignore")
+    model_config = settings_config(registry.NOTIFY)
 
-    port: int = 8004
-    database_url: str = "postgresql://notify:notify-dev@127.0.0.1:15432/notify"
+    port: int = registry.NOTIFY.port
+    database_url: str = registry.NOTIFY.dev_database_url()
 
     # SMTP (defaults: a local development mail sink)
     smtp_host: str = "127.0.0.1"

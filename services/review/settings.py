@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared import registry
+from shared.settings import ServiceSettings, settings_config
 
 
 class ReviewSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KIPINA_REVIEW_", extra="ignore")
+    model_config = settings_config(registry.REVIEW)
 
-    database_url: str = "postgresql://review:review-dev@127.0.0.1:15432/review"
-    port: int = 8002
+    database_url: str = registry.REVIEW.dev_database_url()
+    port: int = registry.REVIEW.port
     # How long an iteration may stay open before it escalates.
     iteration_timebox_hours: float = Field(72.0, gt=0)
     # How long a claim holds a task; fractions are allowed (tests use a lease of a second or so).

@@ -23,15 +23,17 @@ from shared.auth import Operator
 from shared.consumer import EventContext, EventRouter
 from shared.events import CaseSubmittedV1
 from shared.service import ServiceDefinition, create_app, run
+from shared.registry import Part
 from shared.settings import ServiceSettings
 
 PROBE_TOPIC = "kipina.test.probe.v1"
-PROBE_DLQ = "kipina.probe.dlq"
+PROBE = Part("probe", 8099, "Probe")  # not in the registry: a test double, never deployed
+PROBE_DLQ = PROBE.dead_letter_topic
 
 
 class ProbeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KIPINA_PROBE_", extra="ignore")
-    port: int = 8099
+    port: int = PROBE.port
 
 
 router = EventRouter()
@@ -64,13 +66,12 @@ def create() -> FastAPI:
     settings = ProbeSettings()
     app = create_app(
         ServiceDefinition(
-            name="probe",
-            title="Probe",
+            part=PROBE,
             description="Test-only service for the reliability protocol.",
             settings=settings,
             migrations=Path(__file__).parent / "probe_migrations",
             event_router=router,
-            consumes=[PROBE_TOPIC],
+            subscribe_to=[PROBE_TOPIC],
             api_routers=[api],
         )
     )

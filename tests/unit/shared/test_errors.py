@@ -1,4 +1,4 @@
-"""Refusals raised anywhere under a route become one kind of HTTP error body (shared.service)."""
+"""Refusals raised anywhere under a route become one kind of HTTP error body (shared/http_errors.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from shared.errors import Conflict, Invalid, NotFound, Problem
 from shared.service import ServiceDefinition, create_app
+from shared.registry import Part
 from shared.settings import ServiceSettings
 
 router = APIRouter()
@@ -32,8 +33,7 @@ async def wrong() -> None:
 def app_with_routes() -> httpx.AsyncClient:
     app = create_app(
         ServiceDefinition(
-            name="unit",
-            title="Unit",
+            part=Part("unit", 8098, "Unit"),
             description="",
             settings=ServiceSettings(),
             migrations=Path("."),

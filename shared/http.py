@@ -1,0 +1,124 @@
+"""HTTP plumbing every service shares: request context (correlation id, logs, metrics), the body-size
+limit, and the dependencies routes take (the runtime, a unit of work, the correlation id)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import asyncpg
+import structlog
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.db import Connection
+from shared.logging import get_logger
+from shared.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
+from shared.runtime import Runtime
+from shared.uow import UnitOfWork
+
+log = get_logger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+R = TypeVar("R")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    return get_runtime(request).db()
+
+
+Db = Annotated[asyncpg.Pool, Depends(get_pool)]
+
+
+def correlation_id(request: Request) -> str:
+    return str(getattr(request.state, "correlation_id", "") or uuid.uuid4())
+
+
+CorrelationId = Annotated[str, Depends(correlation_id)]
+
+
+def unit_of_work(repository: Callable[[Connection], R]) -> Callable[[Request], UnitOfWork[R]]:
+    """A dependency giving a route a unit of work for its use case, with the request's correlation id.
+
+    Each service declares ``Uow = Annotated[UnitOfWork[Repository], Depends(unit_of_work(Repository))]``.
+    """
+
+    def dependency(request: Request) -> UnitOfWork[R]:
+        return get_runtime(request).unit_of_work(repository, correlation_id=correlation_id(request))
+
+    return dependency
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, whether or not a Content-Length is declared.
+
+    The count is kept as the body streams in, so a chunked upload cannot slip past the limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            too_large = JSONResponse(status_code=status.HTTP_413_CONTENT_TOO_LARGE, content=self.problem())
+            await too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self.problem())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def problem(self) -> dict[str, str]:
+        return {
+            "error": "request_too_large",
+            "message": f"the request body is over the limit of {self.max_bytes} bytes",
+        }
+
+
+def install_middleware(app: FastAPI, *, max_request_bytes: int) -> None:
+    app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        cid = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        request.state.correlation_id = cid
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(correlation_id=cid):
+            response = await call_next(request)
+            elapsed = time.perf_counter() - started
+            # The route template (not the raw path) keeps the metric's label set small.
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            HTTP_REQUEST_SECONDS.labels(request.method, route).observe(elapsed)
+            if not request.url.path.startswith(("/health", "/metrics")):
+                log.info(
+                    "http request",
+                    method=request.method,
+                    path=request.url.path,
+                    status=response.status_code,
+                    duration_ms=round(elapsed * 1000, 1),
+                )
+        response.headers[CORRELATION_HEADER] = cid
+        return response

@@ -1,0 +1,68 @@
+"""Error mapping, in one place: every refusal and failure becomes a JSON body that says what is wrong.
+
+``shared.errors`` refusals (404/409/422 and their details), request validation (422 with one
+problem per field), Starlette's HTTP errors (401, 403, 405, 413...) and, as the last resort,
+an unexpected exception (500, logged, no internals in the body).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import Refused
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+ERROR_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    422: "validation_failed",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append({"field": where or "body", "problem": err.get("msg", "invalid"), "type": err.get("type")})
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content=jsonable_encoder({"error": "validation_failed", "message": summary, "problems": problems}),
+        )
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder(exc.body()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        body: dict[str, Any] = {"error": ERROR_CODES.get(exc.status_code, "error")}
+        if isinstance(detail, dict):
+            body.update(detail)
+        else:
+            body["message"] = str(detail)
+        return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return JSONResponse(
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            content={"error": "internal_error", "message": "an unexpected error occurred; it has been logged"},
+        )

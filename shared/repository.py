@@ -1,0 +1,265 @@
+"""All SQL on the reliability tables every service database has: inbox, outbox and dead letters.
+
+As in each service's ``repository.py``, rows leave as typed records. The class wraps a
+connection (inside a unit of work or the consumer's transaction) or the pool (for single
+statements such as a dashboard's counts); asyncpg gives both the same query methods.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from shared.db import Connection
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    topic: str
+    message_key: str
+    payload: bytes
+    traceparent: str | None
+    tracestate: str | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    consumer: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    message_key: bytes | None
+    payload: bytes
+    event_id: str | None
+    event_type: str | None
+    error: str
+    attempts: int
+    failed_at: datetime
+    replayed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    oldest_age_s: float
+
+
+@dataclass(frozen=True)
+class Purged:
+    outbox: int
+    inbox: int
+    dead_letters: int
+
+
+_DEAD_LETTER_COLUMNS = """
+    id, consumer, source_topic, source_partition, source_offset, message_key, payload, event_id, event_type,
+    error, attempts, failed_at, replayed_at
+"""
+
+
+def _dead_letter(row: asyncpg.Record) -> DeadLetter:
+    values = dict(row)
+    values["payload"] = bytes(values["payload"])
+    if values["message_key"] is not None:
+        values["message_key"] = bytes(values["message_key"])
+    return DeadLetter(**values)
+
+
+def _count(status: str) -> int:
+    return int(status.split()[-1])
+
+
+class ReliabilityRepository:
+    def __init__(self, db: Connection | asyncpg.Pool) -> None:
+        self._db = db
+
+    # ----------------------------------------------------------------------- inbox
+
+    async def claim_inbox(self, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:
+        """Record the event as processed by ``consumer``; False when it was processed before."""
+        status = await self._db.execute(
+            """
+            INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
+            ON CONFLICT (consumer, event_id) DO NOTHING
+            """,
+            consumer,
+            event_id,
+            event_type,
+        )
+        return status.endswith(" 1")
+
+    async def count_handled(self) -> int:
+        return int(await self._db.fetchval("SELECT count(*) FROM inbox"))
+
+    # ----------------------------------------------------------------------- outbox
+
+    async def enqueue(
+        self,
+        *,
+        event_id: uuid.UUID,
+        event_type: str,
+        topic: str,
+        message_key: str,
+        payload: bytes,
+        traceparent: str | None,
+        tracestate: str | None,
+    ) -> None:
+        await self._db.execute(
+            """
+            INSERT INTO outbox (event_id, event_type, topic, message_key, payload, traceparent, tracestate)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            """,
+            event_id,
+            event_type,
+            topic,
+            message_key,
+            payload,
+            traceparent,
+            tracestate,
+        )
+
+    async def claim_unpublished(self, *, limit: int) -> list[OutboxRow]:
+        """Lock the oldest unpublished rows other relays do not hold (in the caller's transaction)."""
+        rows = await self._db.fetch(
+            """
+            SELECT id, topic, message_key, payload, traceparent, tracestate FROM outbox
+            WHERE published_at IS NULL
+            ORDER BY id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+            """,
+            limit,
+        )
+        return [
+            OutboxRow(r["id"], r["topic"], r["message_key"], bytes(r["payload"]), r["traceparent"], r["tracestate"])
+            for r in rows
+        ]
+
+    async def first_foreign_pending(self, *, keys: Sequence[str], held: Sequence[int]) -> dict[str, int]:
+        """Per key, the oldest pending row older than the newest held one that this batch does not hold."""
+        rows = await self._db.fetch(
+            """
+            SELECT message_key, min(id) AS first_id FROM outbox
+            WHERE published_at IS NULL AND message_key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[]))
+              AND id < $3
+            GROUP BY message_key
+            """,
+            list(keys),
+            list(held),
+            max(held),
+        )
+        return {r["message_key"]: r["first_id"] for r in rows}
+
+    async def mark_published(self, ids: Sequence[int]) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])", list(ids)
+        )
+
+    async def record_publish_failure(self, ids: Sequence[int], *, error: str) -> None:
+        await self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])",
+            list(ids),
+            error[:2000],
+        )
+
+    async def backlog(self) -> Backlog:
+        """Unpublished rows and the age of the oldest one, for dashboards and metrics."""
+        row = await self._db.fetchrow(
+            """
+            SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+            FROM outbox WHERE published_at IS NULL
+            """
+        )
+        assert row is not None
+        return Backlog(pending=int(row["n"]), oldest_age_s=float(row["age"]))
+
+    # ----------------------------------------------------------------------- dead letters
+
+    async def record_dead_letter(
+        self,
+        *,
+        consumer: str,
+        source_topic: str,
+        source_partition: int,
+        source_offset: int,
+        message_key: bytes | None,
+        payload: bytes,
+        headers: Sequence[tuple[str, str]],
+        event_id: str | None,
+        event_type: str | None,
+        error: str,
+        attempts: int,
+    ) -> None:
+        await self._db.execute(
+            """
+            INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset, message_key, payload,
+                                      headers, event_id, event_type, error, attempts)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO UPDATE
+                SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = now(), replayed_at = NULL
+            """,
+            consumer,
+            source_topic,
+            source_partition,
+            source_offset,
+            message_key,
+            payload,
+            [list(h) for h in headers],
+            event_id,
+            event_type,
+            error,
+            attempts,
+        )
+
+    async def dead_letter(self, dead_letter_id: int, *, consumer: str) -> DeadLetter | None:
+        row = await self._db.fetchrow(
+            f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = $1 AND consumer = $2",  # noqa: S608
+            dead_letter_id,
+            consumer,
+        )
+        return _dead_letter(row) if row is not None else None
+
+    async def mark_replayed(self, dead_letter_id: int) -> None:
+        await self._db.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = $1", dead_letter_id)
+
+    async def list_dead_letters(self, *, include_replayed: bool, limit: int, offset: int) -> list[DeadLetter]:
+        rows = await self._db.fetch(
+            f"""
+            SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters WHERE ($3 OR replayed_at IS NULL)
+            ORDER BY id DESC LIMIT $1 OFFSET $2
+            """,  # noqa: S608 - fixed column list
+            limit,
+            offset,
+            include_replayed,
+        )
+        return [_dead_letter(r) for r in rows]
+
+    async def count_pending_dead_letters(self) -> int:
+        return int(await self._db.fetchval("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL"))
+
+    # ----------------------------------------------------------------------- retention (shared/housekeeping.py)
+
+    async def purge(
+        self, *, outbox_retention_hours: float, inbox_retention_hours: float, dead_letter_retention_hours: float
+    ) -> Purged:
+        outbox = await self._db.execute(
+            "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)",
+            outbox_retention_hours * 3600,
+        )
+        inbox = await self._db.execute(
+            "DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => $1)", inbox_retention_hours * 3600
+        )
+        dead = await self._db.execute(
+            """
+            DELETE FROM dead_letters
+            WHERE replayed_at IS NOT NULL AND replayed_at < now() - make_interval(secs => $1)
+            """,
+            dead_letter_retention_hours * 3600,
+        )
+        return Purged(outbox=_count(outbox), inbox=_count(inbox), dead_letters=_count(dead))

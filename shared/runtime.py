@@ -1,0 +1,52 @@
+"""The live resources of one service process, and the units of work opened on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import asyncpg
+
+from shared import outbox
+from shared.consumer import EventConsumer
+from shared.db import Connection
+from shared.events import CloudEvent, EventPayload
+from shared.kafka import EventProducer
+from shared.settings import ServiceSettings
+from shared.uow import Origin, UnitOfWork
+
+R = TypeVar("R")
+
+
+@dataclass
+class Runtime:
+    """Available to routes as ``request.app.state.runtime`` and to background jobs as their argument."""
+
+    settings: ServiceSettings
+    service: str
+    publishes: Collection[type[EventPayload]] = ()
+    pool: asyncpg.Pool | None = None
+    producer: EventProducer | None = None
+    relay: outbox.OutboxRelay | None = None
+    consumer: EventConsumer | None = None
+    consumer_lag: dict[str, int] = field(default_factory=dict)
+
+    def db(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise RuntimeError("database pool not started")
+        return self.pool
+
+    def dead_letter_sink(self) -> EventProducer:
+        if self.producer is None:
+            raise RuntimeError("producer not started")
+        return self.producer
+
+    def unit_of_work(
+        self, repository: Callable[[Connection], R], *, correlation_id: str, cause: CloudEvent | None = None
+    ) -> UnitOfWork[R]:
+        """A unit of work on the pool: a request's, or a background job's (with a fresh correlation id)."""
+        origin = Origin(
+            service=self.service, correlation_id=correlation_id, cause=cause, publishes=frozenset(self.publishes)
+        )
+        return UnitOfWork(self.db(), repository=repository, origin=origin)
