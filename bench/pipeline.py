@@ -68,8 +68,8 @@ async def run(cases: int, concurrency: int) -> None:
     os.environ.update(env_base)
     ports = {s.name: 18101 + i for i, s in enumerate(SERVICES)}
     for spec in SERVICES:
-        env_base[f"KIPINA_{spec.name.upper()}_CONSUMER_GROUP"] = unique_group(f"bench-{spec.name}")
-        env_base[f"KIPINA_{spec.name.upper()}_PORT"] = str(ports[spec.name])
+        env_base[f"{spec.env_prefix}CONSUMER_GROUP"] = unique_group(f"bench-{spec.name}")
+        env_base[f"{spec.env_prefix}PORT"] = str(ports[spec.name])
     env_base["KIPINA_NOTIFY_SMTP_PORT"] = "1"  # no mail server: deliveries fail and retry, as they would
     env_base["KIPINA_LOG_LEVEL"] = "WARNING"
     env = service_env(env_base)

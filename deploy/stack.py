@@ -5,9 +5,10 @@
     python -m deploy.stack down     # stops services and mail sink, then the infrastructure
     python -m deploy.stack services-down   # stops only the services and the mail sink
 
-Each service runs as its own process (``python -m services.<name>``), logging JSON
-lines to ``<state>/logs/<name>.log``. The development mail sink (aiosmtpd) listens
-on 127.0.0.1:1025 and stores every message under ``<state>/mail/``.
+The services and their ports are those of ``shared/registry.py``. Each runs as its own
+process (``python -m services.<name>``), logging JSON lines to ``<state>/logs/<name>.log``.
+The development mail sink (aiosmtpd) listens on 127.0.0.1:``registry.MAIL_SINK_PORT``
+(1025) and stores every message under ``<state>/mail/``.
 """
 
 from __future__ import annotations
@@ -22,32 +23,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from deploy import local
+from shared import registry
 
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
+HOST = registry.HOST
 
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("intake", 8001),
-    ServiceSpec("review", 8002),
-    ServiceSpec("awards", 8003),
-    ServiceSpec("notify", 8004),
-)
-MAIL_PORT = 1025
+# The registry's parts (each has .name, .port, .url and the derived names).
+SERVICES: tuple[registry.Part, ...] = registry.PARTS
+MAIL_PORT = registry.MAIL_SINK_PORT
 
 
 def _say(message: str) -> None:
@@ -59,9 +45,9 @@ def service_env(base: Mapping[str, str], *, ports: Mapping[str, int] | None = No
     env = dict(os.environ)
     env.update(base)
     for spec in SERVICES:
-        env.setdefault(f"KIPINA_{spec.name.upper()}_PORT", str((ports or {}).get(spec.name, spec.port)))
-    env.setdefault("KIPINA_NOTIFY_SMTP_HOST", HOST)
-    env.setdefault("KIPINA_NOTIFY_SMTP_PORT", str(MAIL_PORT))
+        env.setdefault(f"{spec.env_prefix}PORT", str((ports or {}).get(spec.name, spec.port)))
+    env.setdefault(f"{registry.NOTIFY.env_prefix}SMTP_HOST", HOST)
+    env.setdefault(f"{registry.NOTIFY.env_prefix}SMTP_PORT", str(MAIL_PORT))
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -164,7 +150,7 @@ def services_up(infra: Mapping[str, str]) -> None:
         )
         _record("mailsink", sink)
         _say(f"mail sink on {HOST}:{MAIL_PORT}, messages in {mail_dir}")
-    started: list[tuple[ServiceSpec, subprocess.Popen[bytes] | None]] = []
+    started: list[tuple[registry.Part, subprocess.Popen[bytes] | None]] = []
     for spec in SERVICES:
         if _running_pid(spec.name) is not None:
             _say(f"{spec.name} already running")

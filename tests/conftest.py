@@ -12,7 +12,7 @@ from tests.support.infra import SERVICES, database_env_name, ensure_infra, own_d
 
 @pytest.fixture(scope="session")
 async def infra_env() -> AsyncIterator[dict[str, str]]:
-    """Environment variables naming Kafka and the four service databases (started if needed).
+    """Environment variables naming Kafka and every service's database (started if needed).
 
     Each service's database is a ``test_<service>`` database owned by the service's role,
     so running the tests never touches the data of a stack started with ``make up``.

@@ -1,5 +1,5 @@
 -- One database and one login role per service; a role reaches only its own database.
--- Kept consistent with deploy/local.py (which does the same for the local server).
+-- Generated from shared/registry.py: python -m shared.registry postgres-init
 CREATE ROLE intake LOGIN PASSWORD 'intake-dev';
 CREATE ROLE review LOGIN PASSWORD 'review-dev';
 CREATE ROLE awards LOGIN PASSWORD 'awards-dev';

@@ -78,15 +78,15 @@ async def stack(
     base = dict(infra_env)
     for spec in SERVICES:
         base[database_env_name(spec.name)] = await e2e_database(infra_env, spec.name)
-        base[f"KIPINA_{spec.name.upper()}_CONSUMER_GROUP"] = unique_group(f"e2e-{spec.name}")
-        base[f"KIPINA_{spec.name.upper()}_PORT"] = str(free_port())
+        base[f"{spec.env_prefix}CONSUMER_GROUP"] = unique_group(f"e2e-{spec.name}")
+        base[f"{spec.env_prefix}PORT"] = str(free_port())
     base["KIPINA_NOTIFY_SMTP_HOST"] = "127.0.0.1"
     base["KIPINA_NOTIFY_SMTP_PORT"] = str(smtp_port)
     base["KIPINA_NOTIFY_DELIVERY_POLL_S"] = "0.2"
     env = service_env(base)
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     stack = Stack(
-        urls={s.name: f"http://127.0.0.1:{env[f'KIPINA_{s.name.upper()}_PORT']}" for s in SERVICES},
+        urls={s.name: f"http://127.0.0.1:{env[f'{s.env_prefix}PORT']}" for s in SERVICES},
         mailbox=mailbox,
         logs={s.name: log_dir / f"{s.name}.log" for s in SERVICES},
     )

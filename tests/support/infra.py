@@ -19,7 +19,9 @@ from typing import Any
 
 import asyncpg
 
-SERVICES = ("intake", "review", "awards", "notify")
+from shared import registry
+
+SERVICES: tuple[str, ...] = registry.SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_INFRA_DEFAULTS = {
@@ -38,7 +40,8 @@ def use_test_infrastructure() -> None:
 
 
 def database_env_name(service: str) -> str:
-    return f"KIPINA_{service.upper()}_DATABASE_URL"
+    """``KIPINA_<SVC>_DATABASE_URL`` of a registry service (``KeyError`` for any other name)."""
+    return registry.part(service).database_env
 
 
 def _from_environment() -> dict[str, str] | None:
@@ -65,13 +68,13 @@ def _from_testcontainers() -> dict[str, str]:  # pragma: no cover - needs a Dock
 
     async def create() -> None:
         conn = await asyncpg.connect(f"{base}/postgres")
-        for s in SERVICES:
-            await conn.execute(f"CREATE DATABASE {s}")
+        for p in registry.PARTS:
+            await conn.execute(f'CREATE DATABASE "{p.database}"')
         await conn.close()
 
     asyncio.run(create())
-    for s in SERVICES:
-        env[database_env_name(s)] = f"{base}/{s}"
+    for p in registry.PARTS:
+        env[p.database_env] = f"{base}/{p.database}"
     return env
 
 
@@ -87,7 +90,7 @@ def _docker_engine_answers() -> bool:
 
 
 def ensure_infra() -> dict[str, str]:
-    """Return the environment naming Kafka and the four databases, starting local processes if needed."""
+    """Return the environment naming Kafka and every service's database, starting local processes if needed."""
     env = _from_environment()
     if env is not None:
         return env
