@@ -83,7 +83,10 @@ class EventContext:
     def unit_of_work(self, repository: Callable[[Connection], R]) -> UnitOfWork[R]:
         """A unit of work inside the consumer's transaction: its events are caused by this one."""
         origin = Origin(
-            service=self.service, correlation_id=self.event.correlationid, cause=self.event, publishes=self.publishes
+            service=self.service,
+            correlation_id=self.event.correlationid,
+            causation_id=str(self.event.id),
+            publishes=self.publishes,
         )
         return UnitOfWork(self.conn, repository=repository, origin=origin)
 

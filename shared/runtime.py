@@ -11,7 +11,7 @@ import asyncpg
 from shared import outbox
 from shared.consumer import EventConsumer
 from shared.db import Connection
-from shared.events import CloudEvent, EventPayload
+from shared.events import EventPayload
 from shared.kafka import EventProducer
 from shared.settings import ServiceSettings
 from shared.uow import Origin, UnitOfWork
@@ -43,10 +43,14 @@ class Runtime:
         return self.producer
 
     def unit_of_work(
-        self, repository: Callable[[Connection], R], *, correlation_id: str, cause: CloudEvent | None = None
+        self, repository: Callable[[Connection], R], *, correlation_id: str, causation_id: str | None = None
     ) -> UnitOfWork[R]:
-        """A unit of work on the pool: a request's, or a background job's (with a fresh correlation id)."""
+        """A unit of work on the pool: a request's, or a background job's (a fresh correlation id, or the one
+        of the event whose follow-up work it does, with that event's id as ``causation_id``)."""
         origin = Origin(
-            service=self.service, correlation_id=correlation_id, cause=cause, publishes=frozenset(self.publishes)
+            service=self.service,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            publishes=frozenset(self.publishes),
         )
         return UnitOfWork(self.db(), repository=repository, origin=origin)

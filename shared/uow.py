@@ -43,11 +43,11 @@ class UndeclaredEvent(TypeError):
 
 @dataclass(frozen=True)
 class Origin:
-    """Whose events a unit of work emits, and why: the service, the correlation id, the causing event."""
+    """Whose events a unit of work emits, and why: the service, the correlation id, the causing event's id."""
 
     service: str
     correlation_id: str
-    cause: CloudEvent | None = None
+    causation_id: str | None = None  # the id of the event this work answers, if any
     # What the service declares it publishes; None leaves emission unchecked (tools and tests).
     publishes: Collection[type[EventPayload]] | None = None
 
@@ -62,7 +62,7 @@ class Origin:
             payload,
             service=self.service,
             correlation_id=self.correlation_id,
-            causation_id=str(self.cause.id) if self.cause is not None else None,
+            causation_id=self.causation_id,
             traceparent=traceparent,
             tracestate=tracestate,
         )

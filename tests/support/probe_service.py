@@ -22,8 +22,8 @@ from pydantic_settings import SettingsConfigDict
 from shared.auth import Operator
 from shared.consumer import EventContext, EventRouter
 from shared.events import CaseSubmittedV1
-from shared.service import ServiceDefinition, create_app, run
 from shared.registry import Part
+from shared.service import ServiceDefinition, create_app, run
 from shared.settings import ServiceSettings
 
 PROBE_TOPIC = "kipina.test.probe.v1"
