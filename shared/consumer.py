@@ -169,9 +169,6 @@ class EventConsumer:
             return
 
         handler = self.router.handlers.get(event.type)
-        if handler is None:
-            EVENTS_CONSUMED.labels(self.name, event.type, "ignored").inc()
-            return
         with (
             tracing.span(
                 f"{record.topic} process",
@@ -182,12 +179,17 @@ class EventConsumer:
                     "messaging.system": "kafka",
                     "messaging.destination.name": record.topic,
                     "messaging.consumer.group.name": self.name,
+                    "kipina.service": self.service,
                     "cloudevents.event_type": event.type,
                     "cloudevents.event_subject": event.subject,
                 },
-            ),
+            ) as current,
             bind_event_context(case_id=event.subject, correlation_id=event.correlationid, event_type=event.type),
         ):
+            if handler is None:  # a type on the topic this service has no use for
+                current.set_attribute("kipina.outcome", "ignored")
+                EVENTS_CONSUMED.labels(self.name, event.type, "ignored").inc()
+                return
             await self._handle_with_retries(record, event, payload, handler)
 
     async def _handle_with_retries(

@@ -15,6 +15,7 @@ import asyncio
 
 import asyncpg
 
+from shared import tracing
 from shared.logging import get_logger
 from shared.repository import Purged, ReliabilityRepository
 
@@ -47,12 +48,13 @@ async def run_periodically(
 ) -> None:
     while True:
         try:
-            purged = await purge(
-                pool,
-                outbox_retention_hours=outbox_retention_hours,
-                inbox_retention_hours=inbox_retention_hours,
-                dead_letter_retention_hours=dead_letter_retention_hours,
-            )
+            with tracing.quietly():
+                purged = await purge(
+                    pool,
+                    outbox_retention_hours=outbox_retention_hours,
+                    inbox_retention_hours=inbox_retention_hours,
+                    dead_letter_retention_hours=dead_letter_retention_hours,
+                )
             if purged.outbox or purged.inbox or purged.dead_letters:
                 log.info("old rows purged", outbox=purged.outbox, inbox=purged.inbox, dead_letters=purged.dead_letters)
         except (OSError, asyncpg.PostgresError) as exc:  # the database is away: try again next round

@@ -114,7 +114,8 @@ class OutboxRelay:
         while not self._stopping:
             await self._ensure_listener()
             try:
-                published = await self.relay_once()
+                with tracing.quietly():  # polling is not a case's work; each event's publish span is
+                    published = await self.relay_once()
                 failures = 0
             except Exception as exc:  # Kafka or the database is down: back off, rows stay pending
                 failures += 1

@@ -9,7 +9,10 @@ follow-up events and, in notify, the email delivery all share the trace id.
 Export is off by default: spans are then not sampled (cheap), yet every span still has real trace
 and span ids, which travel in the events and stand on every log line next to the correlation id.
 With ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) set, spans are sampled and
-exported over OTLP/HTTP. Tests install their own provider (an in-memory exporter) first.
+exported over OTLP/HTTP; a test records them with ``record_spans(an in-memory exporter's processor)``.
+
+Background polling (the outbox relay's and the delivery worker's claims, housekeeping) runs
+``quietly()``: its queries would otherwise start a new trace every fraction of a second.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, SamplingResult
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -35,32 +39,67 @@ _instrumented_asyncpg = False
 TRACER_NAME = "kipina"
 
 
+class _SampledWhileRecorded(Sampler):
+    """Parent-based; a new trace is sampled only while some processor records spans (export or a test)."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self._on = ParentBased(ALWAYS_ON)
+        self._off = ParentBased(ALWAYS_OFF)
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        return (self._on if self.recording else self._off).should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "ParentBased, sampled while spans are recorded"
+
+
+_SAMPLER = _SampledWhileRecorded()
+_PROVIDER: TracerProvider | None = None
+
+
 def export_configured() -> bool:
     return any(os.environ.get(name) for name in _OTLP_VARIABLES)
 
 
 def configure_tracing(service: str) -> None:
-    """Install the SDK's tracer provider (once per process) and trace asyncpg.
-
-    A provider someone installed before (a test's, with an in-memory exporter) is kept.
-    """
-    global _instrumented_asyncpg
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        exporting = export_configured()
-        provider = TracerProvider(
+    """Install the tracer provider (once per process; the first service names it) and trace asyncpg."""
+    global _PROVIDER, _instrumented_asyncpg
+    if _PROVIDER is None:
+        _PROVIDER = TracerProvider(
             resource=Resource.create({"service.name": f"kipina-{service}", "service.namespace": "kipina"}),
-            sampler=ParentBased(ALWAYS_ON if exporting else ALWAYS_OFF),
+            sampler=_SAMPLER,
         )
-        if exporting:
+        trace.set_tracer_provider(_PROVIDER)
+        if export_configured():
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        trace.set_tracer_provider(provider)
+            record_spans(BatchSpanProcessor(OTLPSpanExporter()))
     if not _instrumented_asyncpg:
         from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
         AsyncPGInstrumentor().instrument()
         _instrumented_asyncpg = True
+
+
+def record_spans(processor: SpanProcessor) -> None:
+    """Send spans to ``processor`` from now on, and sample new traces so that there are spans to send."""
+    if _PROVIDER is None:
+        raise RuntimeError("configure_tracing() first")
+    _PROVIDER.add_span_processor(processor)
+    _SAMPLER.recording = True
+
+
+def stop_recording() -> None:
+    """New traces are no longer sampled (a test's processor stays attached but receives nothing new)."""
+    _SAMPLER.recording = export_configured()
+
+
+@contextmanager
+def quietly() -> Iterator[None]:
+    """No spans for the instrumented work inside (background polling)."""
+    with suppress_instrumentation():
+        yield
 
 
 def tracer() -> trace.Tracer:
