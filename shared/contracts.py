@@ -279,11 +279,15 @@ def _bounds(old: Schema, new: Schema, path: str) -> Iterator[str]:
         else:
             yield f"{path}: {key} changed from {_show(before)} to {_show(after)}"
             continue
-        change = "added" if before is None else "removed" if after is None else "changed"
-        if tighter:
-            yield f"{path}: {key} tightened ({change} {_show(before)} → {_show(after)}; {_OLD_EVENTS_OTHER})"
-        else:
-            yield f"{path}: {key} loosened ({change} {_show(before)} → {_show(after)}; {_OLD_READERS_OTHER})"
+        why = _OLD_EVENTS_OTHER if tighter else _OLD_READERS_OTHER
+        match before, after:
+            case None, _:
+                yield f"{path}: {key} {_show(after)} added, tighter ({why})"
+            case _, None:
+                yield f"{path}: {key} {_show(before)} removed, looser ({why})"
+            case _:
+                change = "tightened" if tighter else "loosened"
+                yield f"{path}: {key} {change} from {_show(before)} to {_show(after)} ({why})"
     for key in _EXACT:
         before, after = old.get(key), new.get(key)
         if before != after:

@@ -250,10 +250,10 @@ def test_bounds_tightened_or_loosened_break(keyword: str, loose: int, tight: int
     loose_schema = obj({"a": {keyword: loose}})
     tight_schema = obj({"a": {keyword: tight}})
     unbounded = obj({"a": {}})
-    only(incompatibilities(loose_schema, tight_schema), f"$.a: {keyword} tightened")
-    only(incompatibilities(tight_schema, loose_schema), f"$.a: {keyword} loosened")
-    only(incompatibilities(unbounded, tight_schema), f"$.a: {keyword} tightened (added")
-    only(incompatibilities(tight_schema, unbounded), f"$.a: {keyword} loosened (removed")
+    only(incompatibilities(loose_schema, tight_schema), f"$.a: {keyword} tightened from {loose} to {tight}")
+    only(incompatibilities(tight_schema, loose_schema), f"$.a: {keyword} loosened from {tight} to {loose}")
+    only(incompatibilities(unbounded, tight_schema), f"$.a: {keyword} {tight} added, tighter")
+    only(incompatibilities(tight_schema, unbounded), f"$.a: {keyword} {tight} removed, looser")
 
 
 @pytest.mark.parametrize(("keyword", "before", "after"), [("pattern", "^a", "^b"), ("format", "uuid", "email")])
