@@ -88,9 +88,11 @@ def _normalised(node: Any) -> Any:
 
 def _normalised_keyword(key: str, value: Any) -> Any:
     match key, value:
+        case "properties" | "$defs" | "definitions", dict():  # names → schemas: a field may be called "required"
+            return {name: _normalised(schema) for name, schema in value.items()}
         case "required", list():
             return sorted(value)
-        case key, _ if key in _VALUES:  # data, not schema: leave as it is
+        case _ if key in _VALUES:  # data, not schema: leave as it is
             return value
         case _:
             return _normalised(value)

@@ -363,6 +363,17 @@ def test_schema_of_sorts_required() -> None:
     assert schema_of(Broken)["required"] == ["added", "title"]
 
 
+def test_normalising_tells_field_names_from_keywords() -> None:
+    """A field called ``default`` or ``enum`` is a schema to normalise, not a value to leave alone."""
+    inner = {"type": "object", "required": ["b", "a"]}
+    schema = {"properties": {"default": inner, "enum": inner}, "required": ["enum", "default"], "default": ["b", "a"]}
+    assert contracts._normalised(schema) == {
+        "properties": {"default": {**inner, "required": ["a", "b"]}, "enum": {**inner, "required": ["a", "b"]}},
+        "required": ["default", "enum"],
+        "default": ["b", "a"],
+    }
+
+
 # --------------------------------------------------------------------------- the command line
 
 
