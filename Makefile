@@ -48,7 +48,7 @@ infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kaf
 
 # ---------------------------------------------------------------- the whole system
 
-.PHONY: up down status test test-unit test-infra-down lint bench
+.PHONY: up down status test test-unit test-infra-down lint bench contracts
 
 up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
 	$(PY) -m deploy.stack up
@@ -68,6 +68,9 @@ lint: venv ## ruff and mypy
 
 test-unit: venv ## unit tests only (no I/O)
 	$(VENV)/bin/pytest tests/unit -q
+
+contracts: venv ## snapshot new event types' JSON Schemas in contracts/events (refuses incompatible changes)
+	$(PY) -m shared.contracts write
 
 # Integration, e2e and fault tests start Kafka and PostgreSQL of their own (state in .kipina/test,
 # Kafka on 19192, PostgreSQL on 15532) if they are not running, so a `make up` stack is untouched.
