@@ -8,7 +8,6 @@ real Kafka broker and PostgreSQL. The trace context travels only inside the even
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

@@ -8,8 +8,8 @@ import httpx
 from fastapi import APIRouter
 
 from shared.errors import Conflict, Invalid, NotFound, Problem
-from shared.service import ServiceDefinition, create_app
 from shared.registry import Part
+from shared.service import ServiceDefinition, create_app
 from shared.settings import ServiceSettings
 
 router = APIRouter()
