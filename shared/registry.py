@@ -8,7 +8,7 @@ defaults, consumer groups), ``deploy/local.py`` (topics to create, databases and
 Standard library only: ``deploy/local.py`` imports it before any package is installed.
 
 Adding a fifth service: one ``Part`` here, then its own folder ``services/<name>/`` with the
-usual layers and a ``ServiceDefinition`` (docs/service-shape.md, "Adding a service").
+usual layers and a ``ServiceDefinition`` (docs/adding-a-service.md).
 """
 
 from __future__ import annotations
