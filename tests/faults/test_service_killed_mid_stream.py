@@ -89,8 +89,19 @@ async def test_review_killed_mid_stream_processes_every_case_exactly_once(infra_
                 found = opened()
                 return found if len(found) == CASES else None
 
-            found = await eventually(all_opened, timeout=120, what=f"iteration_opened for all {CASES} cases")
-            await asyncio.sleep(3)  # let any stragglers (a second processing would show here) arrive
+            await eventually(all_opened, timeout=120, what=f"iteration_opened for all {CASES} cases")
+
+            async def outbox_published() -> bool:
+                conn = await asyncpg.connect(db_url)
+                try:
+                    return await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+                finally:
+                    await conn.close()
+
+            # A second processing would show as a second event: wait until everything review committed is
+            # published and read, rather than for a while.
+            await eventually(outbox_published, timeout=60, what="review's outbox published")
+            await review_topic.caught_up()
             found = opened()
     finally:
         stop_process(service.pid)

@@ -47,6 +47,23 @@ class TopicWatcher:
         async for record in self._consumer:
             self.records.append(record)
 
+    async def caught_up(self, *, timeout: float = 60.0) -> None:
+        """Wait until this watcher has read everything on its topics up to their end offsets as of now.
+
+        The fact to wait for before asserting that something did *not* arrive: whatever was published
+        before this call has been seen.
+        """
+        partitions = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            positions = {tp: await self._consumer.position(tp) for tp in partitions}
+            if all(positions[tp] >= ends[tp] for tp in partitions):
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"watcher did not reach the end offsets {ends} within {timeout}s: {positions}")
+            await asyncio.sleep(0.05)
+
     def matching(self, predicate: Callable[[ConsumerRecord[Any, Any]], bool]) -> list[ConsumerRecord[Any, Any]]:
         return [r for r in self.records if predicate(r)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -423,7 +422,16 @@ async def test_repeated_nomination_and_early_withdrawal(client: httpx.AsyncClien
             return bool(await db_value("SELECT 1 FROM inbox WHERE event_id = $1", again.id))
 
         await eventually(repeat_handled, timeout=30, what="repeated nomination handled")
-        await asyncio.sleep(1.5)  # the relay would have published any (wrong) second event by now
+        # The inbox row commits with any outbox row the handler wrote: awards' own record of what it emitted
+        # is final now. Once the relay published it, everything is on the topic.
+        assert await db_value("SELECT count(*) FROM outbox WHERE message_key = $1", str(case_id)) == 1
+        assert await db_value("SELECT count(*) FROM outbox WHERE message_key = $1", str(early)) == 0
+
+        async def relayed() -> bool:
+            return await db_value("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+        await eventually(relayed, timeout=30, what="awards' outbox published")
+        await awards_topic.caught_up()
     assert len(awards_topic.events(subject=str(case_id))) == 1
     assert awards_topic.events(subject=str(early)) == []
     detail = (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()
