@@ -1,6 +1,6 @@
 """Refusals: what a service's rules say when they turn a request down. No I/O, no HTTP.
 
-Domain and workflow code raise these; ``shared.service`` turns them into HTTP errors in
+Domain and workflow code raise these; ``shared/http_errors.py`` turns them into HTTP errors in
 one place — ``NotFound`` → 404, ``Conflict`` → 409, ``Invalid`` → 422 — with the body
 ``{"error": <code>, "message": <for people>, ...details, "problems": [...]}``.
 """

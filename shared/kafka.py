@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
-from shared import topics
+from shared import registry, topics
 from shared.events import CONTENT_TYPE
 
 EVENT_HEADERS = [("content-type", CONTENT_TYPE.encode())]
@@ -41,7 +41,7 @@ def create_broker(bootstrap: str, *, service: str) -> KafkaBroker:
 
 
 def consumer_group(service: str) -> str:
-    return f"kipina-{service}"
+    return registry.consumer_group_of(service)
 
 
 class EventProducer:

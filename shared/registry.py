@@ -41,11 +41,11 @@ class Part:
     @property
     def dead_letter_topic(self) -> str:
         """Where its consumer puts messages it gave up on."""
-        return f"kipina.{self.name}.dlq"  # the same rule as shared.topics.dead_letter_topic
+        return dead_letter_topic_of(self.name)
 
     @property
     def consumer_group(self) -> str:
-        return f"kipina-{self.name}"
+        return consumer_group_of(self.name)
 
     @property
     def env_prefix(self) -> str:
@@ -67,6 +67,15 @@ class Part:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+
+def dead_letter_topic_of(name: str) -> str:
+    """The naming rule, also for consumers outside the registry (the tests' probe service)."""
+    return f"kipina.{name}.dlq"
+
+
+def consumer_group_of(name: str) -> str:
+    return f"kipina-{name}"
 
 
 INTAKE: Final = Part("intake", 8001, "Intake")

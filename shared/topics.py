@@ -16,4 +16,4 @@ ALL_TOPICS: Final = registry.ALL_TOPICS
 
 def dead_letter_topic(service: str) -> str:
     """The dead-letter topic of one consuming service, e.g. ``kipina.review.dlq``."""
-    return f"kipina.{service}.dlq"
+    return registry.dead_letter_topic_of(service)
