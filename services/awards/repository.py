@@ -254,20 +254,19 @@ class AwardsRepository:
         return [_evaluation(r) for r in rows], int(total)
 
     async def open_evaluations_of_call(self, call_id: uuid.UUID) -> list[Evaluation]:
-        rows = await self._conn.fetch(
-            f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
-            "WHERE call_id = $1 AND status = $2 ORDER BY opened_at, case_id",
-            call_id,
-            EvaluationStatus.OPEN.value,
-        )
-        return [_evaluation(r) for r in rows]
+        return await self._evaluations_of_call(call_id, EvaluationStatus.OPEN, "ORDER BY opened_at, case_id")
 
     async def decided_unpublished(self, call_id: uuid.UUID) -> list[Evaluation]:
+        """The call's decided evaluations awaiting publication, locked for it."""
+        return await self._evaluations_of_call(
+            call_id, EvaluationStatus.DECIDED, "AND published_at IS NULL ORDER BY decided_at, case_id FOR UPDATE"
+        )
+
+    async def _evaluations_of_call(self, call_id: uuid.UUID, status: EvaluationStatus, rest: str) -> list[Evaluation]:
         rows = await self._conn.fetch(
-            f"SELECT {_EVALUATION_COLUMNS} FROM evaluations "  # noqa: S608
-            "WHERE call_id = $1 AND status = $2 AND published_at IS NULL ORDER BY decided_at, case_id FOR UPDATE",
+            f"SELECT {_EVALUATION_COLUMNS} FROM evaluations WHERE call_id = $1 AND status = $2 {rest}",  # noqa: S608
             call_id,
-            EvaluationStatus.DECIDED.value,
+            status.value,
         )
         return [_evaluation(r) for r in rows]
 
