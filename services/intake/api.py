@@ -1,26 +1,50 @@
 """Intake's HTTP routes: calls (operators create, everyone reads) and cases (submitters file and revise).
 
-Each route hands its parsed input to one use case in workflow.py and shapes the answer; the refusals
-those raise (``shared.errors``) become HTTP errors in ``shared.service``.
+Each route parses, hands plain values or a command (domain.py) to one use case in workflow.py with a
+unit of work, and converts the result; refusals (``shared.errors``) become HTTP errors in
+shared/http_errors.py.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from services.intake import domain, workflow
-from services.intake.domain import Call, CaseStatus, StoredCase
-from services.intake.schemas import CallIn, CallOut, CaseIn, CaseOut, RevisionIn, TimelineItemOut, WithdrawIn
+from services.intake.domain import (
+    Call,
+    CaseChanges,
+    CaseDraft,
+    CaseStatus,
+    NewCall,
+    Revision,
+    StoredCase,
+    TimelineItem,
+)
+from services.intake.repository import IntakeRepository
+from services.intake.schemas import (
+    CallIn,
+    CallOut,
+    CaseIn,
+    CaseOut,
+    ContactIn,
+    RevisionIn,
+    TimelineItemOut,
+    WithdrawIn,
+)
 from shared.auth import CurrentUser, Operator, Principal, Submitter, require_roles
+from shared.events import Contact
+from shared.http import unit_of_work
 from shared.pagination import Limit, Offset, Page
-from shared.service import CorrelationId, Db
-from shared.vocabulary import Role
+from shared.uow import UnitOfWork
+from shared.vocabulary import OecdPrinciple, Role
 
 router = APIRouter()
+
+Uow = Annotated[UnitOfWork[IntakeRepository], Depends(unit_of_work(IntakeRepository))]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -34,7 +58,64 @@ IdempotencyKey = Annotated[
 SubmitterOrOperator = Annotated[Principal, Depends(require_roles(Role.SUBMITTER, Role.OPERATOR))]
 
 
-# --------------------------------------------------------------------------- calls
+# --------------------------------------------------------------------------- requests → commands
+
+
+def _new_call(body: CallIn) -> NewCall:
+    return NewCall(
+        title=body.title,
+        description=body.description,
+        opens_at=body.opens_at,
+        closes_at=body.closes_at,
+        categories=tuple(body.categories),
+        languages=tuple(body.languages),
+        reviewers_per_iteration=body.reviewers_per_iteration,
+    )
+
+
+def _contacts(contacts: list[ContactIn]) -> tuple[Contact, ...]:
+    return tuple(c.contact() for c in contacts)
+
+
+def _case_draft(body: CaseIn, *, submitter: Principal) -> CaseDraft:
+    return CaseDraft(
+        call_id=body.call_id,
+        title=body.title,
+        summary=body.summary,
+        problem=body.problem,
+        solution=body.solution,
+        # Without an id of its own, the organisation is the submitter's.
+        organisation=body.organisation.organisation(default_id=submitter.organisation_id),
+        category=body.category,
+        language=body.language,
+        oecd_principles=tuple(body.oecd_principles),
+        iso_stage=body.iso_stage,
+        team=_contacts(body.team),
+        partners=_contacts(body.partners),
+        drivers=tuple(body.drivers),
+        obstacles=tuple(body.obstacles),
+    )
+
+
+def _revision(body: RevisionIn) -> Revision:
+    return Revision(
+        changes=CaseChanges(
+            title=body.title,
+            summary=body.summary,
+            problem=body.problem,
+            solution=body.solution,
+            team=_contacts(body.team) if body.team is not None else None,
+            partners=_contacts(body.partners) if body.partners is not None else None,
+            iso_stage=body.iso_stage,
+            drivers=tuple(body.drivers) if body.drivers is not None else None,
+            obstacles=tuple(body.obstacles) if body.obstacles is not None else None,
+            oecd_principles=tuple(body.oecd_principles) if body.oecd_principles is not None else None,
+        ),
+        change_note=body.change_note,
+    )
+
+
+# --------------------------------------------------------------------------- results → responses
 
 
 def _call_out(call: Call) -> CallOut:
@@ -53,32 +134,13 @@ def _call_out(call: Call) -> CallOut:
     )
 
 
-@router.post("/calls", status_code=status.HTTP_201_CREATED, tags=["calls"])
-async def create_call(body: CallIn, operator: Operator, pool: Db) -> CallOut:
-    return _call_out(await workflow.create_call(pool=pool, body=body, operator=operator))
+def _timeline_item_out(item: TimelineItem) -> TimelineItemOut:
+    return TimelineItemOut(
+        at=item.at, kind=item.kind, summary=item.summary, iteration=item.iteration, details=item.details
+    )
 
 
-@router.get("/calls", tags=["calls"])
-async def list_calls(
-    _: CurrentUser,
-    pool: Db,
-    limit: Limit = 20,
-    offset: Offset = 0,
-    open_now: Annotated[bool | None, Query(alias="open", description="only calls open for submissions now")] = None,
-) -> Page[CallOut]:
-    calls, total = await workflow.list_calls(pool=pool, open_now=bool(open_now), limit=limit, offset=offset)
-    return Page(items=[_call_out(c) for c in calls], limit=limit, offset=offset, total=total)
-
-
-@router.get("/calls/{call_id}", tags=["calls"])
-async def get_call(call_id: uuid.UUID, _: CurrentUser, pool: Db) -> CallOut:
-    return _call_out(await workflow.get_call(pool=pool, call_id=call_id))
-
-
-# --------------------------------------------------------------------------- cases
-
-
-def _case_out(case: StoredCase, timeline: list[dict[str, Any]] | None = None) -> CaseOut:
+def _case_out(case: StoredCase, timeline: list[TimelineItem] | None = None) -> CaseOut:
     s = case.snapshot
     return CaseOut(
         id=s.case_id,
@@ -95,7 +157,7 @@ def _case_out(case: StoredCase, timeline: list[dict[str, Any]] | None = None) ->
         partners=s.partners,
         category=s.category,
         language=s.language,
-        oecd_principles=s.oecd_principles,
+        oecd_principles=[OecdPrinciple(p) for p in s.oecd_principles],
         iso_stage=s.iso_stage,
         drivers=s.drivers,
         obstacles=s.obstacles,
@@ -107,12 +169,40 @@ def _case_out(case: StoredCase, timeline: list[dict[str, Any]] | None = None) ->
         feedback=case.progress.feedback,
         created_at=case.created_at,
         updated_at=case.updated_at,
-        timeline=[TimelineItemOut(**t) for t in timeline] if timeline is not None else None,
+        timeline=[_timeline_item_out(t) for t in timeline] if timeline is not None else None,
     )
 
 
 def _detail_out(detail: workflow.CaseDetail) -> CaseOut:
     return _case_out(detail.case, detail.timeline)
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@router.post("/calls", status_code=status.HTTP_201_CREATED, tags=["calls"])
+async def create_call(body: CallIn, operator: Operator, uow: Uow) -> CallOut:
+    return _call_out(await workflow.create_call(uow=uow, call=_new_call(body), operator_id=operator.user_id))
+
+
+@router.get("/calls", tags=["calls"])
+async def list_calls(
+    _: CurrentUser,
+    uow: Uow,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    open_now: Annotated[bool | None, Query(alias="open", description="only calls open for submissions now")] = None,
+) -> Page[CallOut]:
+    calls, total = await workflow.list_calls(uow=uow, open_now=bool(open_now), limit=limit, offset=offset)
+    return Page(items=[_call_out(c) for c in calls], limit=limit, offset=offset, total=total)
+
+
+@router.get("/calls/{call_id}", tags=["calls"])
+async def get_call(call_id: uuid.UUID, _: CurrentUser, uow: Uow) -> CallOut:
+    return _call_out(await workflow.get_call(uow=uow, call_id=call_id))
+
+
+# --------------------------------------------------------------------------- cases
 
 
 @router.post(
@@ -124,13 +214,15 @@ def _detail_out(detail: workflow.CaseDetail) -> CaseOut:
 async def submit_case(
     body: CaseIn,
     submitter: Submitter,
-    pool: Db,
-    correlation_id: CorrelationId,
+    uow: Uow,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseOut:
     submission = await workflow.submit_case(
-        pool=pool, body=body, submitter=submitter, correlation_id=correlation_id, idempotency_key=idempotency_key
+        uow=uow,
+        draft=_case_draft(body, submitter=submitter),
+        submitter=submitter,
+        idempotency_key=idempotency_key,
     )
     if submission.replayed:
         response.status_code = status.HTTP_200_OK
@@ -140,46 +232,37 @@ async def submit_case(
 @router.get("/cases", tags=["cases"])
 async def list_cases(
     principal: SubmitterOrOperator,
-    pool: Db,
+    uow: Uow,
     limit: Limit = 20,
     offset: Offset = 0,
     call_id: uuid.UUID | None = None,
     status_filter: Annotated[CaseStatus | None, Query(alias="status")] = None,
 ) -> Page[CaseOut]:
     cases, total = await workflow.list_cases(
-        pool=pool, principal=principal, call_id=call_id, status=status_filter, limit=limit, offset=offset
+        uow=uow, viewer=principal, call_id=call_id, status=status_filter, limit=limit, offset=offset
     )
     return Page(items=[_case_out(c) for c in cases], limit=limit, offset=offset, total=total)
 
 
 @router.get("/cases/{case_id}", tags=["cases"])
-async def get_case(case_id: uuid.UUID, principal: CurrentUser, pool: Db) -> CaseOut:
-    return _detail_out(await workflow.get_case(pool=pool, case_id=case_id, principal=principal))
+async def get_case(case_id: uuid.UUID, principal: CurrentUser, uow: Uow) -> CaseOut:
+    return _detail_out(await workflow.get_case(uow=uow, case_id=case_id, viewer=principal))
 
 
 @router.post("/cases/{case_id}/revisions", tags=["cases"])
-async def revise_case(
-    case_id: uuid.UUID, body: RevisionIn, submitter: Submitter, pool: Db, correlation_id: CorrelationId
-) -> CaseOut:
+async def revise_case(case_id: uuid.UUID, body: RevisionIn, submitter: Submitter, uow: Uow) -> CaseOut:
     detail = await workflow.revise_case(
-        pool=pool, case_id=case_id, body=body, submitter=submitter, correlation_id=correlation_id
+        uow=uow, case_id=case_id, revision=_revision(body), submitter_id=submitter.user_id
     )
     return _detail_out(detail)
 
 
 @router.post("/cases/{case_id}/withdraw", tags=["cases"])
-async def withdraw_case(
-    case_id: uuid.UUID,
-    submitter: Submitter,
-    pool: Db,
-    correlation_id: CorrelationId,
-    body: WithdrawIn | None = None,
-) -> CaseOut:
+async def withdraw_case(case_id: uuid.UUID, submitter: Submitter, uow: Uow, body: WithdrawIn | None = None) -> CaseOut:
     detail = await workflow.withdraw_case(
-        pool=pool,
+        uow=uow,
         case_id=case_id,
         reason=body.reason if body is not None else "",
-        submitter=submitter,
-        correlation_id=correlation_id,
+        submitter_id=submitter.user_id,
     )
     return _detail_out(detail)

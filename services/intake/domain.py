@@ -1,35 +1,41 @@
 """Intake's rules, free of I/O: business IDs, title normalisation, calls and cases, status transitions,
-and the refusals the use cases raise (api.py maps them to HTTP statuses)."""
+the commands the use cases take, and the refusals they raise (shared/http_errors.py maps them to HTTP)."""
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.errors import Conflict, Invalid
+from pydantic import TypeAdapter, ValidationError
+
+from shared.errors import Conflict, Invalid, Problem
 from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
     CaseRejectedV1,
     CaseSnapshot,
     ChangesRequestedV1,
+    Contact,
     EvaluationOpenedV1,
     EventPayload,
     IterationEscalatedV1,
     IterationOpenedV1,
+    Organisation,
     ResultsPublishedV1,
     StageAdvancedV1,
 )
-from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
 
 # --------------------------------------------------------------------------- refusals
 
-# Refusals are shared.errors' NotFound (404), Conflict (409) and Invalid (422); shared.service maps them to HTTP.
+# Refusals are shared.errors' NotFound (404), Conflict (409) and Invalid (422); shared/http_errors.py maps them
+# to HTTP.
 
 
 # --------------------------------------------------------------------------- business ID (Y-tunnus)
@@ -78,6 +84,26 @@ class Call:
     reviewers_per_iteration: int
     created_by: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewCall:
+    """An operator's new call for cases, before it has an id."""
+
+    title: str
+    description: str
+    opens_at: datetime
+    closes_at: datetime
+    categories: tuple[Category, ...]
+    languages: tuple[Language, ...]
+    reviewers_per_iteration: int
+
+
+def call_window_problem(*, opens_at: datetime, closes_at: datetime) -> str | None:
+    """Why a call's submission window is no window, or None when it is one."""
+    if closes_at <= opens_at:
+        return "closes_at must be after opens_at"
+    return None
 
 
 def call_is_open(*, opens_at: datetime, closes_at: datetime, now: datetime) -> bool:
@@ -183,6 +209,17 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class TimelineItem:
+    """One entry of a case's timeline as recorded: what happened, and when."""
+
+    at: datetime
+    kind: str
+    summary: str
+    iteration: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StoredCase:
     """A case as intake keeps it: the current revision's content and where the case stands."""
 
@@ -203,6 +240,119 @@ class StoredCase:
     @property
     def revision(self) -> int:
         return self.snapshot.revision
+
+
+# --------------------------------------------------------------------------- submitter commands
+
+
+def oecd_principles_problems(principles: Sequence[OecdPrinciple]) -> list[Problem]:
+    """What is wrong with a case's OECD principles (empty when fine): each one listed once."""
+    repeated = sorted({p for p in principles if principles.count(p) > 1})
+    if repeated:
+        listed = ", ".join(str(p.value) for p in repeated)
+        return [Problem("oecd_principles", f"each OECD principle may be listed only once; repeated: {listed}")]
+    return []
+
+
+@dataclass(frozen=True)
+class CaseDraft:
+    """A submission's content as the submitter wrote it; the id, the call's details and the submitter come
+    from elsewhere."""
+
+    call_id: uuid.UUID
+    title: str
+    summary: str
+    problem: str
+    solution: str
+    organisation: Organisation
+    category: Category
+    language: Language
+    oecd_principles: tuple[OecdPrinciple, ...]
+    iso_stage: IsoStage
+    team: tuple[Contact, ...] = ()
+    partners: tuple[Contact, ...] = ()
+    drivers: tuple[str, ...] = ()
+    obstacles: tuple[str, ...] = ()
+
+
+_DRAFT_JSON: TypeAdapter[CaseDraft] = TypeAdapter(CaseDraft)
+
+
+def request_fingerprint(draft: CaseDraft) -> str:
+    """A digest of the submission's content: an Idempotency-Key retry must carry the same one."""
+    return hashlib.sha256(_DRAFT_JSON.dump_json(draft)).hexdigest()
+
+
+@dataclass(frozen=True)
+class CaseChanges:
+    """The content a revision edits; a field left None stays as it was."""
+
+    title: str | None = None
+    summary: str | None = None
+    problem: str | None = None
+    solution: str | None = None
+    team: tuple[Contact, ...] | None = None
+    partners: tuple[Contact, ...] | None = None
+    iso_stage: IsoStage | None = None
+    drivers: tuple[str, ...] | None = None
+    obstacles: tuple[str, ...] | None = None
+    oecd_principles: tuple[OecdPrinciple, ...] | None = None
+
+    def edited(self) -> dict[str, Any]:
+        """The edited fields by name, with their new values."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A submitter's revision of their case: what changes, and their note on why."""
+
+    changes: CaseChanges
+    change_note: str = ""
+
+
+def submitter_contact(*, user_id: str, name: str, email: str, language: Language) -> Contact:
+    """The submitter's contact, from their token; without a usable email nobody could be notified."""
+    if not email:
+        raise Invalid(
+            error="submitter_email_missing",
+            message="your token carries no email address; the submitter contact needs one for notifications",
+        )
+    try:
+        return Contact(name=name or user_id, email=email, language=language)
+    except ValidationError as exc:
+        raise Invalid(
+            error="submitter_email_invalid",
+            message=f"the email address in your token ({email!r}) is not valid",
+        ) from exc
+
+
+def first_snapshot(
+    draft: CaseDraft, *, case_id: uuid.UUID, call: Call, submitter_id: str, submitter: Contact
+) -> CaseSnapshot:
+    """Revision 1 of a new case: the draft, with the call's title and review settings and the submitter."""
+    return CaseSnapshot(
+        case_id=case_id,
+        call_id=call.id,
+        call_title=call.title,
+        revision=1,
+        reviewers_per_iteration=call.reviewers_per_iteration,
+        title=draft.title,
+        summary=draft.summary,
+        problem=draft.problem,
+        solution=draft.solution,
+        organisation=draft.organisation,
+        submitter_id=submitter_id,
+        submitter=submitter,
+        team=list(draft.team),
+        partners=list(draft.partners),
+        category=draft.category,
+        language=draft.language,
+        oecd_principles=[p.value for p in draft.oecd_principles],
+        iso_stage=draft.iso_stage,
+        drivers=list(draft.drivers),
+        obstacles=list(draft.obstacles),
+    )
 
 
 # --------------------------------------------------------------------------- submitter actions
@@ -229,9 +379,19 @@ def duplicate_title(existing: StoredCase | None, *, submitter_id: str) -> Confli
     return Conflict(error="duplicate_case", message="a case with a near-identical title already exists in this call")
 
 
-def revised_snapshot(current: CaseSnapshot, changes: dict[str, Any]) -> CaseSnapshot:
-    """The next revision: the edited fields (in snapshot form) over the current content."""
-    return CaseSnapshot.model_validate({**current.model_dump(mode="json"), **changes, "revision": current.revision + 1})
+def ensure_title_free(existing: StoredCase | None, *, submitter_id: str) -> None:
+    """Refuse a title a live case of the call already holds (``existing``, if the lookup found one)."""
+    if existing is not None:
+        raise duplicate_title(existing, submitter_id=submitter_id)
+
+
+def revised_snapshot(current: CaseSnapshot, changes: CaseChanges) -> CaseSnapshot:
+    """The next revision: the edited fields over the current content."""
+    edited = {
+        name: [p.value if isinstance(p, OecdPrinciple) else p for p in value] if isinstance(value, tuple) else value
+        for name, value in changes.edited().items()
+    }
+    return CaseSnapshot.model_validate({**current.model_dump(), **edited, "revision": current.revision + 1})
 
 
 def submitted_entry(*, call_title: str) -> TimelineEntry:
@@ -254,6 +414,20 @@ def withdrawn_entry(*, reason: str) -> TimelineEntry:
 
 
 # --------------------------------------------------------------------------- review and awards events
+
+
+# Every review and awards event intake tracks: each is applied alike, the differences live in apply_event.
+TrackedEvent = (
+    IterationOpenedV1
+    | ChangesRequestedV1
+    | StageAdvancedV1
+    | CaseRejectedV1
+    | CaseNominatedV1
+    | IterationEscalatedV1
+    | EvaluationOpenedV1
+    | AwardDecidedV1
+    | ResultsPublishedV1
+)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,65 @@
-"""All of intake's SQL. Every function takes the connection first, so callers choose the transaction."""
+"""All of intake's SQL (asyncpg), bound to the connection of one unit of work; typed records out.
+
+Status values are bound as parameters from ``CaseStatus``, never written as SQL literals (the partial
+title index in the migration is the one exception).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.intake.domain import Call, CaseProgress, CaseStatus, StoredCase, TimelineEntry
+from services.intake.domain import (
+    Call,
+    CaseProgress,
+    CaseStatus,
+    NewCall,
+    StoredCase,
+    TimelineEntry,
+    TimelineItem,
+)
 from shared.db import Connection
 from shared.events import CaseSnapshot
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+
+Row = asyncpg.Record | Mapping[str, Any]
+
+_CALL_COLUMNS = ", ".join(
+    (
+        "id",
+        "title",
+        "description",
+        "opens_at",
+        "closes_at",
+        "categories",
+        "languages",
+        "reviewers_per_iteration",
+        "created_by",
+        "created_at",
+    )
+)
+_CASE_COLUMNS = ", ".join(
+    (
+        "content",
+        "status",
+        "stage",
+        "iteration",
+        "outcome",
+        "feedback",
+        "request_fingerprint",
+        "created_at",
+        "updated_at",
+    )
+)
+_WITHDRAWN = CaseStatus.WITHDRAWN.value
+
+# The unique indexes of the migration whose conflicts mean something to the use cases.
+_TITLE_INDEX = "cases_call_title"
+_IDEMPOTENCY_INDEX = "cases_idempotency"
 
 
 class DuplicateTitle(Exception):
@@ -22,10 +70,10 @@ class DuplicateIdempotencyKey(Exception):
     """A concurrent request with the same Idempotency-Key won the race."""
 
 
-# --------------------------------------------------------------------------- calls
+# --------------------------------------------------------------------------- row mapping
 
 
-def _call(row: asyncpg.Record) -> Call:
+def _call(row: Row) -> Call:
     return Call(
         id=row["id"],
         title=row["title"],
@@ -40,62 +88,7 @@ def _call(row: asyncpg.Record) -> Call:
     )
 
 
-async def insert_call(
-    conn: Connection,
-    *,
-    call_id: uuid.UUID,
-    title: str,
-    description: str,
-    opens_at: datetime,
-    closes_at: datetime,
-    categories: list[Category],
-    languages: list[Language],
-    reviewers_per_iteration: int,
-    created_by: str,
-) -> Call:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO calls (id, title, description, opens_at, closes_at, categories, languages,
-                           reviewers_per_iteration, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        RETURNING *
-        """,
-        call_id,
-        title,
-        description,
-        opens_at,
-        closes_at,
-        [c.value for c in categories],
-        [lang.value for lang in languages],
-        reviewers_per_iteration,
-        created_by,
-    )
-    assert row is not None
-    return _call(row)
-
-
-async def get_call(conn: Connection, *, call_id: uuid.UUID) -> Call | None:
-    row = await conn.fetchrow("SELECT * FROM calls WHERE id = $1", call_id)
-    return _call(row) if row is not None else None
-
-
-async def list_calls(conn: Connection, *, open_at: datetime | None, limit: int, offset: int) -> tuple[list[Call], int]:
-    """Calls, newest first; with ``open_at``, only those open at that moment."""
-    where = "WHERE ($1::timestamptz IS NULL OR (opens_at <= $1 AND closes_at > $1))"
-    total = await conn.fetchval(f"SELECT count(*) FROM calls {where}", open_at)  # noqa: S608 - constant SQL
-    rows = await conn.fetch(
-        f"SELECT * FROM calls {where} ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",  # noqa: S608
-        open_at,
-        limit,
-        offset,
-    )
-    return [_call(r) for r in rows], int(total)
-
-
-# --------------------------------------------------------------------------- cases
-
-
-def _case(row: asyncpg.Record) -> StoredCase:
+def _case(row: Row) -> StoredCase:
     return StoredCase(
         snapshot=CaseSnapshot.model_validate(row["content"]),
         progress=CaseProgress(
@@ -111,182 +104,229 @@ def _case(row: asyncpg.Record) -> StoredCase:
     )
 
 
-async def insert_case(
-    conn: Connection,
-    *,
-    snapshot: CaseSnapshot,
-    title_key: str,
-    progress: CaseProgress,
-    idempotency_key: str | None,
-    request_fingerprint: str | None,
-) -> StoredCase:
-    """Insert a new case. Raises ``DuplicateTitle`` or ``DuplicateIdempotencyKey`` on a unique conflict.
-
-    Runs in a savepoint so that a conflict leaves the caller's transaction usable.
-    """
-    try:
-        async with conn.transaction():
-            row = await conn.fetchrow(
-                """
-                INSERT INTO cases (id, call_id, submitter_id, title_key, content, revision, status, stage, iteration,
-                                   idempotency_key, request_fingerprint)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                RETURNING *
-                """,
-                snapshot.case_id,
-                snapshot.call_id,
-                snapshot.submitter_id,
-                title_key,
-                snapshot.model_dump(mode="json"),
-                snapshot.revision,
-                progress.status.value,
-                progress.stage.value,
-                progress.iteration,
-                idempotency_key,
-                request_fingerprint,
-            )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "cases_idempotency":
-            raise DuplicateIdempotencyKey from exc
-        if exc.constraint_name == "cases_call_title":
-            raise DuplicateTitle from exc
-        raise
-    assert row is not None
-    return _case(row)
+def _timeline_item(row: Row) -> TimelineItem:
+    return TimelineItem(
+        at=row["at"],
+        kind=row["kind"],
+        summary=row["summary"],
+        iteration=row["iteration"],
+        details=row["details"],
+    )
 
 
-async def update_case_content(
-    conn: Connection, *, snapshot: CaseSnapshot, title_key: str, status: CaseStatus
-) -> StoredCase:
-    """Store a new revision. Raises ``DuplicateTitle`` when the new title collides with another case."""
-    try:
-        async with conn.transaction():
-            row = await conn.fetchrow(
-                """
-                UPDATE cases SET content = $2, title_key = $3, revision = $4, status = $5, updated_at = now()
-                WHERE id = $1
-                RETURNING *
-                """,
-                snapshot.case_id,
-                snapshot.model_dump(mode="json"),
-                title_key,
-                snapshot.revision,
-                status.value,
-            )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "cases_call_title":
-            raise DuplicateTitle from exc
-        raise
-    assert row is not None
-    return _case(row)
+class IntakeRepository:
+    """Intake's tables: calls, cases (each revision's content as a CaseSnapshot document) and their timelines."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-async def save_progress(conn: Connection, *, case_id: uuid.UUID, progress: CaseProgress) -> StoredCase:
-    row = await conn.fetchrow(
+    # ----------------------------------------------------------------------- calls
+
+    async def insert_call(self, *, call_id: uuid.UUID, call: NewCall, created_by: str) -> Call:
+        row = await self._conn.fetchrow(
+            f"""
+            INSERT INTO calls (id, title, description, opens_at, closes_at, categories, languages,
+                               reviewers_per_iteration, created_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            RETURNING {_CALL_COLUMNS}
+            """,  # noqa: S608 - constant column list, values bound
+            call_id,
+            call.title,
+            call.description,
+            call.opens_at,
+            call.closes_at,
+            [c.value for c in call.categories],
+            [lang.value for lang in call.languages],
+            call.reviewers_per_iteration,
+            created_by,
+        )
+        assert row is not None
+        return _call(row)
+
+    async def get_call(self, call_id: uuid.UUID) -> Call | None:
+        row = await self._conn.fetchrow(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = $1", call_id)  # noqa: S608
+        return _call(row) if row is not None else None
+
+    async def list_calls(self, *, open_at: datetime | None, limit: int, offset: int) -> tuple[list[Call], int]:
+        """Calls, newest first; with ``open_at``, only those open at that moment."""
+        where = "WHERE ($1::timestamptz IS NULL OR (opens_at <= $1 AND closes_at > $1))"
+        total = await self._conn.fetchval(f"SELECT count(*) FROM calls {where}", open_at)  # noqa: S608
+        rows = await self._conn.fetch(
+            f"SELECT {_CALL_COLUMNS} FROM calls {where} ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",  # noqa: S608
+            open_at,
+            limit,
+            offset,
+        )
+        return [_call(r) for r in rows], int(total)
+
+    # ----------------------------------------------------------------------- cases
+
+    async def insert_case(
+        self,
+        *,
+        snapshot: CaseSnapshot,
+        title_key: str,
+        progress: CaseProgress,
+        idempotency_key: str | None,
+        request_fingerprint: str | None,
+    ) -> StoredCase:
+        """Insert a new case. Raises ``DuplicateTitle`` or ``DuplicateIdempotencyKey`` on a unique conflict.
+
+        Runs in a savepoint so that a conflict leaves the unit of work's transaction usable.
         """
-        UPDATE cases SET status = $2, stage = $3, iteration = $4, outcome = $5, feedback = $6, updated_at = now()
-        WHERE id = $1
-        RETURNING *
-        """,
-        case_id,
-        progress.status.value,
-        progress.stage.value,
-        progress.iteration,
-        progress.outcome.value if progress.outcome else None,
-        progress.feedback,
-    )
-    assert row is not None
-    return _case(row)
+        try:
+            async with self._conn.transaction():
+                row = await self._conn.fetchrow(
+                    f"""
+                    INSERT INTO cases (id, call_id, submitter_id, title_key, content, revision, status, stage,
+                                       iteration, idempotency_key, request_fingerprint)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    RETURNING {_CASE_COLUMNS}
+                    """,  # noqa: S608 - constant column list, values bound
+                    snapshot.case_id,
+                    snapshot.call_id,
+                    snapshot.submitter_id,
+                    title_key,
+                    snapshot.model_dump(mode="json"),
+                    snapshot.revision,
+                    progress.status.value,
+                    progress.stage.value,
+                    progress.iteration,
+                    idempotency_key,
+                    request_fingerprint,
+                )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == _IDEMPOTENCY_INDEX:
+                raise DuplicateIdempotencyKey from exc
+            if exc.constraint_name == _TITLE_INDEX:
+                raise DuplicateTitle from exc
+            raise
+        assert row is not None
+        return _case(row)
 
+    async def update_case_content(self, *, snapshot: CaseSnapshot, title_key: str, status: CaseStatus) -> StoredCase:
+        """Store a new revision. Raises ``DuplicateTitle`` when the new title collides with another case."""
+        try:
+            async with self._conn.transaction():
+                row = await self._conn.fetchrow(
+                    f"""
+                    UPDATE cases SET content = $2, title_key = $3, revision = $4, status = $5, updated_at = now()
+                    WHERE id = $1
+                    RETURNING {_CASE_COLUMNS}
+                    """,  # noqa: S608 - constant column list, values bound
+                    snapshot.case_id,
+                    snapshot.model_dump(mode="json"),
+                    title_key,
+                    snapshot.revision,
+                    status.value,
+                )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == _TITLE_INDEX:
+                raise DuplicateTitle from exc
+            raise
+        assert row is not None
+        return _case(row)
 
-async def get_case(conn: Connection, *, case_id: uuid.UUID, for_update: bool = False) -> StoredCase | None:
-    if for_update:
-        row = await conn.fetchrow("SELECT * FROM cases WHERE id = $1 FOR UPDATE", case_id)
-    else:
-        row = await conn.fetchrow("SELECT * FROM cases WHERE id = $1", case_id)
-    return _case(row) if row is not None else None
+    async def save_progress(self, *, case_id: uuid.UUID, progress: CaseProgress) -> StoredCase:
+        row = await self._conn.fetchrow(
+            f"""
+            UPDATE cases SET status = $2, stage = $3, iteration = $4, outcome = $5, feedback = $6, updated_at = now()
+            WHERE id = $1
+            RETURNING {_CASE_COLUMNS}
+            """,  # noqa: S608 - constant column list, values bound
+            case_id,
+            progress.status.value,
+            progress.stage.value,
+            progress.iteration,
+            progress.outcome.value if progress.outcome else None,
+            progress.feedback,
+        )
+        assert row is not None
+        return _case(row)
 
+    async def get_case(self, case_id: uuid.UUID, *, for_update: bool = False) -> StoredCase | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = $1{lock}", case_id)  # noqa: S608
+        return _case(row) if row is not None else None
 
-async def find_by_idempotency_key(conn: Connection, *, submitter_id: str, key: str) -> StoredCase | None:
-    row = await conn.fetchrow("SELECT * FROM cases WHERE submitter_id = $1 AND idempotency_key = $2", submitter_id, key)
-    return _case(row) if row is not None else None
+    async def find_by_idempotency_key(self, *, submitter_id: str, key: str) -> StoredCase | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_CASE_COLUMNS} FROM cases WHERE submitter_id = $1 AND idempotency_key = $2",  # noqa: S608
+            submitter_id,
+            key,
+        )
+        return _case(row) if row is not None else None
 
+    async def find_by_title(
+        self, *, call_id: uuid.UUID, title_key: str, excluding: uuid.UUID | None = None
+    ) -> StoredCase | None:
+        """The live (not withdrawn) case of a call with this normalised title, if any."""
+        row = await self._conn.fetchrow(
+            f"""
+            SELECT {_CASE_COLUMNS} FROM cases
+            WHERE call_id = $1 AND title_key = $2 AND status <> $3 AND ($4::uuid IS NULL OR id <> $4)
+            """,  # noqa: S608 - constant column list, values bound
+            call_id,
+            title_key,
+            _WITHDRAWN,
+            excluding,
+        )
+        return _case(row) if row is not None else None
 
-async def find_by_title(
-    conn: Connection, *, call_id: uuid.UUID, title_key: str, excluding: uuid.UUID | None = None
-) -> StoredCase | None:
-    """The live (not withdrawn) case of a call with this normalised title, if any."""
-    row = await conn.fetchrow(
+    async def list_cases(
+        self,
+        *,
+        submitter_id: str | None,
+        call_id: uuid.UUID | None,
+        status: CaseStatus | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[StoredCase], int]:
+        """Cases, newest first; ``submitter_id`` None means everyone's (operators)."""
+        where = """
+            WHERE ($1::text IS NULL OR submitter_id = $1)
+              AND ($2::uuid IS NULL OR call_id = $2)
+              AND ($3::text IS NULL OR status = $3)
         """
-        SELECT * FROM cases
-        WHERE call_id = $1 AND title_key = $2 AND status <> 'withdrawn' AND ($3::uuid IS NULL OR id <> $3)
-        """,
-        call_id,
-        title_key,
-        excluding,
-    )
-    return _case(row) if row is not None else None
+        args = (submitter_id, call_id, status.value if status else None)
+        total = await self._conn.fetchval(f"SELECT count(*) FROM cases {where}", *args)  # noqa: S608
+        rows = await self._conn.fetch(
+            f"SELECT {_CASE_COLUMNS} FROM cases {where} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",  # noqa: S608
+            *args,
+            limit,
+            offset,
+        )
+        return [_case(r) for r in rows], int(total)
 
+    # ----------------------------------------------------------------------- timeline
 
-async def list_cases(
-    conn: Connection,
-    *,
-    submitter_id: str | None,
-    call_id: uuid.UUID | None,
-    status: CaseStatus | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[StoredCase], int]:
-    """Cases, newest first; ``submitter_id`` None means everyone's (operators)."""
-    where = """
-        WHERE ($1::text IS NULL OR submitter_id = $1)
-          AND ($2::uuid IS NULL OR call_id = $2)
-          AND ($3::text IS NULL OR status = $3)
-    """
-    args: list[Any] = [submitter_id, call_id, status.value if status else None]
-    total = await conn.fetchval(f"SELECT count(*) FROM cases {where}", *args)  # noqa: S608 - constant SQL
-    rows = await conn.fetch(
-        f"SELECT * FROM cases {where} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",  # noqa: S608
-        *args,
-        limit,
-        offset,
-    )
-    return [_case(r) for r in rows], int(total)
+    async def add_timeline_entry(
+        self,
+        *,
+        case_id: uuid.UUID,
+        entry: TimelineEntry,
+        at: datetime | None = None,
+        event_id: uuid.UUID | None = None,
+    ) -> None:
+        """Record an entry (at ``at``, or now); an event's entry is recorded once however often it arrives."""
+        await self._conn.execute(
+            """
+            INSERT INTO case_timeline (case_id, at, kind, summary, iteration, details, event_id)
+            VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7)
+            ON CONFLICT (event_id) DO NOTHING
+            """,
+            case_id,
+            at,
+            entry.kind,
+            entry.summary,
+            entry.iteration,
+            entry.details,
+            event_id,
+        )
 
-
-# --------------------------------------------------------------------------- timeline
-
-
-async def add_timeline_entry(
-    conn: Connection,
-    *,
-    case_id: uuid.UUID,
-    entry: TimelineEntry,
-    at: datetime | None = None,
-    event_id: uuid.UUID | None = None,
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO case_timeline (case_id, at, kind, summary, iteration, details, event_id)
-        VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7)
-        ON CONFLICT (event_id) DO NOTHING
-        """,
-        case_id,
-        at,
-        entry.kind,
-        entry.summary,
-        entry.iteration,
-        entry.details,
-        event_id,
-    )
-
-
-async def timeline(conn: Connection, *, case_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """
-        SELECT at, kind, summary, iteration, details FROM case_timeline
-        WHERE case_id = $1 ORDER BY at, id
-        """,
-        case_id,
-    )
-    return [dict(r) for r in rows]
+    async def timeline(self, case_id: uuid.UUID) -> list[TimelineItem]:
+        rows = await self._conn.fetch(
+            "SELECT at, kind, summary, iteration, details FROM case_timeline WHERE case_id = $1 ORDER BY at, id",
+            case_id,
+        )
+        return [_timeline_item(r) for r in rows]

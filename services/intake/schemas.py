@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from services.intake.domain import CaseStatus, business_id_problem
+from services.intake.domain import (
+    CaseStatus,
+    business_id_problem,
+    call_window_problem,
+    oecd_principles_problems,
+)
 from shared.events import Contact, Organisation
-from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
-
-T = TypeVar("T")
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
 
 
 class Strict(BaseModel):
@@ -26,17 +29,17 @@ def _valid_business_id(value: str) -> str:
     return value
 
 
-def _unique(values: list[int]) -> list[int]:
-    if len(set(values)) != len(values):
-        raise ValueError("each OECD principle may be listed only once")
+def _each_principle_once(values: list[OecdPrinciple]) -> list[OecdPrinciple]:
+    problems = oecd_principles_problems(values)
+    if problems:
+        raise ValueError(problems[0].problem)
     return values
 
 
 BusinessId = Annotated[str, AfterValidator(_valid_business_id)]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
-OecdPrinciples = Annotated[
-    list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=1, max_length=5), AfterValidator(_unique)
-]
+# On the wire a list of the principles' numbers (1..5); the rule that each appears once is domain.py's.
+OecdPrinciples = Annotated[list[OecdPrinciple], Field(min_length=1, max_length=5), AfterValidator(_each_principle_once)]
 Title = Annotated[str, Field(min_length=5, max_length=200)]
 Summary = Annotated[str, Field(min_length=20, max_length=2000)]
 LongText = Annotated[str, Field(min_length=20, max_length=10000)]
@@ -56,8 +59,9 @@ class CallIn(Strict):
 
     @model_validator(mode="after")
     def _window(self) -> CallIn:
-        if self.closes_at <= self.opens_at:
-            raise ValueError("closes_at must be after opens_at")
+        problem = call_window_problem(opens_at=self.opens_at, closes_at=self.closes_at)
+        if problem is not None:
+            raise ValueError(problem)
         # Duplicates carry no meaning; keep the first occurrence's order.
         self.categories = list(dict.fromkeys(self.categories))
         self.languages = list(dict.fromkeys(self.languages))
@@ -132,10 +136,6 @@ class RevisionIn(Strict):
     oecd_principles: OecdPrinciples | None = None
     change_note: str = Field(default="", max_length=2000)
 
-    def changes(self) -> dict[str, Any]:
-        """The edited fields in snapshot form (contacts as plain dicts), without the change note."""
-        return self.model_dump(mode="json", exclude_none=True, exclude={"change_note"})
-
 
 class WithdrawIn(Strict):
     reason: str = Field(default="", max_length=2000)
@@ -164,7 +164,7 @@ class CaseOut(BaseModel):
     partners: list[Contact]
     category: Category
     language: Language
-    oecd_principles: list[int]
+    oecd_principles: list[OecdPrinciple]
     iso_stage: IsoStage
     drivers: list[str]
     obstacles: list[str]

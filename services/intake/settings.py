@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from shared import registry
 from shared.settings import ServiceSettings, settings_config
 

@@ -214,7 +214,7 @@ async def test_case_must_fit_the_call(client: httpx.AsyncClient) -> None:
         ({"oecd_principles": "one"}, "oecd_principles", "valid list"),
         ({"oecd_principles": []}, "oecd_principles", "at least 1 item"),
         ({"oecd_principles": [1, 1]}, "oecd_principles", "only once"),
-        ({"oecd_principles": [6]}, "oecd_principles.0", "less than or equal to 5"),
+        ({"oecd_principles": [6]}, "oecd_principles.0", "should be 1, 2, 3, 4 or 5"),
         ({"iso_stage": "dreaming"}, "iso_stage", "opportunity"),
         ({"call_id": "not-a-uuid"}, "call_id", "UUID"),
         ({"organisation": {"name": "Espoo", "business_id": "0101263-5"}}, "organisation.business_id", "check digit"),

@@ -20,7 +20,7 @@ from services.intake.domain import (
     ensure_withdrawable,
     title_key,
 )
-from services.intake.schemas import CallIn, OrganisationIn
+from services.intake.schemas import CallIn, OrganisationIn, RevisionIn
 from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
@@ -35,7 +35,7 @@ from shared.events import (
     ResultsPublishedV1,
     StageAdvancedV1,
 )
-from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
 
 CASE = uuid.uuid4()
 CALL = uuid.uuid4()
@@ -73,6 +73,17 @@ def test_invalid_business_ids(value: str, fragment: str) -> None:
 def test_organisation_model_reports_the_business_id_problem() -> None:
     with pytest.raises(ValidationError, match="wrong check digit"):
         OrganisationIn(name="Kunta", business_id="0112038-1")
+
+
+def test_oecd_principles_travel_as_numbers_and_are_listed_once() -> None:
+    revision = RevisionIn.model_validate({"oecd_principles": [2, 5]})
+    assert revision.oecd_principles == [OecdPrinciple.ENCOURAGE_AND_EQUIP, OecdPrinciple.DIFFUSE_LESSONS]
+    assert revision.model_dump(mode="json")["oecd_principles"] == [2, 5]
+    with pytest.raises(ValidationError, match="each OECD principle may be listed only once; repeated: 2"):
+        RevisionIn.model_validate({"oecd_principles": [2, 5, 2]})
+    with pytest.raises(ValidationError, match="1, 2, 3, 4 or 5"):
+        RevisionIn.model_validate({"oecd_principles": [6]})
+    assert RevisionIn.model_json_schema()["$defs"]["OecdPrinciple"]["enum"] == [1, 2, 3, 4, 5]
 
 
 # --------------------------------------------------------------------------- titles

@@ -11,23 +11,31 @@ import pytest
 
 from services.intake.domain import (
     Call,
+    CaseChanges,
+    CaseDraft,
     CaseProgress,
     CaseStatus,
     StoredCase,
     TransitionRefused,
+    call_window_problem,
     duplicate_title,
     ensure_fits_call,
     ensure_revisable,
     ensure_same_request,
+    ensure_title_free,
     ensure_withdrawable,
+    first_snapshot,
+    oecd_principles_problems,
+    request_fingerprint,
     revised_entry,
     revised_snapshot,
     submitted_entry,
+    submitter_contact,
     withdrawn_entry,
 )
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, Problem
 from shared.events import CaseSnapshot, Contact, Organisation
-from shared.vocabulary import Category, IsoStage, Language
+from shared.vocabulary import Category, IsoStage, Language, OecdPrinciple
 
 NOW = datetime(2025, 5, 1, 12, tzinfo=UTC)
 
@@ -150,7 +158,7 @@ def test_transition_refusals_carry_their_error_codes() -> None:
 
 def test_a_revision_overlays_the_changes_and_counts_up() -> None:
     case = a_case(revision=2)
-    revised = revised_snapshot(case.snapshot, {"title": "Tool library", "drivers": ["demand"]})
+    revised = revised_snapshot(case.snapshot, CaseChanges(title="Tool library", drivers=("demand",)))
     assert revised.revision == 3
     assert revised.title == "Tool library"
     assert revised.drivers == ["demand"]
@@ -176,3 +184,122 @@ def test_timeline_entries_of_submitter_actions() -> None:
     assert withdrawn_entry(reason="").summary == "Withdrawn by the submitter"
     withdrawn = withdrawn_entry(reason="merged")
     assert (withdrawn.summary, withdrawn.details) == ("Withdrawn by the submitter: merged", {"reason": "merged"})
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def a_draft(**overrides: Any) -> CaseDraft:
+    draft = CaseDraft(
+        call_id=uuid.uuid4(),
+        title="Smart library lending",
+        summary="Libraries lend tools.",
+        problem="Residents buy tools they use once.",
+        solution="A self-service lending app.",
+        organisation=Organisation(id="org", name="City of Espoo", business_id="0101263-6"),
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        oecd_principles=(OecdPrinciple.DIFFUSE_LESSONS, OecdPrinciple.EMBRACE_AND_ENHANCE),
+        iso_stage=IsoStage.CONCEPT,
+        team=(Contact(name="Eeva", email="eeva@example.org"),),
+        drivers=("demand",),
+    )
+    return replace(draft, **overrides)
+
+
+def test_each_oecd_principle_may_be_listed_once() -> None:
+    assert oecd_principles_problems([OecdPrinciple.EMBRACE_AND_ENHANCE, OecdPrinciple.DIFFUSE_LESSONS]) == []
+    assert oecd_principles_problems([]) == []
+    repeated = [OecdPrinciple(3), OecdPrinciple(1), OecdPrinciple(3), OecdPrinciple(1), OecdPrinciple(2)]
+    assert oecd_principles_problems(repeated) == [
+        Problem("oecd_principles", "each OECD principle may be listed only once; repeated: 1, 3")
+    ]
+
+
+def test_a_call_closes_after_it_opens() -> None:
+    assert call_window_problem(opens_at=NOW, closes_at=NOW + timedelta(seconds=1)) is None
+    for closes_at in (NOW, NOW - timedelta(days=1)):
+        assert call_window_problem(opens_at=NOW, closes_at=closes_at) == "closes_at must be after opens_at"
+
+
+def test_the_fingerprint_is_the_drafts_content() -> None:
+    draft = a_draft()
+    assert request_fingerprint(draft) == request_fingerprint(replace(draft))
+    assert len(request_fingerprint(draft)) == 64
+    for change in (
+        {"title": "Smart library lending!"},
+        {"oecd_principles": (OecdPrinciple.EMBRACE_AND_ENHANCE, OecdPrinciple.DIFFUSE_LESSONS)},  # order counts
+        {"team": ()},
+        {"organisation": Organisation(id="other", name="City of Espoo", business_id="0101263-6")},
+    ):
+        assert request_fingerprint(replace(draft, **change)) != request_fingerprint(draft), change
+
+
+def test_the_submitter_contact_needs_a_valid_email() -> None:
+    contact = submitter_contact(user_id="alice", name="", email="alice@example.org", language=Language.SV)
+    assert contact == Contact(name="alice", email="alice@example.org", language=Language.SV)
+    with pytest.raises(Invalid) as refused:
+        submitter_contact(user_id="alice", name="Alice", email="", language=Language.FI)
+    assert refused.value.error == "submitter_email_missing"
+    with pytest.raises(Invalid) as refused:
+        submitter_contact(user_id="alice", name="Alice", email="not-an-email", language=Language.FI)
+    assert refused.value.error == "submitter_email_invalid"
+    assert "'not-an-email'" in refused.value.message
+
+
+def test_the_first_snapshot_is_the_draft_in_the_call() -> None:
+    call = a_call(reviewers_per_iteration=2)
+    draft = a_draft(call_id=call.id)
+    case_id = uuid.uuid4()
+    submitter = Contact(name="Alice", email="alice@example.org")
+    snapshot = first_snapshot(draft, case_id=case_id, call=call, submitter_id="alice", submitter=submitter)
+    assert snapshot.model_dump() == {
+        "case_id": case_id,
+        "call_id": call.id,
+        "call_title": "QIA",
+        "revision": 1,
+        "reviewers_per_iteration": 2,
+        "title": draft.title,
+        "summary": draft.summary,
+        "problem": draft.problem,
+        "solution": draft.solution,
+        "organisation": draft.organisation.model_dump(),
+        "submitter_id": "alice",
+        "submitter": submitter.model_dump(),
+        "team": [c.model_dump() for c in draft.team],
+        "partners": [],
+        "category": Category.PUBLIC_SECTOR,
+        "language": Language.FI,
+        "oecd_principles": [5, 1],
+        "iso_stage": IsoStage.CONCEPT,
+        "drivers": ["demand"],
+        "obstacles": [],
+    }
+    assert all(type(p) is int for p in snapshot.oecd_principles)
+
+
+def test_a_revision_edits_only_what_it_names() -> None:
+    assert CaseChanges().edited() == {}
+    team = (Contact(name="Ville", email="ville@example.org"),)
+    changes = CaseChanges(team=team, oecd_principles=(OecdPrinciple.SUPPORT_EXPLORATION,), obstacles=())
+    assert changes.edited() == {"team": team, "oecd_principles": (OecdPrinciple.SUPPORT_EXPLORATION,), "obstacles": ()}
+
+    case = a_case()
+    revised = revised_snapshot(case.snapshot, changes)
+    assert revised.team == list(team)
+    assert revised.oecd_principles == [4]
+    assert revised.obstacles == []  # an empty list is an edit: it clears the field
+    assert revised.model_dump(exclude={"team", "oecd_principles", "obstacles", "revision"}) == (
+        case.snapshot.model_dump(exclude={"team", "oecd_principles", "obstacles", "revision"})
+    )
+
+
+def test_a_free_title_passes_and_a_taken_one_is_refused() -> None:
+    ensure_title_free(None, submitter_id="alice")
+    mine = a_case(submitter_id="alice")
+    with pytest.raises(Conflict) as refused:
+        ensure_title_free(mine, submitter_id="alice")
+    assert refused.value.details == {"existing_case_id": str(mine.id)}
+    with pytest.raises(Conflict) as refused:
+        ensure_title_free(mine, submitter_id="bob")
+    assert refused.value.details == {}
