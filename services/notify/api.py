@@ -1,122 +1,154 @@
-"""Notify's HTTP routes: the in-app feed, delivery logs and webhook subscriptions."""
+"""Notify's HTTP routes: the in-app feed, delivery logs and webhook subscriptions.
+
+Each route parses, hands plain values to one use case in workflow.py with a unit of work, and converts the
+result; refusals (``shared.errors``) become HTTP errors in shared/http_errors.py.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from services.notify import repository
-from services.notify.domain import DeliveryStatus
-from services.notify.schemas import Delivery, FeedItem, Webhook, WebhookIn
+from services.notify import workflow
+from services.notify.domain import Delivery, DeliveryStatus, FeedItem, WebhookSubscription
+from services.notify.repository import NotifyRepository
+from services.notify.schemas import DeliveryView, FeedItemView, WebhookBody, WebhookView
 from shared.auth import CurrentUser, Operator
-from shared.logging import bind_event_context, get_logger
+from shared.http import unit_of_work
 from shared.pagination import Limit, Offset, Page
-from shared.service import CorrelationId, Db
+from shared.uow import UnitOfWork
 from shared.vocabulary import Channel
 
-log = get_logger(__name__)
-
 router = APIRouter(tags=["notify"])
+
+Uow = Annotated[UnitOfWork[NotifyRepository], Depends(unit_of_work(NotifyRepository))]
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _feed_item_view(item: FeedItem) -> FeedItemView:
+    return FeedItemView(
+        id=item.id,
+        case_id=item.case_id,
+        template=item.template,
+        language=item.language,
+        title=item.title,
+        body=item.body,
+        created_at=item.created_at,
+        read_at=item.read_at,
+    )
+
+
+def _delivery_view(delivery: Delivery) -> DeliveryView:
+    return DeliveryView(
+        id=delivery.id,
+        case_id=delivery.case_id,
+        source_event_id=delivery.source_event_id,
+        source_event_type=delivery.source_event_type,
+        channel=delivery.channel,
+        recipient=delivery.recipient,
+        language=delivery.language,
+        template=delivery.template,
+        subject=delivery.subject,
+        body=delivery.body,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
+    )
+
+
+def _webhook_view(subscription: WebhookSubscription) -> WebhookView:
+    return WebhookView(
+        id=subscription.id,
+        url=subscription.url,
+        event_types=list(subscription.event_types),
+        created_by=subscription.created_by,
+        created_at=subscription.created_at,
+    )
 
 
 # --------------------------------------------------------------------------- in-app feed
 
 
-@router.get("/feed", response_model=Page[FeedItem])
+@router.get("/feed", response_model=Page[FeedItemView])
 async def my_feed(
-    user: CurrentUser, pool: Db, limit: Limit = 50, offset: Offset = 0, unread_only: bool = False
-) -> Page[FeedItem]:
+    user: CurrentUser, uow: Uow, limit: Limit = 50, offset: Offset = 0, unread_only: bool = False
+) -> Page[FeedItemView]:
     """The caller's in-app notifications, newest first."""
-    async with pool.acquire() as conn:
-        rows, total = await repository.list_feed(
-            conn, user_id=user.user_id, unread_only=unread_only, limit=limit, offset=offset
-        )
-    return Page[FeedItem](items=[FeedItem(**dict(r)) for r in rows], limit=limit, offset=offset, total=total)
+    items, total = await workflow.feed(
+        uow=uow, user_id=user.user_id, unread_only=unread_only, limit=limit, offset=offset
+    )
+    return Page[FeedItemView](items=[_feed_item_view(i) for i in items], limit=limit, offset=offset, total=total)
 
 
-@router.post("/feed/{item_id}/read", response_model=FeedItem)
-async def mark_read(item_id: uuid.UUID, user: CurrentUser, pool: Db) -> FeedItem:
-    async with pool.acquire() as conn:
-        row = await repository.mark_feed_item_read(conn, user_id=user.user_id, item_id=item_id)
-    if row is None:  # unknown, or someone else's: the same answer
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no feed item {item_id}")
-    return FeedItem(**dict(row))
+@router.post("/feed/{item_id}/read", response_model=FeedItemView)
+async def mark_read(item_id: uuid.UUID, user: CurrentUser, uow: Uow) -> FeedItemView:
+    return _feed_item_view(await workflow.mark_read(uow=uow, user_id=user.user_id, item_id=item_id))
 
 
 # --------------------------------------------------------------------------- delivery logs (operators)
 
 
 async def _deliveries(
-    pool: Db,
+    uow: UnitOfWork[NotifyRepository],
     *,
     case_id: uuid.UUID | None,
     status_filter: DeliveryStatus | None,
     channel: Channel | None,
     limit: int,
     offset: int,
-) -> Page[Delivery]:
-    async with pool.acquire() as conn:
-        rows, total = await repository.list_deliveries(
-            conn,
-            case_id=case_id,
-            status=str(status_filter) if status_filter else None,
-            channel=str(channel) if channel else None,
-            limit=limit,
-            offset=offset,
-        )
-    return Page[Delivery](items=[Delivery(**dict(r)) for r in rows], limit=limit, offset=offset, total=total)
+) -> Page[DeliveryView]:
+    found, total = await workflow.deliveries(
+        uow=uow, case_id=case_id, status=status_filter, channel=channel, limit=limit, offset=offset
+    )
+    return Page[DeliveryView](items=[_delivery_view(d) for d in found], limit=limit, offset=offset, total=total)
 
 
-@router.get("/deliveries", response_model=Page[Delivery])
+@router.get("/deliveries", response_model=Page[DeliveryView])
 async def list_deliveries(
     _: Operator,
-    pool: Db,
+    uow: Uow,
     case_id: uuid.UUID | None = None,
-    status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
     channel: Channel | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[Delivery]:
-    return await _deliveries(pool, case_id=case_id, status_filter=status, channel=channel, limit=limit, offset=offset)
+) -> Page[DeliveryView]:
+    return await _deliveries(uow, case_id=case_id, status_filter=status_, channel=channel, limit=limit, offset=offset)
 
 
-@router.get("/cases/{case_id}/deliveries", response_model=Page[Delivery])
+@router.get("/cases/{case_id}/deliveries", response_model=Page[DeliveryView])
 async def case_deliveries(
-    case_id: uuid.UUID, _: Operator, pool: Db, limit: Limit = 50, offset: Offset = 0
-) -> Page[Delivery]:
-    return await _deliveries(pool, case_id=case_id, status_filter=None, channel=None, limit=limit, offset=offset)
+    case_id: uuid.UUID, _: Operator, uow: Uow, limit: Limit = 50, offset: Offset = 0
+) -> Page[DeliveryView]:
+    return await _deliveries(uow, case_id=case_id, status_filter=None, channel=None, limit=limit, offset=offset)
 
 
 # --------------------------------------------------------------------------- webhook subscriptions (operators)
 
 
-@router.post("/webhooks", response_model=Webhook, status_code=status.HTTP_201_CREATED)
-async def create_webhook(body: WebhookIn, operator: Operator, pool: Db, correlation_id: CorrelationId) -> Webhook:
+@router.post("/webhooks", response_model=WebhookView, status_code=status.HTTP_201_CREATED)
+async def create_webhook(body: WebhookBody, operator: Operator, uow: Uow) -> WebhookView:
     """Subscribe an endpoint; every matching consumed event is POSTed to it, signed with the secret."""
-    with bind_event_context(case_id=None, correlation_id=correlation_id):
-        async with pool.acquire() as conn:
-            row = await repository.create_webhook(
-                conn, url=str(body.url), secret=body.secret, event_types=body.event_types, created_by=operator.user_id
-            )
-        log.info("webhook subscribed", webhook_id=str(row["id"]), url=row["url"])
-    return Webhook(**dict(row))
+    subscription = await workflow.subscribe_webhook(
+        uow=uow, url=str(body.url), secret=body.secret, event_types=body.event_types, operator_id=operator.user_id
+    )
+    return _webhook_view(subscription)
 
 
-@router.get("/webhooks", response_model=Page[Webhook])
-async def list_webhooks(_: Operator, pool: Db, limit: Limit = 50, offset: Offset = 0) -> Page[Webhook]:
-    async with pool.acquire() as conn:
-        rows, total = await repository.list_webhooks(conn, limit=limit, offset=offset)
-    return Page[Webhook](items=[Webhook(**dict(r)) for r in rows], limit=limit, offset=offset, total=total)
+@router.get("/webhooks", response_model=Page[WebhookView])
+async def list_webhooks(_: Operator, uow: Uow, limit: Limit = 50, offset: Offset = 0) -> Page[WebhookView]:
+    subscriptions, total = await workflow.webhooks(uow=uow, limit=limit, offset=offset)
+    return Page[WebhookView](items=[_webhook_view(w) for w in subscriptions], limit=limit, offset=offset, total=total)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_webhook(webhook_id: uuid.UUID, _: Operator, pool: Db, correlation_id: CorrelationId) -> Response:
-    with bind_event_context(case_id=None, correlation_id=correlation_id):
-        async with pool.acquire() as conn:
-            deleted = await repository.delete_webhook(conn, webhook_id=webhook_id)
-        if not deleted:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook subscription {webhook_id}")
-        log.info("webhook unsubscribed", webhook_id=str(webhook_id))
+async def delete_webhook(webhook_id: uuid.UUID, _: Operator, uow: Uow) -> Response:
+    await workflow.unsubscribe_webhook(uow=uow, webhook_id=webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Builds the notify service: consumes intake/review/awards events, delivers email, webhooks and feed items."""
+"""The notify service process: HTTP API, the consumer of intake, review and awards events, and the delivery worker."""
 
 from __future__ import annotations
 
@@ -6,31 +6,30 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notify import domain
 from services.notify.api import router as api_router
 from services.notify.handlers import build_router
 from services.notify.settings import NotifySettings
 from services.notify.worker import delivery_worker
+from shared import registry
 from shared.events import NotificationDeliveredV1, NotificationFailedV1
 from shared.service import ServiceDefinition, create_app
 
 
 def create() -> FastAPI:
     settings = NotifySettings()
-    definition = ServiceDefinition(
-        name="notify",
-        title="Notify",
-        description=(
-            "Stakeholder notification: every event that matters to a person reaches them in their language "
-            "(fi, sv, en) by email, signed webhook and in-app feed; deliveries are de-duplicated, retried "
-            "with backoff and logged."
-        ),
-        settings=settings,
-        migrations=Path(__file__).parent / "migrations",
-        api_routers=[api_router],
-        event_router=build_router(settings),
-        consumes=domain.CONSUMED_TOPICS,
-        publishes=[NotificationDeliveredV1, NotificationFailedV1],
-        background_jobs=[delivery_worker],
+    return create_app(
+        ServiceDefinition(
+            part=registry.NOTIFY,
+            description=(
+                "Stakeholder notification: every event that matters to a person reaches them in their language "
+                "(fi, sv, en) by email, signed webhook and in-app feed; deliveries are de-duplicated, retried "
+                "with backoff and logged."
+            ),
+            settings=settings,
+            migrations=Path(__file__).parent / "migrations",
+            api_routers=[api_router],
+            event_router=build_router(settings),
+            publishes=[NotificationDeliveredV1, NotificationFailedV1],
+            background_jobs=[delivery_worker],
+        )
     )
-    return create_app(definition)

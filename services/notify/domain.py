@@ -1,4 +1,5 @@
-"""Pure notification rules: who must hear about an event, with which template, and retry timing.
+"""Pure notification rules: who must hear about an event, with which template, and retry timing;
+and the records notify keeps (directory, deliveries, feed items, webhook subscriptions).
 
 No I/O here. The stakeholder directory is stored from intake's snapshots because review
 and awards events carry only the case id.
@@ -7,7 +8,9 @@ and awards events carry only the case id.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +20,6 @@ from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
     CaseRejectedV1,
-    CaseRevisedV1,
     CaseSnapshot,
     CaseSubmittedV1,
     ChangesRequestedV1,
@@ -27,15 +29,17 @@ from shared.events import (
     ResultsPublishedV1,
     StageAdvancedV1,
 )
-from shared.vocabulary import Language
+from shared.vocabulary import Channel, Language
 
-# Every event type on the topics notify consumes; webhooks may subscribe to any of them.
-CONSUMED_TOPICS: tuple[str, ...] = (topics.INTAKE, topics.REVIEW, topics.AWARDS)
-CONSUMED_EVENTS: tuple[type[EventPayload], ...] = tuple(m for m in EVENT_TYPES.values() if m.topic in CONSUMED_TOPICS)
+# What notify listens to: every event of intake, review and awards. The event router registers a
+# handler for each (so the topics follow from it), and webhooks may subscribe to any of them.
+CONSUMED_EVENTS: tuple[type[EventPayload], ...] = tuple(
+    p for p in EVENT_TYPES.values() if p.topic in (topics.INTAKE, topics.REVIEW, topics.AWARDS)
+)
 CONSUMED_EVENT_TYPES: frozenset[str] = frozenset(p.event_type for p in CONSUMED_EVENTS)
 
 
-def unknown_event_types(event_types: list[str]) -> list[str]:
+def unknown_event_types(event_types: Iterable[str]) -> list[str]:
     return [t for t in event_types if t not in CONSUMED_EVENT_TYPES]
 
 
@@ -59,10 +63,10 @@ class Audience(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
+    PENDING = "pending"  # waiting for its (next) attempt
+    SENDING = "sending"  # claimed by a worker, under a lease
     DELIVERED = "delivered"
-    FAILED = "failed"
+    FAILED = "failed"  # for good: attempts exhausted, or a permanent error
 
 
 @dataclass(frozen=True)
@@ -220,24 +224,96 @@ def plan_notices(payload: EventPayload, directory: Directory, *, operator_emails
     ]
 
 
-def case_id_of(payload: EventPayload) -> uuid.UUID:
-    """The case an event is about (intake's snapshots nest it; the others carry it at the top)."""
-    match payload:
-        case CaseSubmittedV1() | CaseRevisedV1():
-            return payload.case.case_id
-        case _:
-            case_id = getattr(payload, "case_id", None)
-            if not isinstance(case_id, uuid.UUID):
-                raise ValueError(f"{type(payload).__name__} names no case")
-            return case_id
-
-
-def wants_event(subscribed_types: list[str], event_type: str) -> bool:
+def wants_event(subscribed_types: Collection[str], event_type: str) -> bool:
     """A webhook subscription with no types gets every event."""
     return not subscribed_types or event_type in subscribed_types
 
 
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message on one channel to one recipient (an email address, or a webhook subscription's id),
+    answering one event.
+
+    ``traceparent``/``tracestate`` are the trace context current when it was recorded (the consumer's
+    span), so sending it and its outcome event continue the case's trace.
+    """
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    source_event_id: uuid.UUID
+    source_event_type: str
+    correlation_id: str
+    channel: Channel
+    recipient: str
+    recipient_name: str
+    webhook_id: uuid.UUID | None
+    language: str
+    template: str
+    subject: str
+    body: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery a worker has claimed, with its webhook's target (Nones and inactive for email)."""
+
+    delivery: Delivery
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_active: bool = False
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """An in-app notification of one user."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    template: str
+    language: str
+    title: str
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WebhookSubscription:
+    """An endpoint that receives the events it subscribed to (all when ``event_types`` is empty)."""
+
+    id: uuid.UUID
+    url: str
+    event_types: tuple[str, ...]
+    created_by: str
+    created_at: datetime
+
+
 # --------------------------------------------------------------------------- delivery retries
+
+
+# An attempt's error is kept (and announced) up to this many characters.
+MAX_ERROR_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often a delivery is attempted, and how long to wait between attempts."""
+
+    max_attempts: int
+    backoff_base_s: float
+    backoff_max_s: float
 
 
 def retry_delay_s(*, attempts: int, base_s: float, max_s: float) -> float:
@@ -245,9 +321,9 @@ def retry_delay_s(*, attempts: int, base_s: float, max_s: float) -> float:
     return float(min(max_s, base_s * 2 ** max(0, attempts - 1)))
 
 
-def after_failure(*, attempts: int, max_attempts: int) -> DeliveryStatus:
-    """Pending again (retry later) or failed for good."""
-    return DeliveryStatus.FAILED if attempts >= max_attempts else DeliveryStatus.PENDING
+def after_failure(*, attempts: int, max_attempts: int, permanent: bool = False) -> DeliveryStatus:
+    """Pending again (retry later) or failed for good (attempts exhausted, or an error no retry can fix)."""
+    return DeliveryStatus.FAILED if permanent or attempts >= max_attempts else DeliveryStatus.PENDING
 
 
 def webhook_succeeded(status_code: int) -> bool:

@@ -1,23 +1,65 @@
-"""All of notify's SQL (asyncpg). Every function takes a connection first."""
+"""All of notify's SQL (asyncpg), bound to the connection of one unit of work; typed records out.
+
+Status and channel values are bound as parameters from ``DeliveryStatus`` and ``Channel``, never
+written as SQL literals (the migrations' CHECK constraints and index predicates name them).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
-from services.notify.domain import DeliveryStatus, Directory, Stakeholder
+from services.notify.domain import (
+    Delivery,
+    DeliveryStatus,
+    Directory,
+    DueDelivery,
+    FeedItem,
+    Stakeholder,
+    WebhookSubscription,
+)
 from shared.db import Connection
-from shared.vocabulary import Language
+from shared.vocabulary import Channel, Language
 
-DELIVERY_COLUMNS = """
-    d.id, d.case_id, d.source_event_id, d.source_event_type, d.correlation_id, d.channel, d.recipient,
-    d.recipient_name, d.webhook_id, d.language, d.template, d.subject, d.body, d.status, d.attempts,
-    d.next_attempt_at, d.lease_until, d.last_error, d.created_at, d.updated_at, d.delivered_at
-"""
+_DELIVERY_COLUMNS = ", ".join(
+    f"d.{c}"
+    for c in (
+        "id",
+        "case_id",
+        "source_event_id",
+        "source_event_type",
+        "correlation_id",
+        "channel",
+        "recipient",
+        "recipient_name",
+        "webhook_id",
+        "language",
+        "template",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "lease_until",
+        "last_error",
+        "created_at",
+        "delivered_at",
+        "traceparent",
+        "tracestate",
+    )
+)
+_FEED_ITEM_COLUMNS = "id, case_id, template, language, title, body, created_at, read_at"
+_WEBHOOK_COLUMNS = "id, url, event_types, created_by, created_at"  # never the secret
 
-# --------------------------------------------------------------------------- stakeholder directory
+_PENDING = DeliveryStatus.PENDING.value
+_SENDING = DeliveryStatus.SENDING.value
+_DELIVERED = DeliveryStatus.DELIVERED.value
+
+
+# --------------------------------------------------------------------------- row mapping
 
 
 def _person(data: dict[str, Any], user_id: str | None = None) -> Stakeholder:
@@ -28,38 +70,7 @@ def _person_json(person: Stakeholder) -> dict[str, str]:
     return {"name": person.name, "email": person.email, "language": str(person.language)}
 
 
-async def stored_revision(conn: Connection, *, case_id: uuid.UUID) -> int | None:
-    value: int | None = await conn.fetchval("SELECT revision FROM stakeholders WHERE case_id = $1", case_id)
-    return value
-
-
-async def save_directory(conn: Connection, *, directory: Directory) -> None:
-    await conn.execute(
-        """
-        INSERT INTO stakeholders (case_id, call_id, call_title, case_title, revision, submitter_id, submitter,
-                                  team, partners)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        ON CONFLICT (case_id) DO UPDATE SET
-            call_id = EXCLUDED.call_id, call_title = EXCLUDED.call_title, case_title = EXCLUDED.case_title,
-            revision = EXCLUDED.revision, submitter_id = EXCLUDED.submitter_id, submitter = EXCLUDED.submitter,
-            team = EXCLUDED.team, partners = EXCLUDED.partners, updated_at = now()
-        """,
-        directory.case_id,
-        directory.call_id,
-        directory.call_title,
-        directory.case_title,
-        directory.revision,
-        directory.submitter.user_id or "",
-        _person_json(directory.submitter),
-        [_person_json(p) for p in directory.team],
-        [_person_json(p) for p in directory.partners],
-    )
-
-
-async def get_directory(conn: Connection, *, case_id: uuid.UUID) -> Directory | None:
-    row = await conn.fetchrow("SELECT * FROM stakeholders WHERE case_id = $1", case_id)
-    if row is None:
-        return None
+def _directory(row: asyncpg.Record) -> Directory:
     return Directory(
         case_id=row["case_id"],
         call_id=row["call_id"],
@@ -72,260 +83,352 @@ async def get_directory(conn: Connection, *, case_id: uuid.UUID) -> Directory | 
     )
 
 
-# --------------------------------------------------------------------------- recording deliveries
-
-
-async def record_delivery(
-    conn: Connection,
-    *,
-    case_id: uuid.UUID,
-    source_event_id: uuid.UUID,
-    source_event_type: str,
-    correlation_id: str,
-    channel: str,
-    recipient: str,
-    recipient_name: str,
-    language: str,
-    template: str,
-    subject: str,
-    body: str,
-    webhook_id: uuid.UUID | None = None,
-) -> bool:
-    """Record a pending delivery; False if this (event, channel, recipient) was recorded before."""
-    status = await conn.execute(
-        """
-        INSERT INTO deliveries (id, case_id, source_event_id, source_event_type, correlation_id, channel, recipient,
-                                recipient_name, webhook_id, language, template, subject, body)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-        ON CONFLICT (source_event_id, channel, recipient) DO NOTHING
-        """,
-        uuid.uuid4(),
-        case_id,
-        source_event_id,
-        source_event_type,
-        correlation_id,
-        channel,
-        recipient,
-        recipient_name,
-        webhook_id,
-        language,
-        template,
-        subject,
-        body,
+def _delivery(row: asyncpg.Record) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        case_id=row["case_id"],
+        source_event_id=row["source_event_id"],
+        source_event_type=row["source_event_type"],
+        correlation_id=row["correlation_id"],
+        channel=Channel(row["channel"]),
+        recipient=row["recipient"],
+        recipient_name=row["recipient_name"],
+        webhook_id=row["webhook_id"],
+        language=row["language"],
+        template=row["template"],
+        subject=row["subject"],
+        body=row["body"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        lease_until=row["lease_until"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
+        traceparent=row["traceparent"],
+        tracestate=row["tracestate"],
     )
+
+
+def _feed_item(row: asyncpg.Record) -> FeedItem:
+    return FeedItem(
+        id=row["id"],
+        case_id=row["case_id"],
+        template=row["template"],
+        language=row["language"],
+        title=row["title"],
+        body=row["body"],
+        created_at=row["created_at"],
+        read_at=row["read_at"],
+    )
+
+
+def _webhook(row: asyncpg.Record) -> WebhookSubscription:
+    return WebhookSubscription(
+        id=row["id"],
+        url=row["url"],
+        event_types=tuple(row["event_types"]),
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
+
+
+def _changed_one(status: str) -> bool:
+    """asyncpg's command tag ("UPDATE 1", "INSERT 0 1") says one row was written."""
     return status.endswith(" 1")
 
 
-async def record_feed_item(
-    conn: Connection,
-    *,
-    user_id: str,
-    case_id: uuid.UUID,
-    source_event_id: uuid.UUID,
-    template: str,
-    language: str,
-    title: str,
-    body: str,
-) -> bool:
-    status = await conn.execute(
-        """
-        INSERT INTO feed_items (id, user_id, case_id, source_event_id, template, language, title, body)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (source_event_id, user_id) DO NOTHING
-        """,
-        uuid.uuid4(),
-        user_id,
-        case_id,
-        source_event_id,
-        template,
-        language,
-        title,
-        body,
-    )
-    return status.endswith(" 1")
+class NotifyRepository:
+    """Notify's tables: the stakeholder directory, deliveries, feed items and webhook subscriptions."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-# --------------------------------------------------------------------------- delivery worker
+    # ----------------------------------------------------------------------- stakeholder directory
 
+    async def stored_revision(self, case_id: uuid.UUID) -> int | None:
+        value: int | None = await self._conn.fetchval("SELECT revision FROM stakeholders WHERE case_id = $1", case_id)
+        return value
 
-async def claim_due_deliveries(conn: Connection, *, limit: int, lease_s: float) -> list[asyncpg.Record]:
-    """Take due deliveries (and stale "sending" leases) and mark them sending; counts the attempt now."""
-    return list(
-        await conn.fetch(
+    async def save_directory(self, directory: Directory) -> None:
+        await self._conn.execute(
             """
+            INSERT INTO stakeholders (case_id, call_id, call_title, case_title, revision, submitter_id, submitter,
+                                      team, partners)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (case_id) DO UPDATE SET
+                call_id = EXCLUDED.call_id, call_title = EXCLUDED.call_title, case_title = EXCLUDED.case_title,
+                revision = EXCLUDED.revision, submitter_id = EXCLUDED.submitter_id, submitter = EXCLUDED.submitter,
+                team = EXCLUDED.team, partners = EXCLUDED.partners, updated_at = now()
+            """,
+            directory.case_id,
+            directory.call_id,
+            directory.call_title,
+            directory.case_title,
+            directory.revision,
+            directory.submitter.user_id or "",
+            _person_json(directory.submitter),
+            [_person_json(p) for p in directory.team],
+            [_person_json(p) for p in directory.partners],
+        )
+
+    async def get_directory(self, case_id: uuid.UUID) -> Directory | None:
+        row = await self._conn.fetchrow("SELECT * FROM stakeholders WHERE case_id = $1", case_id)
+        return _directory(row) if row is not None else None
+
+    # ----------------------------------------------------------------------- recording deliveries
+
+    async def record_delivery(
+        self,
+        *,
+        case_id: uuid.UUID,
+        source_event_id: uuid.UUID,
+        source_event_type: str,
+        correlation_id: str,
+        channel: Channel,
+        recipient: str,
+        recipient_name: str,
+        language: str,
+        template: str,
+        subject: str,
+        body: str,
+        webhook_id: uuid.UUID | None = None,
+        traceparent: str | None = None,
+        tracestate: str | None = None,
+    ) -> bool:
+        """Record a pending delivery; False if this (event, channel, recipient) was recorded before."""
+        status = await self._conn.execute(
+            """
+            INSERT INTO deliveries (id, case_id, source_event_id, source_event_type, correlation_id, channel,
+                                    recipient, recipient_name, webhook_id, language, template, subject, body,
+                                    status, traceparent, tracestate)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON CONFLICT (source_event_id, channel, recipient) DO NOTHING
+            """,
+            uuid.uuid4(),
+            case_id,
+            source_event_id,
+            source_event_type,
+            correlation_id,
+            channel.value,
+            recipient,
+            recipient_name,
+            webhook_id,
+            language,
+            template,
+            subject,
+            body,
+            _PENDING,
+            traceparent,
+            tracestate,
+        )
+        return _changed_one(status)
+
+    async def record_feed_item(
+        self,
+        *,
+        user_id: str,
+        case_id: uuid.UUID,
+        source_event_id: uuid.UUID,
+        template: str,
+        language: str,
+        title: str,
+        body: str,
+    ) -> bool:
+        """Record an in-app notification; False if this (event, user) has one already."""
+        status = await self._conn.execute(
+            """
+            INSERT INTO feed_items (id, user_id, case_id, source_event_id, template, language, title, body)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (source_event_id, user_id) DO NOTHING
+            """,
+            uuid.uuid4(),
+            user_id,
+            case_id,
+            source_event_id,
+            template,
+            language,
+            title,
+            body,
+        )
+        return _changed_one(status)
+
+    # ----------------------------------------------------------------------- the delivery worker's claims
+
+    async def claim_due_deliveries(self, *, limit: int, lease_s: float) -> list[DueDelivery]:
+        """Take due deliveries (and stale "sending" leases) and mark them sending; counts the attempt now."""
+        rows = await self._conn.fetch(
+            f"""
             WITH due AS (
                 SELECT d.id, w.url AS webhook_url, w.secret AS webhook_secret,
                        (w.id IS NOT NULL AND w.deleted_at IS NULL) AS webhook_active
                 FROM deliveries d LEFT JOIN webhook_subscriptions w ON w.id = d.webhook_id
-                WHERE (d.status = 'pending' AND d.next_attempt_at <= now())
-                   OR (d.status = 'sending' AND d.lease_until < now())
+                WHERE (d.status = $3 AND d.next_attempt_at <= now())
+                   OR (d.status = $4 AND d.lease_until < now())
                 ORDER BY d.next_attempt_at
                 LIMIT $1
                 FOR UPDATE OF d SKIP LOCKED
             )
             UPDATE deliveries d
-            SET status = 'sending', attempts = d.attempts + 1,
+            SET status = $4, attempts = d.attempts + 1,
                 lease_until = now() + make_interval(secs => $2), updated_at = now()
             FROM due WHERE d.id = due.id
-            RETURNING d.*, due.webhook_url, due.webhook_secret, due.webhook_active
-            """,
+            RETURNING {_DELIVERY_COLUMNS}, due.webhook_url, due.webhook_secret, due.webhook_active
+            """,  # noqa: S608 - column names are constants, values bound
             limit,
             lease_s,
+            _PENDING,
+            _SENDING,
         )
-    )
+        return [
+            DueDelivery(
+                delivery=_delivery(r),
+                webhook_url=r["webhook_url"],
+                webhook_secret=r["webhook_secret"],
+                webhook_active=bool(r["webhook_active"]),
+            )
+            for r in rows
+        ]
 
+    async def mark_delivered(self, *, delivery_id: uuid.UUID, attempt: int) -> bool:
+        """False if someone else reclaimed the lease meanwhile (then they finalise it)."""
+        status = await self._conn.execute(
+            """
+            UPDATE deliveries SET status = $3, delivered_at = now(), lease_until = NULL, last_error = NULL,
+                                  updated_at = now()
+            WHERE id = $1 AND status = $4 AND attempts = $2
+            """,
+            delivery_id,
+            attempt,
+            _DELIVERED,
+            _SENDING,
+        )
+        return _changed_one(status)
 
-async def mark_delivered(conn: Connection, *, delivery_id: uuid.UUID, attempt: int) -> bool:
-    """False if someone else reclaimed the lease meanwhile (then they finalise it)."""
-    status = await conn.execute(
-        """
-        UPDATE deliveries SET status = 'delivered', delivered_at = now(), lease_until = NULL, last_error = NULL,
-                              updated_at = now()
-        WHERE id = $1 AND status = 'sending' AND attempts = $2
-        """,
-        delivery_id,
-        attempt,
-    )
-    return status.endswith(" 1")
+    async def mark_attempt_failed(
+        self, *, delivery_id: uuid.UUID, attempt: int, status: DeliveryStatus, retry_in_s: float, error: str
+    ) -> bool:
+        """Record a failed attempt: pending again after ``retry_in_s``, or failed for good. False if the lease
+        was reclaimed meanwhile."""
+        result = await self._conn.execute(
+            """
+            UPDATE deliveries SET status = $3, next_attempt_at = now() + make_interval(secs => $4),
+                                  lease_until = NULL, last_error = $5, updated_at = now()
+            WHERE id = $1 AND status = $6 AND attempts = $2
+            """,
+            delivery_id,
+            attempt,
+            status.value,
+            retry_in_s,
+            error,
+            _SENDING,
+        )
+        return _changed_one(result)
 
+    # ----------------------------------------------------------------------- delivery listings
 
-async def mark_attempt_failed(
-    conn: Connection,
-    *,
-    delivery_id: uuid.UUID,
-    attempt: int,
-    status: DeliveryStatus,
-    retry_in_s: float,
-    error: str,
-) -> bool:
-    result = await conn.execute(
-        """
-        UPDATE deliveries SET status = $3, next_attempt_at = now() + make_interval(secs => $4),
-                              lease_until = NULL, last_error = $5, updated_at = now()
-        WHERE id = $1 AND status = 'sending' AND attempts = $2
-        """,
-        delivery_id,
-        attempt,
-        str(status),
-        retry_in_s,
-        error[:2000],
-    )
-    return result.endswith(" 1")
+    async def list_deliveries(
+        self,
+        *,
+        case_id: uuid.UUID | None,
+        status: DeliveryStatus | None,
+        channel: Channel | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Delivery], int]:
+        where = (
+            "($1::uuid IS NULL OR d.case_id = $1) AND ($2::text IS NULL OR d.status = $2) "
+            "AND ($3::text IS NULL OR d.channel = $3)"
+        )
+        filters = (case_id, status.value if status else None, channel.value if channel else None)
+        rows = await self._conn.fetch(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d WHERE {where} "  # noqa: S608 - constant fragments only
+            "ORDER BY d.created_at DESC, d.id LIMIT $4 OFFSET $5",
+            *filters,
+            limit,
+            offset,
+        )
+        total = await self._conn.fetchval(
+            f"SELECT count(*) FROM deliveries d WHERE {where}",  # noqa: S608 - constant fragments only
+            *filters,
+        )
+        return [_delivery(r) for r in rows], int(total or 0)
 
+    # ----------------------------------------------------------------------- in-app feed
 
-# --------------------------------------------------------------------------- delivery listings
+    async def list_feed(
+        self, *, user_id: str, unread_only: bool, limit: int, offset: int
+    ) -> tuple[list[FeedItem], int]:
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_FEED_ITEM_COLUMNS} FROM feed_items
+            WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL)
+            ORDER BY created_at DESC, id LIMIT $3 OFFSET $4
+            """,  # noqa: S608 - column names are constants
+            user_id,
+            unread_only,
+            limit,
+            offset,
+        )
+        total = await self._conn.fetchval(
+            "SELECT count(*) FROM feed_items WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL)", user_id, unread_only
+        )
+        return [_feed_item(r) for r in rows], int(total or 0)
 
+    async def mark_feed_item_read(self, *, user_id: str, item_id: uuid.UUID) -> FeedItem | None:
+        """Only the owner's item; reading twice keeps the first read time."""
+        row = await self._conn.fetchrow(
+            f"""
+            UPDATE feed_items SET read_at = coalesce(read_at, now())
+            WHERE id = $1 AND user_id = $2
+            RETURNING {_FEED_ITEM_COLUMNS}
+            """,  # noqa: S608 - column names are constants
+            item_id,
+            user_id,
+        )
+        return _feed_item(row) if row is not None else None
 
-async def list_deliveries(
-    conn: Connection,
-    *,
-    case_id: uuid.UUID | None,
-    status: str | None,
-    channel: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    where = (
-        "($1::uuid IS NULL OR d.case_id = $1) AND ($2::text IS NULL OR d.status = $2) "
-        "AND ($3::text IS NULL OR d.channel = $3)"
-    )
-    rows = await conn.fetch(
-        f"SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE {where} "  # noqa: S608 - constant fragments only
-        "ORDER BY d.created_at DESC, d.id LIMIT $4 OFFSET $5",
-        case_id,
-        status,
-        channel,
-        limit,
-        offset,
-    )
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM deliveries d WHERE {where}",  # noqa: S608 - constant fragments only
-        case_id,
-        status,
-        channel,
-    )
-    return list(rows), int(total or 0)
+    # ----------------------------------------------------------------------- webhook subscriptions
 
+    async def create_webhook(
+        self, *, url: str, secret: str, event_types: Sequence[str], created_by: str
+    ) -> WebhookSubscription:
+        row = await self._conn.fetchrow(
+            f"""
+            INSERT INTO webhook_subscriptions (id, url, secret, event_types, created_by)
+            VALUES ($1, $2, $3, $4, $5)
+            RETURNING {_WEBHOOK_COLUMNS}
+            """,  # noqa: S608 - column names are constants
+            uuid.uuid4(),
+            url,
+            secret,
+            list(event_types),
+            created_by,
+        )
+        assert row is not None
+        return _webhook(row)
 
-# --------------------------------------------------------------------------- in-app feed
+    async def list_webhooks(self, *, limit: int, offset: int) -> tuple[list[WebhookSubscription], int]:
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_WEBHOOK_COLUMNS} FROM webhook_subscriptions
+            WHERE deleted_at IS NULL ORDER BY created_at DESC, id LIMIT $1 OFFSET $2
+            """,  # noqa: S608 - column names are constants
+            limit,
+            offset,
+        )
+        total = await self._conn.fetchval("SELECT count(*) FROM webhook_subscriptions WHERE deleted_at IS NULL")
+        return [_webhook(r) for r in rows], int(total or 0)
 
+    async def delete_webhook(self, webhook_id: uuid.UUID) -> bool:
+        """Soft delete: its past deliveries keep their reference. False if there was no live subscription."""
+        status = await self._conn.execute(
+            "UPDATE webhook_subscriptions SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", webhook_id
+        )
+        return _changed_one(status)
 
-async def list_feed(
-    conn: Connection, *, user_id: str, unread_only: bool, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(
-        """
-        SELECT id, case_id, template, language, title, body, created_at, read_at FROM feed_items
-        WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL)
-        ORDER BY created_at DESC, id LIMIT $3 OFFSET $4
-        """,
-        user_id,
-        unread_only,
-        limit,
-        offset,
-    )
-    total = await conn.fetchval(
-        "SELECT count(*) FROM feed_items WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL)", user_id, unread_only
-    )
-    return list(rows), int(total or 0)
-
-
-async def mark_feed_item_read(conn: Connection, *, user_id: str, item_id: uuid.UUID) -> asyncpg.Record | None:
-    """Only the owner's item; reading twice keeps the first read time."""
-    return await conn.fetchrow(
-        """
-        UPDATE feed_items SET read_at = coalesce(read_at, now())
-        WHERE id = $1 AND user_id = $2
-        RETURNING id, case_id, template, language, title, body, created_at, read_at
-        """,
-        item_id,
-        user_id,
-    )
-
-
-# --------------------------------------------------------------------------- webhook subscriptions
-
-
-async def create_webhook(
-    conn: Connection, *, url: str, secret: str, event_types: list[str], created_by: str
-) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO webhook_subscriptions (id, url, secret, event_types, created_by)
-        VALUES ($1, $2, $3, $4, $5)
-        RETURNING id, url, event_types, created_by, created_at
-        """,
-        uuid.uuid4(),
-        url,
-        secret,
-        event_types,
-        created_by,
-    )
-    assert row is not None
-    return row
-
-
-async def list_webhooks(conn: Connection, *, limit: int, offset: int) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(
-        """
-        SELECT id, url, event_types, created_by, created_at FROM webhook_subscriptions
-        WHERE deleted_at IS NULL ORDER BY created_at DESC, id LIMIT $1 OFFSET $2
-        """,
-        limit,
-        offset,
-    )
-    total = await conn.fetchval("SELECT count(*) FROM webhook_subscriptions WHERE deleted_at IS NULL")
-    return list(rows), int(total or 0)
-
-
-async def delete_webhook(conn: Connection, *, webhook_id: uuid.UUID) -> bool:
-    status = await conn.execute(
-        "UPDATE webhook_subscriptions SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", webhook_id
-    )
-    return status.endswith(" 1")
-
-
-async def active_webhooks(conn: Connection) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch("SELECT id, event_types FROM webhook_subscriptions WHERE deleted_at IS NULL ORDER BY id")
-    )
+    async def active_webhooks(self) -> list[WebhookSubscription]:
+        rows = await self._conn.fetch(
+            f"SELECT {_WEBHOOK_COLUMNS} FROM webhook_subscriptions WHERE deleted_at IS NULL ORDER BY id"  # noqa: S608
+        )
+        return [_webhook(r) for r in rows]

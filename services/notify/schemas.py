@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from services.notify.domain import CONSUMED_EVENT_TYPES, DeliveryStatus, unknown_event_types
 from shared.vocabulary import Channel
 
-T = TypeVar("T")
 
-
-class FeedItem(BaseModel):
+class FeedItemView(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
     template: str
@@ -25,7 +22,7 @@ class FeedItem(BaseModel):
     read_at: datetime | None
 
 
-class Delivery(BaseModel):
+class DeliveryView(BaseModel):
     id: uuid.UUID
     case_id: uuid.UUID
     source_event_id: uuid.UUID
@@ -44,7 +41,7 @@ class Delivery(BaseModel):
     delivered_at: datetime | None
 
 
-class WebhookIn(BaseModel):
+class WebhookBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl = Field(description="http(s) endpoint that receives CloudEvents")
@@ -60,7 +57,7 @@ class WebhookIn(BaseModel):
         return sorted(set(value))
 
 
-class Webhook(BaseModel):
+class WebhookView(BaseModel):
     id: uuid.UUID
     url: str
     event_types: list[str]

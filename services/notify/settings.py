@@ -23,10 +23,10 @@ class NotifySettings(ServiceSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "Kipinä <no-reply@kipina.local>"
 
-    # delivery worker
-    max_attempts: int = 5
-    backoff_base_s: float = 2.0
-    backoff_max_s: float = 600.0
+    # delivery worker: attempts per delivery (not the consumer's handler_* retries of an event)
+    delivery_max_attempts: int = 5
+    delivery_backoff_base_s: float = 2.0
+    delivery_backoff_max_s: float = 600.0
     delivery_poll_s: float = 0.5
     delivery_lease_s: float = 120.0
     delivery_batch_size: int = 20

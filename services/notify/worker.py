@@ -1,9 +1,11 @@
 """The delivery worker: sends pending deliveries (email over SMTP, signed webhooks) with retries.
 
-Each round claims due rows in a short transaction (``FOR UPDATE SKIP LOCKED``) and marks
-them ``sending`` with a lease, so no database transaction stays open while a slow SMTP
-server or webhook endpoint answers. A second short transaction records the result and
-emits NotificationDeliveredV1 / NotificationFailedV1 through the outbox.
+Each round claims due deliveries in a short unit of work (``FOR UPDATE SKIP LOCKED``) and marks them
+``sending`` with a lease, so no database transaction stays open while a slow SMTP server or webhook
+endpoint answers. A second short unit of work records the result and emits NotificationDeliveredV1 /
+NotificationFailedV1 (workflow.py). It carries the delivery's correlation id and, as causation, the
+event that asked for the delivery; it runs inside the send's span, which continues the trace recorded
+with the delivery, so the outcome event joins the case's trace.
 
 Delivery is at-least-once: if the process dies after the SMTP server accepted a message
 but before the result was recorded, the lease expires and the message is sent again.
@@ -15,28 +17,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import uuid
 from email.message import EmailMessage
 from email.utils import formataddr
-from typing import Any, cast
+from typing import cast
 
 import aiosmtplib
-import asyncpg
 import httpx
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter
 
-from services.notify import domain, repository
+from services.notify import domain, workflow
+from services.notify.domain import Delivery, DueDelivery, RetryPolicy
+from services.notify.repository import NotifyRepository
 from services.notify.settings import NotifySettings
-from shared import outbox
-from shared.db import Connection
-from shared.events import CONTENT_TYPE, EventPayload, NotificationDeliveredV1, NotificationFailedV1
+from shared import tracing
+from shared.consumer import new_correlation_id
+from shared.events import CONTENT_TYPE
 from shared.logging import bind_event_context, get_logger
-from shared.service import Runtime
+from shared.runtime import Runtime
 from shared.vocabulary import Channel
 
 log = get_logger(__name__)
 
-SERVICE = "notify"
 SIGNATURE_HEADER = "X-Kipina-Signature"
 
 DELIVERY_ATTEMPTS = Counter(
@@ -57,26 +59,31 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def build_email(row: asyncpg.Record, *, mail_from: str) -> EmailMessage:
+def build_email(delivery: Delivery, *, mail_from: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = mail_from
-    message["To"] = formataddr((row["recipient_name"], row["recipient"]))
-    message["Subject"] = row["subject"]
+    message["To"] = formataddr((delivery.recipient_name, delivery.recipient))
+    message["Subject"] = delivery.subject
     # Stable per delivery: a resend after a crash carries the same id.
-    message["Message-ID"] = f"<{row['id']}@kipina.local>"
-    message["Content-Language"] = row["language"]
-    message["X-Kipina-Delivery-Id"] = str(row["id"])
-    message["X-Kipina-Case-Id"] = str(row["case_id"])
-    message["X-Kipina-Template"] = row["template"]
-    message.set_content(row["body"])
+    message["Message-ID"] = f"<{delivery.id}@kipina.local>"
+    message["Content-Language"] = delivery.language
+    message["X-Kipina-Delivery-Id"] = str(delivery.id)
+    message["X-Kipina-Case-Id"] = str(delivery.case_id)
+    message["X-Kipina-Template"] = delivery.template
+    message.set_content(delivery.body)
     return message
 
 
 class DeliveryWorker:
-    def __init__(self, *, pool: asyncpg.Pool, settings: NotifySettings, http: httpx.AsyncClient) -> None:
-        self._pool = pool
+    def __init__(self, *, runtime: Runtime, settings: NotifySettings, http: httpx.AsyncClient) -> None:
+        self._runtime = runtime
         self._settings = settings
         self._http = http
+        self._retry = RetryPolicy(
+            max_attempts=settings.delivery_max_attempts,
+            backoff_base_s=settings.delivery_backoff_base_s,
+            backoff_max_s=settings.delivery_backoff_max_s,
+        )
 
     async def run(self) -> None:
         while True:
@@ -92,39 +99,75 @@ class DeliveryWorker:
 
     async def deliver_due(self) -> int:
         """Claim, send and finalise one batch of due deliveries; returns how many were attempted."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await repository.claim_due_deliveries(
-                conn, limit=self._settings.delivery_batch_size, lease_s=self._settings.delivery_lease_s
-            )
-        if rows:
-            await asyncio.gather(*(self._deliver(row) for row in rows))
-        return len(rows)
+        claimed = await workflow.claim_due_deliveries(
+            uow=self._runtime.unit_of_work(NotifyRepository, correlation_id=new_correlation_id()),
+            limit=self._settings.delivery_batch_size,
+            lease_s=self._settings.delivery_lease_s,
+        )
+        if claimed:
+            await asyncio.gather(*(self._deliver(due) for due in claimed))
+        return len(claimed)
 
-    async def _deliver(self, row: asyncpg.Record) -> None:
-        with bind_event_context(
-            case_id=str(row["case_id"]), correlation_id=row["correlation_id"], delivery_id=str(row["id"])
+    async def _deliver(self, due: DueDelivery) -> None:
+        delivery = due.delivery
+        with (
+            bind_event_context(
+                case_id=str(delivery.case_id), correlation_id=delivery.correlation_id, delivery_id=str(delivery.id)
+            ),
+            tracing.span(
+                f"{delivery.channel.value} send",  # "email send", "webhook send"
+                kind=SpanKind.CLIENT,
+                traceparent=delivery.traceparent,
+                tracestate=delivery.tracestate,
+                attributes={
+                    "kipina.delivery.id": str(delivery.id),
+                    "kipina.delivery.channel": delivery.channel.value,
+                    "kipina.delivery.attempt": delivery.attempts,
+                    "kipina.delivery.template": delivery.template,
+                    "cloudevents.event_subject": str(delivery.case_id),
+                },
+            ) as span,
         ):
             error: str | None = None
             permanent = False
             try:
-                if row["channel"] == Channel.EMAIL:
-                    await self._send_email(row)
-                else:
-                    await self._post_webhook(row)
+                await self._send(due)
             except DeliveryError as exc:
                 error, permanent = str(exc), exc.permanent
             except Exception as exc:  # SMTP, network, timeouts: all retried
                 error = f"{type(exc).__name__}: {exc}"
-            DELIVERY_ATTEMPTS.labels(row["channel"], "ok" if error is None else "error").inc()
+            DELIVERY_ATTEMPTS.labels(delivery.channel.value, "ok" if error is None else "error").inc()
+            if error is not None:
+                span.set_status(Status(StatusCode.ERROR, error))
             try:
-                await self._finalise(row, error=error, permanent=permanent)
-            except Exception as exc:  # the lease expires and the row is retried (at-least-once)
+                # Inside the send's span: the outcome event carries the delivery's trace.
+                await workflow.record_delivery_outcome(
+                    uow=self._runtime.unit_of_work(
+                        NotifyRepository,
+                        correlation_id=delivery.correlation_id,
+                        causation_id=str(delivery.source_event_id),
+                    ),
+                    delivery=delivery,
+                    error=error,
+                    permanent=permanent,
+                    retry=self._retry,
+                )
+            except Exception as exc:  # the lease expires and the delivery is retried (at-least-once)
                 log.error("could not record delivery result", error=repr(exc))
 
-    async def _send_email(self, row: asyncpg.Record) -> None:
+    async def _send(self, due: DueDelivery) -> None:
+        match due.delivery.channel:
+            case Channel.EMAIL:
+                await self._send_email(due.delivery)
+            case Channel.WEBHOOK:
+                await self._post_webhook(due)
+            case other:
+                raise DeliveryError(f"notify does not deliver on the {other.value} channel", permanent=True)
+
+    async def _send_email(self, delivery: Delivery) -> None:
         s = self._settings
         await aiosmtplib.send(
-            build_email(row, mail_from=s.mail_from),
+            build_email(delivery, mail_from=s.mail_from),
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_username or None,
@@ -133,81 +176,26 @@ class DeliveryWorker:
             timeout=s.smtp_timeout_s,
         )
 
-    async def _post_webhook(self, row: asyncpg.Record) -> None:
-        if not row["webhook_active"]:
+    async def _post_webhook(self, due: DueDelivery) -> None:
+        if not due.webhook_active or due.webhook_url is None or due.webhook_secret is None:
             raise DeliveryError("webhook subscription was deleted", permanent=True)
-        body = row["body"].encode()
+        body = due.delivery.body.encode()
         response = await self._http.post(
-            row["webhook_url"],
+            due.webhook_url,
             content=body,
             headers={
                 "Content-Type": CONTENT_TYPE,
-                SIGNATURE_HEADER: sign(body, row["webhook_secret"]),
-                "X-Kipina-Delivery-Id": str(row["id"]),
+                SIGNATURE_HEADER: sign(body, due.webhook_secret),
+                "X-Kipina-Delivery-Id": str(due.delivery.id),
             },
             timeout=self._settings.webhook_timeout_s,
         )
         if not domain.webhook_succeeded(response.status_code):
             raise DeliveryError(f"webhook answered HTTP {response.status_code}")
 
-    async def _finalise(self, row: asyncpg.Record, *, error: str | None, permanent: bool) -> None:
-        attempts: int = row["attempts"]
-        delivery_id: uuid.UUID = row["id"]
-        async with self._pool.acquire() as conn, conn.transaction():
-            if error is None:
-                if await repository.mark_delivered(conn, delivery_id=delivery_id, attempt=attempts):
-                    await _emit_outcome(conn, row, NotificationDeliveredV1(**_delivery_facts(row)))
-                    log.info("delivered", channel=row["channel"], attempts=attempts)
-                return
-            status = (
-                domain.DeliveryStatus.FAILED
-                if permanent
-                else domain.after_failure(attempts=attempts, max_attempts=self._settings.max_attempts)
-            )
-            delay = domain.retry_delay_s(
-                attempts=attempts, base_s=self._settings.backoff_base_s, max_s=self._settings.backoff_max_s
-            )
-            updated = await repository.mark_attempt_failed(
-                conn, delivery_id=delivery_id, attempt=attempts, status=status, retry_in_s=delay, error=error
-            )
-            if not updated:
-                return
-            if status == domain.DeliveryStatus.FAILED:
-                await _emit_outcome(conn, row, NotificationFailedV1(**_delivery_facts(row), error=error[:2000]))
-                log.error("delivery failed for good", channel=row["channel"], attempts=attempts, error=error)
-            else:
-                log.warning("delivery attempt failed; will retry", attempts=attempts, retry_in_s=delay, error=error)
-
-
-def _delivery_facts(row: asyncpg.Record) -> dict[str, Any]:
-    """What both outcome events say about a delivery."""
-    return {
-        "delivery_id": row["id"],
-        "case_id": row["case_id"],
-        "source_event_id": row["source_event_id"],
-        "source_event_type": row["source_event_type"],
-        "channel": Channel(row["channel"]),
-        "recipient": row["recipient"],
-        "template": row["template"],
-        "attempts": row["attempts"],
-    }
-
-
-async def _emit_outcome(conn: Connection, row: asyncpg.Record, payload: EventPayload) -> None:
-    """The delivery's outcome event, caused by the event that asked for the delivery."""
-    await outbox.emit(
-        conn,
-        payload,
-        service=SERVICE,
-        subject=str(row["case_id"]),
-        correlation_id=row["correlation_id"],
-        causation_id=str(row["source_event_id"]),
-    )
-
 
 async def delivery_worker(runtime: Runtime) -> None:
     """Background job: runs until the service stops."""
     settings = cast(NotifySettings, runtime.settings)
     async with httpx.AsyncClient(follow_redirects=False) as http:
-        worker = DeliveryWorker(pool=runtime.db(), settings=settings, http=http)
-        await worker.run()
+        await DeliveryWorker(runtime=runtime, settings=settings, http=http).run()

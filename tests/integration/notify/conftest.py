@@ -106,7 +106,12 @@ async def producer(infra_env: dict[str, str]) -> AsyncIterator[AIOKafkaProducer]
 
 
 async def produce(
-    producer: AIOKafkaProducer, payload: EventPayload, *, case_id: uuid.UUID, event_id: uuid.UUID | None = None
+    producer: AIOKafkaProducer,
+    payload: EventPayload,
+    *,
+    case_id: uuid.UUID,
+    event_id: uuid.UUID | None = None,
+    traceparent: str | None = None,
 ) -> uuid.UUID:
     event = new_event(
         payload,
@@ -114,6 +119,7 @@ async def produce(
         subject=str(case_id),
         correlation_id=f"test-{uuid.uuid4()}",
         event_id=event_id,
+        traceparent=traceparent,
     )
     await producer.send_and_wait(
         payload.topic,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -93,8 +94,14 @@ async def test_emails_feed_dedupe_and_webhooks(
         webhook = r.json()
         assert "secret" not in webhook
 
-        # 1. submitted → the submitter hears in Finnish
-        await produce(producer, submitted(case_id, submitter_id=submitter), case_id=case_id)
+        # 1. submitted → the submitter hears in Finnish (the event comes with a trace of its own)
+        trace_id = uuid.uuid4().hex
+        await produce(
+            producer,
+            submitted(case_id, submitter_id=submitter),
+            case_id=case_id,
+            traceparent=f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01",
+        )
         await eventually(lambda: _async(len(smtp_sink.for_case(case_id)) >= 1), what="receipt email")
         receipt = smtp_sink.for_case(case_id)[0]
         assert receipt["To"].addresses[0].addr_spec == f"aino-{tag}@example.org"
@@ -123,6 +130,10 @@ async def test_emails_feed_dedupe_and_webhooks(
         assert {e["data"]["template"] for e in delivered} == {"case_submitted", "changes_requested"}
         assert all(e["data"]["channel"] == "email" and e["data"]["attempts"] == 1 for e in delivered)
         assert any(e["causationid"] == str(event_id) for e in delivered)
+        # The receipt's delivery joined the submission's trace: recorded in the consumer's span, sent in a
+        # span continuing it, and announced from inside that span.
+        (receipt_delivered,) = [e for e in delivered if e["data"]["template"] == "case_submitted"]
+        assert receipt_delivered["traceparent"].split("-")[1] == trace_id
 
         # 4. award decided → everyone (3 people) + the signed webhook
         await produce(
@@ -152,7 +163,14 @@ async def test_emails_feed_dedupe_and_webhooks(
             return [(h, b) for h, b in webhook_receiver.requests if json.loads(b).get("subject") == str(case_id)]
 
         await eventually(lambda: _async(len(hooks()) >= 1), what="webhook POST")
-        await asyncio.sleep(1.0)  # nothing else may arrive: the subscription is for award decisions only
+        # Every event of the case has been handled (the award emails were sent, and the evaluation opened
+        # before the decision on the same partition), so every webhook delivery it asked for is recorded.
+        # Once none of the case's deliveries is pending or sending, every POST has been made: nothing else
+        # can still arrive, and the subscription (award decisions only) got exactly one.
+        settled = await eventually(
+            lambda: _settled_deliveries(client, case_id, operator), what="the case's deliveries to settle"
+        )
+        assert [d["source_event_type"] for d in settled if d["channel"] == "webhook"] == ["kipina.award.decided.v1"]
         headers, body = hooks()[0]
         assert len(hooks()) == 1
         assert headers["content-type"] == "application/cloudevents+json"
@@ -246,8 +264,8 @@ async def test_smtp_down_retries_then_fails(
     async with notify_service(
         infra_env,
         KIPINA_NOTIFY_SMTP_PORT=str(free_port()),  # nothing listens there
-        KIPINA_NOTIFY_MAX_ATTEMPTS="3",
-        KIPINA_NOTIFY_BACKOFF_BASE_S="0.2",
+        KIPINA_NOTIFY_DELIVERY_MAX_ATTEMPTS="3",
+        KIPINA_NOTIFY_DELIVERY_BACKOFF_BASE_S="0.2",
         KIPINA_NOTIFY_SMTP_TIMEOUT_S="2",
     ) as client:
         await produce(producer, submitted(case_id, submitter_id="user-x", language=Language.EN), case_id=case_id)
@@ -265,3 +283,13 @@ async def test_smtp_down_retries_then_fails(
 
 async def _async(value):  # eventually() wants an awaitable probe
     return value
+
+
+async def _settled_deliveries(
+    client: httpx.AsyncClient, case_id: uuid.UUID, headers: dict[str, str]
+) -> list[dict[str, Any]] | None:
+    """The case's deliveries once none is waiting or being sent (None before)."""
+    r = await client.get(f"/cases/{case_id}/deliveries", headers=headers)
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items if items and all(d["status"] in ("delivered", "failed") for d in items) else None

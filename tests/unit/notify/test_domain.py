@@ -9,9 +9,13 @@ import pytest
 
 from services.notify import domain
 from services.notify.domain import Audience, DeliveryStatus, Template
+from services.notify.handlers import build_router
 from services.notify.rendering import render
+from services.notify.settings import NotifySettings
 from services.notify.worker import sign
+from shared import topics
 from shared.events import (
+    EVENT_TYPES,
     AwardDecidedV1,
     CaseNominatedV1,
     CaseRejectedV1,
@@ -25,6 +29,8 @@ from shared.events import (
     FeedbackItem,
     IterationEscalatedV1,
     IterationOpenedV1,
+    NotificationDeliveredV1,
+    NotificationFailedV1,
     Organisation,
     ResultsPublishedV1,
     StageAdvancedV1,
@@ -164,9 +170,17 @@ def test_events_that_concern_nobody() -> None:
     assert domain.what_to_tell(opened) is None
 
 
-def test_case_id_of_reads_snapshot_or_top_level() -> None:
-    assert domain.case_id_of(CaseSubmittedV1(case=snapshot())) == CASE_ID
-    assert domain.case_id_of(CaseWithdrawnV1(case_id=CASE_ID, call_id=CALL_ID)) == CASE_ID
+def test_notify_listens_to_every_event_of_intake_review_and_awards_and_none_of_its_own() -> None:
+    consumed = {p.event_type for p in domain.CONSUMED_EVENTS}
+    assert consumed == {t for t, p in EVENT_TYPES.items() if p.topic in (topics.INTAKE, topics.REVIEW, topics.AWARDS)}
+    assert {CaseSubmittedV1, CaseWithdrawnV1, IterationOpenedV1, AwardDecidedV1} <= set(domain.CONSUMED_EVENTS)
+    assert not {NotificationDeliveredV1, NotificationFailedV1} & set(domain.CONSUMED_EVENTS)
+
+
+def test_the_router_handles_every_consumed_event_so_the_topics_follow() -> None:
+    router = build_router(NotifySettings())
+    assert set(router.payload_types) == set(domain.CONSUMED_EVENTS)
+    assert router.topics == sorted([topics.AWARDS, topics.INTAKE, topics.REVIEW])
 
 
 def test_older_snapshot_does_not_replace_newer() -> None:
@@ -261,6 +275,10 @@ def test_after_failure_retries_until_max_attempts() -> None:
     assert domain.after_failure(attempts=1, max_attempts=3) == DeliveryStatus.PENDING
     assert domain.after_failure(attempts=2, max_attempts=3) == DeliveryStatus.PENDING
     assert domain.after_failure(attempts=3, max_attempts=3) == DeliveryStatus.FAILED
+
+
+def test_a_permanent_failure_is_final_at_once() -> None:
+    assert domain.after_failure(attempts=1, max_attempts=3, permanent=True) == DeliveryStatus.FAILED
 
 
 def test_webhook_success_is_2xx() -> None:

@@ -1,0 +1,284 @@
+"""Notify's use cases on an in-memory repository: what is recorded for an event, and how an attempt ends."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from services.notify import domain, workflow
+from services.notify.domain import (
+    Delivery,
+    DeliveryStatus,
+    Directory,
+    FeedItem,
+    RetryPolicy,
+    WebhookSubscription,
+)
+from shared import tracing
+from shared.errors import NotFound
+from shared.events import (
+    CaseRevisedV1,
+    CaseSnapshot,
+    CaseSubmittedV1,
+    CaseWithdrawnV1,
+    Contact,
+    EventPayload,
+    NotificationDeliveredV1,
+    NotificationFailedV1,
+    Organisation,
+    new_event,
+)
+from shared.vocabulary import Category, Channel, IsoStage, Language
+from tests.support.fakes import FakeUnitOfWork
+
+CASE_ID = uuid.UUID("00000000-0000-0000-0000-0000000000c1")
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+RETRY = RetryPolicy(max_attempts=3, backoff_base_s=2.0, backoff_max_s=60.0)
+PUBLISHES = (NotificationDeliveredV1, NotificationFailedV1)
+
+
+class FakeNotifyRepository:
+    """The part of NotifyRepository the use cases under test call, in memory."""
+
+    def __init__(self) -> None:
+        self.directories: dict[uuid.UUID, Directory] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self.feed_items: list[dict[str, Any]] = []
+        self.webhooks: list[WebhookSubscription] = []
+        self.marked: list[tuple[str, dict[str, Any]]] = []
+        self.lease_held = True
+
+    async def stored_revision(self, case_id: uuid.UUID) -> int | None:
+        directory = self.directories.get(case_id)
+        return directory.revision if directory else None
+
+    async def save_directory(self, directory: Directory) -> None:
+        self.directories[directory.case_id] = directory
+
+    async def get_directory(self, case_id: uuid.UUID) -> Directory | None:
+        return self.directories.get(case_id)
+
+    async def active_webhooks(self) -> list[WebhookSubscription]:
+        return list(self.webhooks)
+
+    async def record_delivery(self, **fields: Any) -> bool:
+        key = (fields["source_event_id"], fields["channel"], fields["recipient"])
+        if any((d["source_event_id"], d["channel"], d["recipient"]) == key for d in self.deliveries):
+            return False
+        self.deliveries.append(fields)
+        return True
+
+    async def record_feed_item(self, **fields: Any) -> bool:
+        self.feed_items.append(fields)
+        return True
+
+    async def mark_delivered(self, **fields: Any) -> bool:
+        self.marked.append(("delivered", fields))
+        return self.lease_held
+
+    async def mark_attempt_failed(self, **fields: Any) -> bool:
+        self.marked.append(("failed_attempt", fields))
+        return self.lease_held
+
+    async def mark_feed_item_read(self, *, user_id: str, item_id: uuid.UUID) -> FeedItem | None:
+        return None
+
+    async def delete_webhook(self, webhook_id: uuid.UUID) -> bool:
+        return False
+
+
+def uow(repo: FakeNotifyRepository) -> Any:
+    return FakeUnitOfWork(repo, service="notify", publishes=PUBLISHES)
+
+
+def snapshot(*, revision: int = 1) -> CaseSnapshot:
+    return CaseSnapshot(
+        case_id=CASE_ID,
+        call_id=uuid.uuid4(),
+        call_title="Call",
+        revision=revision,
+        title=f"Case r{revision}",
+        summary="s",
+        problem="p",
+        solution="x",
+        organisation=Organisation(id="org-1", name="Org", business_id="1234567-8"),
+        submitter_id="user-1",
+        submitter=Contact(name="Aino", email="aino@example.org", language=Language.FI),
+        team=[Contact(name="Björn", email="bjorn@example.org", language=Language.SV)],
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        iso_stage=IsoStage.CONCEPT,
+    )
+
+
+def webhook(*event_types: str) -> WebhookSubscription:
+    return WebhookSubscription(
+        id=uuid.uuid4(), url="http://hook.example/h", event_types=event_types, created_by="op", created_at=NOW
+    )
+
+
+def delivery(*, attempts: int = 1, channel: Channel = Channel.EMAIL) -> Delivery:
+    return Delivery(
+        id=uuid.uuid4(),
+        case_id=CASE_ID,
+        source_event_id=uuid.uuid4(),
+        source_event_type="kipina.case.submitted.v1",
+        correlation_id="corr-1",
+        channel=channel,
+        recipient="aino@example.org",
+        recipient_name="Aino",
+        webhook_id=None,
+        language="fi",
+        template="case_submitted",
+        subject="s",
+        body="b",
+        status=DeliveryStatus.SENDING,
+        attempts=attempts,
+        next_attempt_at=NOW,
+        lease_until=NOW,
+        last_error=None,
+        created_at=NOW,
+        delivered_at=None,
+    )
+
+
+def event_of(payload: EventPayload) -> Any:
+    return new_event(payload, service="test", correlation_id="corr-1")
+
+
+# --------------------------------------------------------------------------- events
+
+
+async def test_a_submission_stores_the_directory_and_records_an_email_and_a_feed_item() -> None:
+    repo = FakeNotifyRepository()
+    payload = CaseSubmittedV1(case=snapshot())
+    work = uow(repo)
+    await workflow.refresh_directory_and_notify(uow=work, event=event_of(payload), payload=payload, operator_emails=[])
+    assert work.commits == 1
+    assert repo.directories[CASE_ID].revision == 1
+    assert [(d["channel"], d["recipient"], d["template"]) for d in repo.deliveries] == [
+        (Channel.EMAIL, "aino@example.org", "case_submitted")
+    ]
+    assert repo.deliveries[0]["correlation_id"] == "corr-1"
+    assert [f["user_id"] for f in repo.feed_items] == ["user-1"]
+
+
+async def test_an_older_snapshot_leaves_the_newer_directory() -> None:
+    repo = FakeNotifyRepository()
+    repo.directories[CASE_ID] = domain.directory_from_snapshot(snapshot(revision=3))
+    payload = CaseRevisedV1(case=snapshot(revision=2))
+    await workflow.refresh_directory_and_notify(
+        uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=[]
+    )
+    assert repo.directories[CASE_ID].revision == 3
+    assert repo.deliveries == []  # a revision concerns nobody
+
+
+async def test_webhooks_get_the_events_they_subscribed_to_even_those_that_concern_nobody() -> None:
+    repo = FakeNotifyRepository()
+    everything, withdrawals, decisions = (
+        webhook(),
+        webhook("kipina.case.withdrawn.v1"),
+        webhook("kipina.award.decided.v1"),
+    )
+    repo.webhooks = [everything, withdrawals, decisions]
+    payload = CaseWithdrawnV1(case_id=CASE_ID, call_id=uuid.uuid4())
+    event = event_of(payload)
+    work = uow(repo)
+    await workflow.notify_stakeholders(uow=work, event=event, payload=payload, operator_emails=[])
+    assert work.commits == 1  # committed although nobody is told by email
+    assert [d["webhook_id"] for d in repo.deliveries] == [everything.id, withdrawals.id]
+    assert all(d["channel"] == Channel.WEBHOOK and d["body"] == event.to_bytes().decode() for d in repo.deliveries)
+
+
+async def test_a_delivery_records_the_trace_it_was_recorded_in() -> None:
+    repo = FakeNotifyRepository()
+    repo.directories[CASE_ID] = domain.directory_from_snapshot(snapshot())
+    payload = CaseSubmittedV1(case=snapshot())
+    provider = TracerProvider()
+    with provider.get_tracer("test").start_as_current_span("consumer") as span:
+        await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=[])
+        traceparent, _ = tracing.current_trace_context()
+    assert traceparent is not None and format(span.get_span_context().trace_id, "032x") in traceparent
+    assert [d["traceparent"] for d in repo.deliveries] == [traceparent]
+
+
+# --------------------------------------------------------------------------- outcomes of attempts
+
+
+async def test_a_delivered_attempt_is_announced() -> None:
+    repo = FakeNotifyRepository()
+    work = uow(repo)
+    sent = delivery(attempts=2)
+    status = await workflow.record_delivery_outcome(uow=work, delivery=sent, error=None, permanent=False, retry=RETRY)
+    assert status == DeliveryStatus.DELIVERED
+    assert repo.marked == [("delivered", {"delivery_id": sent.id, "attempt": 2})]
+    assert work.events == [
+        NotificationDeliveredV1(
+            delivery_id=sent.id,
+            case_id=CASE_ID,
+            source_event_id=sent.source_event_id,
+            source_event_type=sent.source_event_type,
+            channel=Channel.EMAIL,
+            recipient="aino@example.org",
+            template="case_submitted",
+            attempts=2,
+        )
+    ]
+
+
+async def test_a_failed_attempt_is_retried_later_without_an_event() -> None:
+    repo = FakeNotifyRepository()
+    work = uow(repo)
+    status = await workflow.record_delivery_outcome(
+        uow=work, delivery=delivery(attempts=2), error="timeout", permanent=False, retry=RETRY
+    )
+    assert status == DeliveryStatus.PENDING
+    (_, fields) = repo.marked[0]
+    assert fields["status"] == DeliveryStatus.PENDING and fields["retry_in_s"] == 4.0
+    assert work.commits == 1 and work.events == []
+
+
+@pytest.mark.parametrize(("attempts", "permanent"), [(3, False), (1, True)])
+async def test_the_last_or_a_permanent_failure_is_announced(attempts: int, permanent: bool) -> None:
+    repo = FakeNotifyRepository()
+    work = uow(repo)
+    failed = delivery(attempts=attempts, channel=Channel.WEBHOOK)
+    status = await workflow.record_delivery_outcome(
+        uow=work, delivery=failed, error="x" * 3000, permanent=permanent, retry=RETRY
+    )
+    assert status == DeliveryStatus.FAILED
+    (event,) = work.events
+    assert isinstance(event, NotificationFailedV1)
+    assert event.attempts == attempts and event.channel == Channel.WEBHOOK
+    assert event.error == "x" * domain.MAX_ERROR_LENGTH
+    assert repo.marked[0][1]["error"] == event.error
+
+
+@pytest.mark.parametrize("error", [None, "refused"])
+async def test_an_attempt_whose_lease_was_reclaimed_changes_nothing(error: str | None) -> None:
+    repo = FakeNotifyRepository()
+    repo.lease_held = False
+    work = uow(repo)
+    last = delivery(attempts=RETRY.max_attempts)
+    assert (
+        await workflow.record_delivery_outcome(uow=work, delivery=last, error=error, permanent=False, retry=RETRY)
+        is None
+    )
+    assert work.commits == 0 and work.emitted == []
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+async def test_someone_elses_feed_item_and_an_unknown_webhook_are_not_found() -> None:
+    item_id = uuid.uuid4()
+    with pytest.raises(NotFound, match=f"^no feed item {item_id}$"):
+        await workflow.mark_read(uow=uow(FakeNotifyRepository()), user_id="u", item_id=item_id)
+    webhook_id = uuid.uuid4()
+    with pytest.raises(NotFound, match=f"^no webhook subscription {webhook_id}$"):
+        await workflow.unsubscribe_webhook(uow=uow(FakeNotifyRepository()), webhook_id=webhook_id)
