@@ -99,11 +99,12 @@ class DeliveryWorker:
 
     async def deliver_due(self) -> int:
         """Claim, send and finalise one batch of due deliveries; returns how many were attempted."""
-        claimed = await workflow.claim_due_deliveries(
-            uow=self._runtime.unit_of_work(NotifyRepository, correlation_id=new_correlation_id()),
-            limit=self._settings.delivery_batch_size,
-            lease_s=self._settings.delivery_lease_s,
-        )
+        with tracing.quietly():  # polling is not a case's work; each send continues its case's trace
+            claimed = await workflow.claim_due_deliveries(
+                uow=self._runtime.unit_of_work(NotifyRepository, correlation_id=new_correlation_id()),
+                limit=self._settings.delivery_batch_size,
+                lease_s=self._settings.delivery_lease_s,
+            )
         if claimed:
             await asyncio.gather(*(self._deliver(due) for due in claimed))
         return len(claimed)

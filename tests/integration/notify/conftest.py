@@ -5,59 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiosmtpd.controller import Controller
 
 from shared import topics
 from shared.events import CONTENT_TYPE, EventPayload, new_event
+from tests.support import mail
 from tests.support.harness import running_app
 from tests.support.infra import reset_database, unique_group
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _SinkHandler:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls this name
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@dataclass
-class SmtpSink:
-    port: int
-    handler: _SinkHandler
-
-    def for_case(self, case_id: uuid.UUID) -> list[EmailMessage]:
-        return [m for m in self.handler.messages if m["X-Kipina-Case-Id"] == str(case_id)]
+from tests.support.mail import SmtpSink, free_port
 
 
 @pytest.fixture(scope="module")
 def smtp_sink() -> Iterator[SmtpSink]:
-    handler = _SinkHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpSink(port=port, handler=handler)
-    finally:
-        controller.stop()
+    with mail.smtp_sink() as sink:
+        yield sink
 
 
 @dataclass
