@@ -1,7 +1,7 @@
 """Review's HTTP API: reviewers pull tasks from the queue, decide them; operators watch the queue.
 
-Each route hands the request to one use case in workflow.py (which opens the transaction) and shapes
-the result into its response schema; the rules' refusals (``shared.errors``) become HTTP errors in ``shared.service``.
+Each route parses, hands plain values or a command to one use case in workflow.py with a unit of work,
+and converts the result; refusals (``shared.errors``) become HTTP errors in shared/http_errors.py.
 """
 
 from __future__ import annotations
@@ -9,15 +9,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, cast
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.review import domain, workflow
-from services.review.domain import CaseStatus, TaskStatus
+from services.review.domain import Task, TaskSlot, TaskStatus, Verdict
+from services.review.repository import ReviewRepository
 from services.review.schemas import (
     CaseView,
     DecisionIn,
     DecisionOut,
+    FeedbackOut,
     IterationOut,
     IterationsPage,
     QueueItem,
@@ -27,12 +28,15 @@ from services.review.schemas import (
 )
 from services.review.settings import ReviewSettings
 from shared.auth import Operator, Principal, Reviewer, require_roles
+from shared.events import FeedbackItem
+from shared.http import get_runtime, unit_of_work
 from shared.pagination import Limit, Offset
-from shared.service import CorrelationId, Db, get_runtime
-from shared.vocabulary import Category, IsoStage, Language, Role
+from shared.uow import UnitOfWork
+from shared.vocabulary import Role
 
 router = APIRouter(tags=["review"])
 
+Uow = Annotated[UnitOfWork[ReviewRepository], Depends(unit_of_work(ReviewRepository))]
 ReviewerOrOperator = Annotated[Principal, Depends(require_roles(Role.REVIEWER, Role.OPERATOR))]
 
 
@@ -51,35 +55,57 @@ Settings = Annotated[ReviewSettings, Depends(get_settings)]
     response_model=TaskOut,
     responses={204: {"description": "no task is available to this reviewer"}},
 )
-async def claim_task(pool: Db, reviewer: Reviewer, settings: Settings, cid: CorrelationId) -> Any:
+async def claim_task(uow: Uow, reviewer: Reviewer, settings: Settings) -> Any:
     """Claim the available task due first, with a lease; 204 when nothing is available."""
-    task = await workflow.claim_task(pool=pool, reviewer=reviewer, lease=settings.lease, correlation_id=cid)
+    task = await workflow.claim_task(uow=uow, reviewer=reviewer, lease=settings.lease)
     if task is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return _task_out(task)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
-async def get_task(task_id: uuid.UUID, pool: Db, principal: ReviewerOrOperator) -> TaskOut:
+async def get_task(task_id: uuid.UUID, uow: Uow, principal: ReviewerOrOperator) -> TaskOut:
     """A task, for the reviewer who claimed it or an operator."""
-    return _task_out(await workflow.get_task(pool=pool, task_id=task_id, principal=principal))
+    return _task_out(await workflow.get_task(uow=uow, task_id=task_id, viewer=principal))
 
 
 @router.post("/tasks/{task_id}/release", response_model=TaskOut)
-async def release_task(task_id: uuid.UUID, pool: Db, reviewer: Reviewer, cid: CorrelationId) -> TaskOut:
+async def release_task(task_id: uuid.UUID, uow: Uow, reviewer: Reviewer) -> TaskOut:
     """Give a claimed task back to the queue."""
-    return _task_out(await workflow.release_task(pool=pool, task_id=task_id, reviewer=reviewer, correlation_id=cid))
+    return _task_out(await workflow.release_task(uow=uow, task_id=task_id, reviewer=reviewer))
 
 
 @router.post("/tasks/{task_id}/decision", response_model=DecisionOut)
 async def decide_task(
-    task_id: uuid.UUID, body: DecisionIn, pool: Db, reviewer: Reviewer, settings: Settings, cid: CorrelationId
+    task_id: uuid.UUID, body: DecisionIn, uow: Uow, reviewer: Reviewer, settings: Settings
 ) -> DecisionOut:
-    """Decide a claimed task; the iteration settles once all its reviewers decided (see domain.py)."""
-    result = await workflow.decide_task(
-        pool=pool, task_id=task_id, reviewer=reviewer, decision_in=body, timebox=settings.timebox, correlation_id=cid
+    """Decide a claimed task; the iteration settles once all its reviewers decided.
+
+    With one reviewer per iteration the decision settles the iteration at once. With two (four-eyes), the first
+    decision is recorded and the iteration waits for the second (``outcome`` is null until then). Agreeing
+    decisions stand; differing ones resolve to the more cautious: reject, then request changes, then advance,
+    then nominate. So a single "no" is never overruled by a "yes", and a nomination needs both reviewers.
+    """
+    verdict = Verdict(
+        decision=body.decision,
+        comment=body.comment,
+        feedback=tuple(
+            FeedbackItem(checklist_item=f.checklist_item, met=f.met, comment=f.comment) for f in body.feedback
+        ),
     )
-    return DecisionOut.model_validate(result, from_attributes=True)
+    result = await workflow.decide_task(
+        uow=uow, task_id=task_id, reviewer=reviewer, verdict=verdict, timebox=settings.timebox
+    )
+    return DecisionOut(
+        task_id=result.task_id,
+        case_id=result.case_id,
+        iteration=result.iteration,
+        decision=result.decision,
+        outcome=result.outcome,
+        case_status=result.review_status,
+        stage=result.stage,
+        next_iteration=result.next_iteration,
+    )
 
 
 # --------------------------------------------------------------------------- operators and history
@@ -87,43 +113,46 @@ async def decide_task(
 
 @router.get("/queue", response_model=QueuePage)
 async def queue(
-    pool: Db,
+    uow: Uow,
     _: Operator,
     task_status: Annotated[TaskStatus | None, Query(alias="status")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> QueuePage:
     """All review tasks, due first; filter with ``status``."""
-    rows, total = await workflow.list_queue(pool=pool, status=task_status, limit=limit, offset=offset)
-    items = [QueueItem.model_validate(dict(r)) for r in rows]
-    return QueuePage(items=items, limit=limit, offset=offset, total=total)
+    tasks, total = await workflow.list_queue(uow=uow, status=task_status, limit=limit, offset=offset)
+    return QueuePage(items=[_queue_item(t) for t in tasks], limit=limit, offset=offset, total=total)
 
 
 @router.get("/cases/{case_id}/iterations", response_model=IterationsPage)
 async def case_iterations(
     case_id: uuid.UUID,
-    pool: Db,
+    uow: Uow,
     principal: ReviewerOrOperator,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> IterationsPage:
     """A case's iterations with their reviewers' decisions."""
-    history = await workflow.case_history(pool=pool, case_id=case_id, principal=principal, limit=limit, offset=offset)
+    history = await workflow.case_history(uow=uow, case_id=case_id, viewer=principal, limit=limit, offset=offset)
     items = [
-        IterationOut.model_validate(
-            {
-                **r,
-                "decisions": [
-                    ReviewDecisionOut.model_validate(dict(t)) for t in history.tasks if t["iteration"] == r["iteration"]
-                ],
-            }
+        IterationOut(
+            iteration=i.iteration,
+            stage=i.stage,
+            revision=i.revision,
+            status=i.status,
+            outcome=i.outcome,
+            opened_at=i.opened_at,
+            due_at=i.due_at,
+            escalated_at=i.escalated_at,
+            closed_at=i.closed_at,
+            decisions=[_review_decision_out(t) for t in history.tasks_of(i.iteration)],
         )
-        for r in history.iterations
+        for i in history.iterations
     ]
     return IterationsPage(
         case_id=case_id,
-        case_status=CaseStatus(history.case["status"]),
-        stage=IsoStage(history.case["stage"]),
+        case_status=history.case.status,
+        stage=history.case.stage,
         items=items,
         limit=limit,
         offset=offset,
@@ -134,31 +163,76 @@ async def case_iterations(
 # --------------------------------------------------------------------------- views
 
 
-def _task_out(row: asyncpg.Record) -> TaskOut:
-    return TaskOut.model_validate(
-        {**row, "case": _case_view(row), "checklist": domain.checklist(IsoStage(row["stage"]))}
+def _feedback_out(feedback: tuple[FeedbackItem, ...]) -> list[FeedbackOut]:
+    return [FeedbackOut(checklist_item=f.checklist_item, met=f.met, comment=f.comment) for f in feedback]
+
+
+def _task_out(task: Task) -> TaskOut:
+    return TaskOut(
+        task_id=task.task_id,
+        case_id=task.case_id,
+        iteration=task.iteration,
+        slot=task.slot,
+        stage=task.stage,
+        status=task.status,
+        lease_expired=task.lease_expired,
+        reviewer_id=task.reviewer_id,
+        claimed_at=task.claimed_at,
+        lease_expires_at=task.lease_expires_at,
+        due_at=task.due_at,
+        decision=task.decision,
+        comment=task.comment,
+        feedback=_feedback_out(task.feedback),
+        decided_at=task.decided_at,
+        case=_case_view(task),
+        checklist=domain.checklist(task.stage),
     )
 
 
-def _case_view(row: asyncpg.Record) -> CaseView:
-    details: dict[str, Any] = row["details"] or {}
+def _case_view(task: Task) -> CaseView:
+    case = task.case
     return CaseView(
-        case_id=row["case_id"],
-        call_id=row["call_id"],
-        call_title=row["call_title"],
-        title=row["title"],
-        summary=row["summary"],
-        problem=details.get("problem", ""),
-        solution=details.get("solution", ""),
-        category=Category(row["category"]),
-        language=Language(row["language"]),
-        organisation_id=row["organisation_id"],
-        organisation_name=row["organisation_name"],
-        stage=IsoStage(row["stage"]),
-        revision=row["case_revision"],
-        status=CaseStatus(row["case_status"]),
-        reviewers_per_iteration=row["reviewers_per_iteration"],
-        oecd_principles=details.get("oecd_principles", []),
-        drivers=details.get("drivers", []),
-        obstacles=details.get("obstacles", []),
+        **case.header.model_dump(),
+        problem=case.details.problem,
+        solution=case.details.solution,
+        stage=task.stage,  # the stage the task is reviewed at
+        revision=case.revision,
+        status=case.status,
+        reviewers_per_iteration=case.reviewers_per_iteration,
+        oecd_principles=list(case.details.oecd_principles),
+        drivers=list(case.details.drivers),
+        obstacles=list(case.details.obstacles),
+    )
+
+
+def _queue_item(task: Task) -> QueueItem:
+    return QueueItem(
+        task_id=task.task_id,
+        case_id=task.case_id,
+        call_id=task.case.call_id,
+        title=task.case.header.title,
+        organisation_name=task.case.header.organisation_name,
+        iteration=task.iteration,
+        slot=task.slot,
+        stage=task.stage,
+        status=task.status,
+        lease_expired=task.lease_expired,
+        reviewer_id=task.reviewer_id,
+        lease_expires_at=task.lease_expires_at,
+        due_at=task.due_at,
+        decision=task.decision,
+        created_at=task.created_at,
+    )
+
+
+def _review_decision_out(slot: TaskSlot) -> ReviewDecisionOut:
+    return ReviewDecisionOut(
+        task_id=slot.task_id,
+        slot=slot.slot,
+        status=slot.status,
+        reviewer_id=slot.reviewer_id,
+        decision=slot.decision,
+        comment=slot.comment,
+        feedback=_feedback_out(slot.feedback),
+        decided_at=slot.decided_at,
     )

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.review import api, handlers, jobs
 from services.review.settings import ReviewSettings
-from shared import topics
+from shared import registry
 from shared.events import (
     CaseNominatedV1,
     CaseRejectedV1,
@@ -32,14 +32,12 @@ def create() -> FastAPI:
     settings = ReviewSettings()
     return create_app(
         ServiceDefinition(
-            name="review",
-            title="Review",
+            part=registry.REVIEW,
             description=DESCRIPTION,
             settings=settings,
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api.router],
             event_router=handlers.build_event_router(settings),
-            consumes=[topics.INTAKE],
             publishes=[
                 IterationOpenedV1,
                 ChangesRequestedV1,

@@ -15,10 +15,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from shared.errors import Conflict, Invalid
 from shared.events import (
+    CaseHeader,
     CaseNominatedV1,
     CaseRejectedV1,
     ChangesRequestedV1,
@@ -26,10 +28,12 @@ from shared.events import (
     FeedbackItem,
     StageAdvancedV1,
 )
-from shared.vocabulary import Category, IsoStage, Language
+from shared.vocabulary import IsoStage
 
 
-class CaseStatus(StrEnum):
+class ReviewStatus(StrEnum):
+    """Where a case stands in review (intake's ``CaseStatus`` is the case's public status, a different thing)."""
+
     IN_REVIEW = "in_review"  # an iteration is open
     CHANGES_REQUESTED = "changes_requested"  # waiting for the submitter's revision
     REJECTED = "rejected"
@@ -37,7 +41,7 @@ class CaseStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-FINAL_CASE_STATUSES = frozenset({CaseStatus.REJECTED, CaseStatus.NOMINATED, CaseStatus.WITHDRAWN})
+FINAL_REVIEW_STATUSES = frozenset({ReviewStatus.REJECTED, ReviewStatus.NOMINATED, ReviewStatus.WITHDRAWN})
 
 
 class IterationStatus(StrEnum):
@@ -117,16 +121,139 @@ def unknown_checklist_items(stage: IsoStage, items: Iterable[str]) -> list[str]:
     return [item for item in items if item not in known]
 
 
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    """What a reviewer reads of a case beyond its header; contact details are left out on purpose."""
+
+    problem: str = ""
+    solution: str = ""
+    oecd_principles: tuple[int, ...] = ()
+    drivers: tuple[str, ...] = ()
+    obstacles: tuple[str, ...] = ()
+    team_size: int = 0
+    partner_count: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewedCase:
+    """A case as review holds it: intake's last snapshot of it, and where it stands in review."""
+
+    header: CaseHeader
+    status: ReviewStatus
+    stage: IsoStage  # review owns the stage once the case is in review
+    revision: int
+    reviewers_per_iteration: int
+    details: CaseDetails
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.header.case_id
+
+    @property
+    def call_id(self) -> uuid.UUID:
+        return self.header.call_id
+
+    @property
+    def organisation_id(self) -> str:
+        return self.header.organisation_id
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One timeboxed review round of a case at one stage."""
+
+    case_id: uuid.UUID
+    iteration: int
+    stage: IsoStage
+    revision: int
+    status: IterationStatus
+    outcome: Decision | None
+    opened_at: datetime
+    due_at: datetime
+    escalated_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReviewerDecision:
+    reviewer_id: str
+    decision: Decision
+    comment: str
+    feedback: tuple[FeedbackItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskSlot:
+    """One reviewer's slot of an iteration, as the iteration's history and its settlement see it."""
+
+    task_id: uuid.UUID
+    iteration: int
+    slot: int
+    status: TaskStatus
+    reviewer_id: str | None
+    claimed_at: datetime | None
+    lease_expires_at: datetime | None
+    decision: Decision | None
+    comment: str | None
+    feedback: tuple[FeedbackItem, ...]
+    decided_at: datetime | None
+
+    def reviewer_decision(self) -> ReviewerDecision | None:
+        """The reviewer's decision, once the slot is decided."""
+        if self.status is not TaskStatus.DECIDED or self.decision is None or self.reviewer_id is None:
+            return None
+        return ReviewerDecision(self.reviewer_id, self.decision, self.comment or "", self.feedback)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A review task on the queue, with the stage of its iteration and the case it is about."""
+
+    task_id: uuid.UUID
+    iteration: int
+    slot: int
+    status: TaskStatus
+    stage: IsoStage  # the iteration's stage, which the task is reviewed at
+    due_at: datetime
+    created_at: datetime
+    reviewer_id: str | None
+    claimed_at: datetime | None
+    lease_expires_at: datetime | None
+    # Claimed, but the lease ran out and nobody took the task again: it is back in the queue.
+    lease_expired: bool
+    decision: Decision | None
+    comment: str | None
+    feedback: tuple[FeedbackItem, ...]
+    decided_at: datetime | None
+    case: ReviewedCase
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.case.case_id
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A reviewer's decision on a task: what they decided, why, and their feedback on the stage's checklist."""
+
+    decision: Decision
+    comment: str
+    feedback: tuple[FeedbackItem, ...] = ()
+
+
 # --------------------------------------------------------------------------- refusals
 # The workflow and these rules refuse with shared.errors' NotFound, Conflict and Invalid; the message is
-# what the client reads (shared.service maps them to 404, 409 and 422).
+# what the client reads (shared/http_errors.py maps them to 404, 409 and 422).
 
 
 class DecisionNotAllowed(Conflict):
     """The decision cannot be taken in the case's or the task's current state."""
 
 
-def check_feedback(stage: IsoStage, items: Iterable[str]) -> None:
+def ensure_feedback(stage: IsoStage, items: Iterable[str]) -> None:
     """Raise ``Invalid`` if feedback names items that are not on the stage's checklist."""
     unknown = unknown_checklist_items(stage, items)
     if unknown:
@@ -135,12 +262,12 @@ def check_feedback(stage: IsoStage, items: Iterable[str]) -> None:
         )
 
 
-def check_releasable(task_status: TaskStatus) -> None:
+def ensure_releasable(task_status: TaskStatus) -> None:
     if task_status is not TaskStatus.CLAIMED:
         raise Conflict(f"the task is {task_status}; only a claimed task can be released")
 
 
-def check_decidable(*, task_status: TaskStatus, lease_expired: bool) -> None:
+def ensure_decidable(*, task_status: TaskStatus, lease_expired: bool) -> None:
     """Raise ``DecisionNotAllowed`` unless the reviewer's claim on the task still stands."""
     match task_status:
         case TaskStatus.CLAIMED if not lease_expired:
@@ -153,18 +280,18 @@ def check_decidable(*, task_status: TaskStatus, lease_expired: bool) -> None:
             raise DecisionNotAllowed("the task was cancelled (the case was withdrawn)")
 
 
-def check_no_conflict_of_interest(*, case_organisation: str, reviewer_organisation: str) -> None:
+def ensure_no_conflict_of_interest(*, case_organisation: str, reviewer_organisation: str) -> None:
     # Claims never hand out such a case, but a revision may move the case to the reviewer's own organisation.
     if case_organisation == reviewer_organisation:
         raise DecisionNotAllowed("conflict of interest: the case is from your organisation")
 
 
-def check_decision(*, case_status: CaseStatus, stage: IsoStage, decision: Decision) -> None:
-    """Raise ``DecisionNotAllowed`` unless ``decision`` may be taken on a case in ``case_status`` at ``stage``."""
-    if case_status in FINAL_CASE_STATUSES:
-        raise DecisionNotAllowed(f"the case is {case_status}; it takes no more decisions")
-    if case_status is not CaseStatus.IN_REVIEW:
-        raise DecisionNotAllowed(f"the case is {case_status}; no iteration is open")
+def ensure_decision(*, review_status: ReviewStatus, stage: IsoStage, decision: Decision) -> None:
+    """Raise ``DecisionNotAllowed`` unless ``decision`` may be taken on a case in ``review_status`` at ``stage``."""
+    if review_status in FINAL_REVIEW_STATUSES:
+        raise DecisionNotAllowed(f"the case is {review_status}; it takes no more decisions")
+    if review_status is not ReviewStatus.IN_REVIEW:
+        raise DecisionNotAllowed(f"the case is {review_status}; no iteration is open")
     if decision is Decision.ADVANCE and stage.next() is None:
         raise DecisionNotAllowed(f"{stage} is the last ISO 56002 stage; it cannot be advanced (nominate instead)")
 
@@ -180,7 +307,7 @@ def resolve(decisions: Sequence[Decision], *, required: int) -> Decision | None:
 class Outcome:
     """What an iteration's settled decision does to the case."""
 
-    case_status: CaseStatus
+    review_status: ReviewStatus
     iteration_status: IterationStatus
     next_stage: IsoStage | None  # set when the stage advances
 
@@ -195,24 +322,24 @@ def outcome_of(decision: Decision, *, stage: IsoStage) -> Outcome:
     match decision:
         case Decision.REQUEST_CHANGES:
             # The next iteration opens when the submitter's revision arrives.
-            return Outcome(CaseStatus.CHANGES_REQUESTED, IterationStatus.CHANGES_REQUESTED, None)
+            return Outcome(ReviewStatus.CHANGES_REQUESTED, IterationStatus.CHANGES_REQUESTED, None)
         case Decision.ADVANCE:
             next_stage = stage.next()
             if next_stage is None:
                 raise DecisionNotAllowed(f"{stage} is the last ISO 56002 stage; it cannot be advanced")
-            return Outcome(CaseStatus.IN_REVIEW, IterationStatus.ADVANCED, next_stage)
+            return Outcome(ReviewStatus.IN_REVIEW, IterationStatus.ADVANCED, next_stage)
         case Decision.REJECT:
-            return Outcome(CaseStatus.REJECTED, IterationStatus.REJECTED, None)
+            return Outcome(ReviewStatus.REJECTED, IterationStatus.REJECTED, None)
         case Decision.NOMINATE:
-            return Outcome(CaseStatus.NOMINATED, IterationStatus.NOMINATED, None)
+            return Outcome(ReviewStatus.NOMINATED, IterationStatus.NOMINATED, None)
 
 
-def revision_opens_iteration(case_status: CaseStatus) -> bool:
+def revision_opens_iteration(review_status: ReviewStatus) -> bool:
     """A revision starts a new iteration only when changes were requested; otherwise it just updates the case."""
-    match case_status:
-        case CaseStatus.CHANGES_REQUESTED:
+    match review_status:
+        case ReviewStatus.CHANGES_REQUESTED:
             return True
-        case CaseStatus.IN_REVIEW | CaseStatus.REJECTED | CaseStatus.NOMINATED | CaseStatus.WITHDRAWN:
+        case ReviewStatus.IN_REVIEW | ReviewStatus.REJECTED | ReviewStatus.NOMINATED | ReviewStatus.WITHDRAWN:
             return False
 
 
@@ -225,33 +352,10 @@ def stage_after_revision(current: IsoStage, declared: IsoStage) -> IsoStage:
 # --------------------------------------------------------------------------- settled iterations → events
 
 
-@dataclass(frozen=True)
-class ReviewerDecision:
-    reviewer_id: str
-    decision: Decision
-    comment: str
-    feedback: tuple[FeedbackItem, ...] = ()
-
-
-@dataclass(frozen=True)
-class CaseFacts:
-    """The stored snapshot fields the review events carry."""
-
-    case_id: uuid.UUID
-    call_id: uuid.UUID
-    call_title: str
-    title: str
-    summary: str
-    category: Category
-    language: Language
-    organisation_id: str
-    organisation_name: str
-
-
 def settled_event(
     outcome: Decision,
     *,
-    case: CaseFacts,
+    case: CaseHeader,
     iteration: int,
     stage: IsoStage,
     decisions: Sequence[ReviewerDecision],
@@ -297,18 +401,7 @@ def settled_event(
                 feedback=feedback,
             )
         case Decision.NOMINATE:
+            # The nomination carries the case header, so awards never asks intake.
             return CaseNominatedV1(
-                case_id=case.case_id,
-                call_id=case.call_id,
-                call_title=case.call_title,
-                iteration=iteration,
-                reviewer_ids=reviewer_ids,
-                comment=comment,
-                title=case.title,
-                summary=case.summary,
-                category=case.category,
-                language=case.language,
-                organisation_id=case.organisation_id,
-                organisation_name=case.organisation_name,
-                stage=stage,
+                **case.model_dump(), iteration=iteration, reviewer_ids=reviewer_ids, comment=comment, stage=stage
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.review import workflow
+from services.review.repository import ReviewRepository
 from services.review.settings import ReviewSettings
 from shared.consumer import EventContext, EventRouter
 from shared.events import CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
@@ -13,15 +14,19 @@ def build_event_router(settings: ReviewSettings) -> EventRouter:
     router = EventRouter()
 
     @router.on(CaseSubmittedV1)
-    async def on_case_submitted(ctx: EventContext, payload: CaseSubmittedV1) -> None:
-        await workflow.case_submitted(conn=ctx.conn, emit=ctx.emit, case=payload.case, timebox=settings.timebox)
+    async def case_submitted(ctx: EventContext, payload: CaseSubmittedV1) -> None:
+        await workflow.case_submitted(
+            uow=ctx.unit_of_work(ReviewRepository), case=payload.case, timebox=settings.timebox
+        )
 
     @router.on(CaseRevisedV1)
-    async def on_case_revised(ctx: EventContext, payload: CaseRevisedV1) -> None:
-        await workflow.case_revised(conn=ctx.conn, emit=ctx.emit, case=payload.case, timebox=settings.timebox)
+    async def case_revised(ctx: EventContext, payload: CaseRevisedV1) -> None:
+        await workflow.case_revised(uow=ctx.unit_of_work(ReviewRepository), case=payload.case, timebox=settings.timebox)
 
     @router.on(CaseWithdrawnV1)
-    async def on_case_withdrawn(ctx: EventContext, payload: CaseWithdrawnV1) -> None:
-        await workflow.case_withdrawn(conn=ctx.conn, case_id=payload.case_id, reason=payload.reason)
+    async def case_withdrawn(ctx: EventContext, payload: CaseWithdrawnV1) -> None:
+        await workflow.case_withdrawn(
+            uow=ctx.unit_of_work(ReviewRepository), case_id=payload.case_id, reason=payload.reason
+        )
 
     return router

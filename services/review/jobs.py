@@ -8,20 +8,31 @@ from typing import cast
 import asyncpg
 
 from services.review import workflow
+from services.review.repository import ReviewRepository
 from services.review.settings import ReviewSettings
+from shared.consumer import new_correlation_id
 from shared.logging import get_logger
-from shared.service import Runtime
+from shared.runtime import Runtime
 
 log = get_logger(__name__)
 
 
 async def escalate_overdue_iterations(runtime: Runtime) -> None:
-    """Every ``escalation_interval_s``: escalate each overdue iteration, one transaction per iteration."""
+    """Every ``escalation_interval_s``: escalate each overdue iteration, one unit of work per iteration."""
     settings = cast(ReviewSettings, runtime.settings)
     while True:
         try:
-            while await workflow.escalate_overdue_iteration(pool=runtime.db()):
-                pass
+            await escalation_round(runtime)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("escalation round failed; will retry", error=repr(exc))
         await asyncio.sleep(settings.escalation_interval_s)
+
+
+async def escalation_round(runtime: Runtime) -> int:
+    """Escalate every iteration overdue now; returns how many. Each starts its own chain of events."""
+    escalated = 0
+    while await workflow.escalate_overdue_iteration(
+        uow=runtime.unit_of_work(ReviewRepository, correlation_id=new_correlation_id())
+    ):
+        escalated += 1
+    return escalated

@@ -1,40 +1,93 @@
-"""All of review's SQL. Every function takes a connection first and runs in the caller's transaction."""
+"""All of review's SQL (asyncpg), bound to the connection of one unit of work; typed records out.
+
+Status values are bound as parameters from ``ReviewStatus``, ``IterationStatus`` and ``TaskStatus``, never
+written as SQL literals (the partial indexes' predicates in the migration are the one exception).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from services.review.domain import CaseStatus, Decision, IterationStatus, TaskStatus
+from services.review.domain import (
+    CaseDetails,
+    Decision,
+    Iteration,
+    IterationStatus,
+    ReviewedCase,
+    ReviewStatus,
+    Task,
+    TaskSlot,
+    TaskStatus,
+    Verdict,
+)
 from shared.db import Connection
-from shared.events import CaseSnapshot, FeedbackItem
+from shared.events import CASE_HEADER_FIELDS, CaseHeader, CaseSnapshot, FeedbackItem
 from shared.vocabulary import IsoStage
 
-_LEASE_EXPIRED = "(t.status = 'claimed' AND t.lease_expires_at < now())"
-# Tasks a reviewer may take: queued, or claimed by someone whose lease ran out.
-_AVAILABLE = f"(t.status = 'queued' OR {_LEASE_EXPIRED})"
-_QUEUE_ORDER = "t.due_at, t.created_at, t.slot"
+Row = asyncpg.Record | Mapping[str, Any]
 
-_TASK_COLUMNS = f"""
-    t.task_id, t.case_id, t.iteration, t.slot, t.status, t.due_at, t.reviewer_id, t.claimed_at,
-    t.lease_expires_at, {_LEASE_EXPIRED} AS lease_expired,
-    t.decision, t.comment, t.feedback, t.decided_at, t.created_at,
-    i.stage,
-    c.call_id, c.call_title, c.title, c.summary, c.category, c.language, c.organisation_id,
-    c.organisation_name, c.reviewers_per_iteration, c.details, c.status AS case_status,
-    c.revision AS case_revision
-"""
+# A revision may change everything in the header except which case and which call it is.
+_REVISABLE_HEADER_FIELDS = tuple(f for f in CASE_HEADER_FIELDS if f not in ("case_id", "call_id"))
+
+_CASE_COLUMNS = ", ".join((*CASE_HEADER_FIELDS, "status", "stage", "revision", "reviewers_per_iteration", "details"))
+_ITERATION_COLUMNS = "case_id, iteration, stage, revision, status, outcome, opened_at, due_at, escalated_at, closed_at"
+_SLOT_COLUMNS = (
+    "task_id, iteration, slot, status, reviewer_id, claimed_at, lease_expires_at, decision, comment, feedback, "
+    "decided_at"
+)
+# A task with its iteration's stage and its case. ``lease_lapsed`` is only the clock's half of "lease
+# expired" (the mapping adds that the task is still claimed), so no status needs writing into the text.
+_TASK_COLUMNS = ", ".join(
+    (
+        *(f"t.{c.strip()}" for c in _SLOT_COLUMNS.split(",")),
+        "t.due_at",
+        "t.created_at",
+        "coalesce(t.lease_expires_at < now(), false) AS lease_lapsed",
+        "i.stage",
+        *(f"c.{f}" for f in CASE_HEADER_FIELDS),
+        "c.status AS case_status",
+        "c.stage AS case_stage",
+        "c.revision AS case_revision",
+        "c.reviewers_per_iteration",
+        "c.details",
+    )
+)
 _TASK_FROM = """
     FROM review_tasks t
     JOIN iterations i ON i.case_id = t.case_id AND i.iteration = t.iteration
     JOIN cases c ON c.case_id = t.case_id
 """
+_QUEUE_ORDER = "t.due_at, t.created_at, t.slot"
 
 
-def _details(snapshot: CaseSnapshot) -> dict[str, Any]:
+class ClaimRaced(Exception):
+    """A claim lost a race against the same reviewer's concurrent claim of the iteration's other slot.
+
+    The four-eyes unique index refused it and the transaction is spoilt; claiming again in a new one
+    sees the other claim and skips the iteration.
+    """
+
+
+@dataclass(frozen=True)
+class OverdueIteration:
+    """An open iteration past its due time that was not escalated yet, locked for the escalation."""
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    iteration: int
+    due_at: datetime
+
+
+# --------------------------------------------------------------------------- row mapping
+
+
+def _details_json(snapshot: CaseSnapshot) -> dict[str, Any]:
     """What reviewers read beyond the columns; contact details are left out on purpose (not needed, personal)."""
     return {
         "problem": snapshot.problem,
@@ -47,289 +100,395 @@ def _details(snapshot: CaseSnapshot) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- cases
-
-
-async def get_case(conn: Connection, *, case_id: uuid.UUID, for_update: bool = False) -> asyncpg.Record | None:
-    lock = " FOR UPDATE" if for_update else ""
-    return await conn.fetchrow(f"SELECT * FROM cases WHERE case_id = $1{lock}", case_id)  # noqa: S608 - fixed text
-
-
-async def insert_case(conn: Connection, *, snapshot: CaseSnapshot, status: CaseStatus) -> bool:
-    """Store a new case; False if it was already known (a second submission of the same case)."""
-    result = await conn.execute(
-        """
-        INSERT INTO cases (case_id, call_id, call_title, title, summary, category, language, organisation_id,
-                           organisation_name, submitter_id, stage, revision, reviewers_per_iteration, details, status)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-        ON CONFLICT (case_id) DO NOTHING
-        """,
-        snapshot.case_id,
-        snapshot.call_id,
-        snapshot.call_title,
-        snapshot.title,
-        snapshot.summary,
-        str(snapshot.category),
-        str(snapshot.language),
-        snapshot.organisation.id,
-        snapshot.organisation.name,
-        snapshot.submitter_id,
-        str(snapshot.iso_stage),
-        snapshot.revision,
-        snapshot.reviewers_per_iteration,
-        _details(snapshot),
-        str(status),
-    )
-    return result.endswith(" 1")
-
-
-async def update_case_snapshot(conn: Connection, *, snapshot: CaseSnapshot, stage: IsoStage) -> None:
-    await conn.execute(
-        """
-        UPDATE cases SET call_title = $2, title = $3, summary = $4, category = $5, language = $6,
-                         organisation_id = $7, organisation_name = $8, stage = $9, revision = $10,
-                         reviewers_per_iteration = $11, details = $12, updated_at = now()
-        WHERE case_id = $1
-        """,
-        snapshot.case_id,
-        snapshot.call_title,
-        snapshot.title,
-        snapshot.summary,
-        str(snapshot.category),
-        str(snapshot.language),
-        snapshot.organisation.id,
-        snapshot.organisation.name,
-        str(stage),
-        snapshot.revision,
-        snapshot.reviewers_per_iteration,
-        _details(snapshot),
+def _details(raw: Mapping[str, Any] | None) -> CaseDetails:
+    raw = raw or {}
+    return CaseDetails(
+        problem=raw.get("problem", ""),
+        solution=raw.get("solution", ""),
+        oecd_principles=tuple(raw.get("oecd_principles", ())),
+        drivers=tuple(raw.get("drivers", ())),
+        obstacles=tuple(raw.get("obstacles", ())),
+        team_size=raw.get("team_size", 0),
+        partner_count=raw.get("partner_count", 0),
     )
 
 
-async def set_case_status(
-    conn: Connection, *, case_id: uuid.UUID, status: CaseStatus, stage: IsoStage | None = None
-) -> None:
-    await conn.execute(
-        "UPDATE cases SET status = $2, stage = coalesce($3, stage), updated_at = now() WHERE case_id = $1",
-        case_id,
-        str(status),
-        str(stage) if stage is not None else None,
+def _header(row: Row) -> CaseHeader:
+    return CaseHeader.model_validate({f: row[f] for f in CASE_HEADER_FIELDS})
+
+
+def _case(row: Row) -> ReviewedCase:
+    return ReviewedCase(
+        header=_header(row),
+        status=ReviewStatus(row["status"]),
+        stage=IsoStage(row["stage"]),
+        revision=row["revision"],
+        reviewers_per_iteration=row["reviewers_per_iteration"],
+        details=_details(row["details"]),
     )
 
 
-# --------------------------------------------------------------------------- iterations
+def _iteration(row: Row) -> Iteration:
+    return Iteration(
+        case_id=row["case_id"],
+        iteration=row["iteration"],
+        stage=IsoStage(row["stage"]),
+        revision=row["revision"],
+        status=IterationStatus(row["status"]),
+        outcome=Decision(row["outcome"]) if row["outcome"] is not None else None,
+        opened_at=row["opened_at"],
+        due_at=row["due_at"],
+        escalated_at=row["escalated_at"],
+        closed_at=row["closed_at"],
+    )
 
 
-async def open_iteration(
-    conn: Connection,
-    *,
-    case_id: uuid.UUID,
-    stage: IsoStage,
-    revision: int,
-    reviewers: int,
-    timebox: timedelta,
-) -> asyncpg.Record:
-    """Open the case's next iteration with one queued task per reviewer; returns the iteration row."""
-    iteration = await conn.fetchrow(
+def _feedback(raw: Sequence[Mapping[str, Any]] | None) -> tuple[FeedbackItem, ...]:
+    return tuple(FeedbackItem.model_validate(f) for f in raw or ())
+
+
+def _slot(row: Row) -> TaskSlot:
+    return TaskSlot(
+        task_id=row["task_id"],
+        iteration=row["iteration"],
+        slot=row["slot"],
+        status=TaskStatus(row["status"]),
+        reviewer_id=row["reviewer_id"],
+        claimed_at=row["claimed_at"],
+        lease_expires_at=row["lease_expires_at"],
+        decision=Decision(row["decision"]) if row["decision"] is not None else None,
+        comment=row["comment"],
+        feedback=_feedback(row["feedback"]),
+        decided_at=row["decided_at"],
+    )
+
+
+def _task(row: Row) -> Task:
+    status = TaskStatus(row["status"])
+    return Task(
+        task_id=row["task_id"],
+        iteration=row["iteration"],
+        slot=row["slot"],
+        status=status,
+        stage=IsoStage(row["stage"]),
+        due_at=row["due_at"],
+        created_at=row["created_at"],
+        reviewer_id=row["reviewer_id"],
+        claimed_at=row["claimed_at"],
+        lease_expires_at=row["lease_expires_at"],
+        lease_expired=status is TaskStatus.CLAIMED and bool(row["lease_lapsed"]),
+        decision=Decision(row["decision"]) if row["decision"] is not None else None,
+        comment=row["comment"],
+        feedback=_feedback(row["feedback"]),
+        decided_at=row["decided_at"],
+        case=ReviewedCase(
+            header=_header(row),
+            status=ReviewStatus(row["case_status"]),
+            stage=IsoStage(row["case_stage"]),
+            revision=row["case_revision"],
+            reviewers_per_iteration=row["reviewers_per_iteration"],
+            details=_details(row["details"]),
+        ),
+    )
+
+
+class ReviewRepository:
+    """Review's tables: cases (intake's snapshot and review's status), iterations and review tasks."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def _plan_with_bound_values(self) -> None:
+        """Have PostgreSQL plan the rest of this transaction's statements with their bound values.
+
+        The queue's searches rely on partial indexes (``review_tasks_available``, ``iterations_overdue``),
+        which the planner may use only when it can prove the statuses asked for are the index's. With the
+        statuses bound, only a plan made for the values can: asyncpg prepares statements by name, and after
+        a few executions PostgreSQL may settle on a generic plan, which would scan instead.
         """
-        WITH numbered AS (
-            UPDATE cases SET current_iteration = current_iteration + 1, updated_at = now()
-            WHERE case_id = $1 RETURNING current_iteration
+        await self._conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+    # ----------------------------------------------------------------------- cases
+
+    async def get_case(self, case_id: uuid.UUID, *, for_update: bool = False) -> ReviewedCase | None:
+        """The case; ``for_update`` also locks it, which serialises the work on one case (decisions, events)."""
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_CASE_COLUMNS} FROM cases WHERE case_id = $1{lock}",  # noqa: S608 - fixed text
+            case_id,
         )
-        INSERT INTO iterations (case_id, iteration, stage, revision, status, due_at)
-        SELECT $1, current_iteration, $2, $3, $4, now() + $5::interval FROM numbered
-        RETURNING *
-        """,
-        case_id,
-        str(stage),
-        revision,
-        str(IterationStatus.OPEN),
-        timebox,
-    )
-    assert iteration is not None, "open_iteration on an unknown case"
-    await conn.executemany(
+        return _case(row) if row is not None else None
+
+    async def insert_case(self, *, snapshot: CaseSnapshot, status: ReviewStatus) -> bool:
+        """Store a new case; False if it was already known (a second submission of the same case)."""
+        header = snapshot.header().model_dump(mode="json")  # asyncpg takes uuids as text too
+        n = len(CASE_HEADER_FIELDS)
+        placeholders = ", ".join(f"${i}" for i in range(1, n + 7))
+        result = await self._conn.execute(
+            f"""
+            INSERT INTO cases ({", ".join(CASE_HEADER_FIELDS)}, submitter_id, stage, revision,
+                               reviewers_per_iteration, details, status)
+            VALUES ({placeholders})
+            ON CONFLICT (case_id) DO NOTHING
+            """,  # noqa: S608 - column names from CaseHeader, values bound
+            *(header[f] for f in CASE_HEADER_FIELDS),
+            snapshot.submitter_id,
+            snapshot.iso_stage.value,
+            snapshot.revision,
+            snapshot.reviewers_per_iteration,
+            _details_json(snapshot),
+            status.value,
+        )
+        return result.endswith(" 1")
+
+    async def update_case_snapshot(self, *, snapshot: CaseSnapshot, stage: IsoStage) -> None:
+        """Take a revision's snapshot of the case, at the stage review decided."""
+        header = snapshot.header().model_dump(mode="json")
+        n = len(_REVISABLE_HEADER_FIELDS)
+        assignments = ", ".join(f"{f} = ${i}" for i, f in enumerate(_REVISABLE_HEADER_FIELDS, start=2))
+        await self._conn.execute(
+            f"""
+            UPDATE cases SET {assignments}, stage = ${n + 2}, revision = ${n + 3},
+                             reviewers_per_iteration = ${n + 4}, details = ${n + 5}, updated_at = now()
+            WHERE case_id = $1
+            """,  # noqa: S608 - column names from CaseHeader, values bound
+            snapshot.case_id,
+            *(header[f] for f in _REVISABLE_HEADER_FIELDS),
+            stage.value,
+            snapshot.revision,
+            snapshot.reviewers_per_iteration,
+            _details_json(snapshot),
+        )
+
+    async def set_case_status(self, *, case_id: uuid.UUID, status: ReviewStatus, stage: IsoStage | None = None) -> None:
+        await self._conn.execute(
+            "UPDATE cases SET status = $2, stage = coalesce($3, stage), updated_at = now() WHERE case_id = $1",
+            case_id,
+            status.value,
+            stage.value if stage is not None else None,
+        )
+
+    # ----------------------------------------------------------------------- iterations
+
+    async def open_iteration(
+        self, *, case_id: uuid.UUID, stage: IsoStage, revision: int, reviewers: int, timebox: timedelta
+    ) -> Iteration:
+        """Open the case's next iteration with one queued task per reviewer."""
+        row = await self._conn.fetchrow(
+            f"""
+            WITH numbered AS (
+                UPDATE cases SET current_iteration = current_iteration + 1, updated_at = now()
+                WHERE case_id = $1 RETURNING current_iteration
+            )
+            INSERT INTO iterations (case_id, iteration, stage, revision, status, due_at)
+            SELECT $1, current_iteration, $2, $3, $4, now() + $5::interval FROM numbered
+            RETURNING {_ITERATION_COLUMNS}
+            """,  # noqa: S608 - fixed text
+            case_id,
+            stage.value,
+            revision,
+            IterationStatus.OPEN.value,
+            timebox,
+        )
+        assert row is not None, "open_iteration on an unknown case"
+        iteration = _iteration(row)
+        await self._conn.executemany(
+            """
+            INSERT INTO review_tasks (task_id, case_id, iteration, slot, status, due_at)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            """,
+            [
+                (uuid.uuid4(), case_id, iteration.iteration, slot, TaskStatus.QUEUED.value, iteration.due_at)
+                for slot in range(1, reviewers + 1)
+            ],
+        )
+        return iteration
+
+    async def close_iteration(
+        self, *, case_id: uuid.UUID, iteration: int, status: IterationStatus, outcome: Decision | None
+    ) -> None:
+        await self._conn.execute(
+            """
+            UPDATE iterations SET status = $3, outcome = $4, closed_at = now()
+            WHERE case_id = $1 AND iteration = $2
+            """,
+            case_id,
+            iteration,
+            status.value,
+            outcome.value if outcome is not None else None,
+        )
+
+    async def cancel_open_work(self, case_id: uuid.UUID) -> int:
+        """Cancel the case's open iterations and their undecided tasks; returns the tasks cancelled."""
+        result = await self._conn.execute(
+            "UPDATE review_tasks SET status = $2, lease_expires_at = NULL WHERE case_id = $1 AND status IN ($3, $4)",
+            case_id,
+            TaskStatus.CANCELLED.value,
+            TaskStatus.QUEUED.value,
+            TaskStatus.CLAIMED.value,
+        )
+        await self._conn.execute(
+            "UPDATE iterations SET status = $2, closed_at = now() WHERE case_id = $1 AND status = $3",
+            case_id,
+            IterationStatus.CANCELLED.value,
+            IterationStatus.OPEN.value,
+        )
+        return int(result.split()[-1])
+
+    async def count_iterations(self, case_id: uuid.UUID) -> int:
+        return int(await self._conn.fetchval("SELECT count(*) FROM iterations WHERE case_id = $1", case_id))
+
+    async def list_iterations(self, case_id: uuid.UUID, *, limit: int, offset: int) -> list[Iteration]:
+        rows = await self._conn.fetch(
+            f"SELECT {_ITERATION_COLUMNS} FROM iterations WHERE case_id = $1 "  # noqa: S608 - fixed text
+            "ORDER BY iteration LIMIT $2 OFFSET $3",
+            case_id,
+            limit,
+            offset,
+        )
+        return [_iteration(r) for r in rows]
+
+    async def tasks_of_iterations(self, case_id: uuid.UUID, *, iterations: Sequence[int]) -> list[TaskSlot]:
+        """The slots of the given iterations of the case, by iteration and slot."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_SLOT_COLUMNS}
+            FROM review_tasks WHERE case_id = $1 AND iteration = ANY($2::int[])
+            ORDER BY iteration, slot
+            """,  # noqa: S608 - fixed text
+            case_id,
+            list(iterations),
+        )
+        return [_slot(r) for r in rows]
+
+    async def claim_overdue_iteration(self) -> OverdueIteration | None:
+        """Lock one open, overdue, not yet escalated iteration (other instances skip it)."""
+        await self._plan_with_bound_values()
+        row = await self._conn.fetchrow(
+            """
+            SELECT i.case_id, i.iteration, i.due_at, c.call_id
+            FROM iterations i JOIN cases c ON c.case_id = i.case_id
+            WHERE i.status = $1 AND i.escalated_at IS NULL AND i.due_at < now()
+            ORDER BY i.due_at
+            LIMIT 1
+            FOR UPDATE OF i SKIP LOCKED
+            """,
+            IterationStatus.OPEN.value,
+        )
+        if row is None:
+            return None
+        return OverdueIteration(
+            case_id=row["case_id"], call_id=row["call_id"], iteration=row["iteration"], due_at=row["due_at"]
+        )
+
+    async def mark_escalated(self, *, case_id: uuid.UUID, iteration: int) -> None:
+        await self._conn.execute(
+            "UPDATE iterations SET escalated_at = now() WHERE case_id = $1 AND iteration = $2", case_id, iteration
+        )
+
+    # ----------------------------------------------------------------------- tasks
+
+    async def claim_next_task(self, *, reviewer_id: str, reviewer_organisation: str, lease: timedelta) -> Task | None:
+        """Take the available task due first, skipping rows other claimers hold; None when there is none.
+
+        Available: queued, or claimed by someone whose lease ran out. Never a case of the reviewer's own
+        organisation, and never a second slot of an iteration the reviewer already holds or decided
+        (four-eyes); the unique index on (case, iteration, reviewer) backs the latter up against two
+        concurrent claims by the same reviewer, and the loser gets ``ClaimRaced``.
+
+        The availability test keeps the shape the partial index ``review_tasks_available`` is made for
+        (each branch names one of its statuses), so a plan made for the bound statuses uses it.
         """
-        INSERT INTO review_tasks (task_id, case_id, iteration, slot, status, due_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        """,
-        [
-            (uuid.uuid4(), case_id, iteration["iteration"], slot, str(TaskStatus.QUEUED), iteration["due_at"])
-            for slot in range(1, reviewers + 1)
-        ],
-    )
-    return iteration
+        await self._plan_with_bound_values()
+        picked = await self._conn.fetchval(
+            f"""
+            SELECT t.task_id {_TASK_FROM}
+            WHERE (t.status = $3 OR (t.status = $4 AND t.lease_expires_at < now()))
+              AND i.status = $5 AND c.status = $6
+              AND c.organisation_id <> $1
+              AND NOT EXISTS (
+                  SELECT 1 FROM review_tasks o
+                  WHERE o.case_id = t.case_id AND o.iteration = t.iteration AND o.task_id <> t.task_id
+                    AND o.reviewer_id = $2
+              )
+            ORDER BY {_QUEUE_ORDER}
+            LIMIT 1
+            FOR UPDATE OF t SKIP LOCKED
+            """,  # noqa: S608 - only fixed SQL text is interpolated
+            reviewer_organisation,
+            reviewer_id,
+            TaskStatus.QUEUED.value,
+            TaskStatus.CLAIMED.value,
+            IterationStatus.OPEN.value,
+            ReviewStatus.IN_REVIEW.value,
+        )
+        if picked is None:
+            return None
+        try:
+            await self._conn.execute(
+                """
+                UPDATE review_tasks SET status = $5, reviewer_id = $2, reviewer_org = $3, claimed_at = now(),
+                                        lease_expires_at = now() + $4::interval
+                WHERE task_id = $1
+                """,
+                picked,
+                reviewer_id,
+                reviewer_organisation,
+                lease,
+                TaskStatus.CLAIMED.value,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise ClaimRaced(str(exc)) from exc
+        return await self.get_task(picked)
 
+    async def get_task(self, task_id: uuid.UUID, *, for_update: bool = False) -> Task | None:
+        lock = " FOR UPDATE OF t" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE t.task_id = $1{lock}",
+            task_id,
+        )
+        return _task(row) if row is not None else None
 
-async def close_iteration(
-    conn: Connection, *, case_id: uuid.UUID, iteration: int, status: IterationStatus, outcome: Decision | None
-) -> None:
-    await conn.execute(
-        """
-        UPDATE iterations SET status = $3, outcome = $4, closed_at = now()
-        WHERE case_id = $1 AND iteration = $2
-        """,
-        case_id,
-        iteration,
-        str(status),
-        str(outcome) if outcome is not None else None,
-    )
+    async def record_decision(self, *, task_id: uuid.UUID, verdict: Verdict) -> None:
+        await self._conn.execute(
+            """
+            UPDATE review_tasks SET status = $5, decision = $2, comment = $3, feedback = $4, decided_at = now(),
+                                    lease_expires_at = NULL
+            WHERE task_id = $1
+            """,
+            task_id,
+            verdict.decision.value,
+            verdict.comment,
+            [f.model_dump(mode="json") for f in verdict.feedback],
+            TaskStatus.DECIDED.value,
+        )
 
+    async def release_task(self, task_id: uuid.UUID) -> None:
+        await self._conn.execute(
+            """
+            UPDATE review_tasks SET status = $2, reviewer_id = NULL, reviewer_org = NULL, claimed_at = NULL,
+                                    lease_expires_at = NULL
+            WHERE task_id = $1
+            """,
+            task_id,
+            TaskStatus.QUEUED.value,
+        )
 
-async def cancel_open_work(conn: Connection, *, case_id: uuid.UUID) -> int:
-    """Cancel the case's open iterations and their undecided tasks; returns the tasks cancelled."""
-    result = await conn.execute(
-        "UPDATE review_tasks SET status = $2, lease_expires_at = NULL WHERE case_id = $1 AND status IN ($3, $4)",
-        case_id,
-        str(TaskStatus.CANCELLED),
-        str(TaskStatus.QUEUED),
-        str(TaskStatus.CLAIMED),
-    )
-    await conn.execute(
-        "UPDATE iterations SET status = $2, closed_at = now() WHERE case_id = $1 AND status = $3",
-        case_id,
-        str(IterationStatus.CANCELLED),
-        str(IterationStatus.OPEN),
-    )
-    return int(result.split()[-1])
-
-
-async def count_iterations(conn: Connection, *, case_id: uuid.UUID) -> int:
-    return int(await conn.fetchval("SELECT count(*) FROM iterations WHERE case_id = $1", case_id))
-
-
-async def list_iterations(conn: Connection, *, case_id: uuid.UUID, limit: int, offset: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT * FROM iterations WHERE case_id = $1 ORDER BY iteration LIMIT $2 OFFSET $3", case_id, limit, offset
-    )
-
-
-async def tasks_of_iterations(conn: Connection, *, case_id: uuid.UUID, iterations: list[int]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT task_id, iteration, slot, status, reviewer_id, claimed_at, lease_expires_at, decision, comment,
-               feedback, decided_at
-        FROM review_tasks WHERE case_id = $1 AND iteration = ANY($2::int[])
-        ORDER BY iteration, slot
-        """,
-        case_id,
-        iterations,
-    )
-
-
-async def claim_overdue_iteration(conn: Connection) -> asyncpg.Record | None:
-    """Lock one open, overdue, not yet escalated iteration (other instances skip it)."""
-    return await conn.fetchrow(
-        """
-        SELECT i.case_id, i.iteration, i.due_at, c.call_id
-        FROM iterations i JOIN cases c ON c.case_id = i.case_id
-        WHERE i.status = 'open' AND i.escalated_at IS NULL AND i.due_at < now()
-        ORDER BY i.due_at
-        LIMIT 1
-        FOR UPDATE OF i SKIP LOCKED
-        """
-    )
-
-
-async def mark_escalated(conn: Connection, *, case_id: uuid.UUID, iteration: int) -> None:
-    await conn.execute(
-        "UPDATE iterations SET escalated_at = now() WHERE case_id = $1 AND iteration = $2", case_id, iteration
-    )
-
-
-# --------------------------------------------------------------------------- tasks
-
-
-async def claim_next_task(
-    conn: Connection, *, reviewer_id: str, reviewer_org: str, lease: timedelta
-) -> asyncpg.Record | None:
-    """Take the available task due first, skipping rows other claimers hold; returns it with its case.
-
-    Never a case of the reviewer's own organisation, and never a second slot of an iteration the reviewer
-    already holds or decided (four-eyes). The unique index on (case, iteration, reviewer) backs the latter
-    up against two concurrent claims by the same reviewer.
-    """
-    picked = await conn.fetchrow(
-        f"""
-        SELECT t.task_id {_TASK_FROM}
-        WHERE {_AVAILABLE}
-          AND i.status = 'open' AND c.status = 'in_review'
-          AND c.organisation_id <> $1
-          AND NOT EXISTS (
-              SELECT 1 FROM review_tasks o
-              WHERE o.case_id = t.case_id AND o.iteration = t.iteration AND o.task_id <> t.task_id
-                AND o.reviewer_id = $2
-          )
-        ORDER BY {_QUEUE_ORDER}
-        LIMIT 1
-        FOR UPDATE OF t SKIP LOCKED
-        """,  # noqa: S608 - only fixed SQL text is interpolated
-        reviewer_org,
-        reviewer_id,
-    )
-    if picked is None:
-        return None
-    await conn.execute(
-        """
-        UPDATE review_tasks SET status = 'claimed', reviewer_id = $2, reviewer_org = $3, claimed_at = now(),
-                                lease_expires_at = now() + $4::interval
-        WHERE task_id = $1
-        """,
-        picked["task_id"],
-        reviewer_id,
-        reviewer_org,
-        lease,
-    )
-    return await get_task(conn, task_id=picked["task_id"])
-
-
-async def get_task(conn: Connection, *, task_id: uuid.UUID, for_update: bool = False) -> asyncpg.Record | None:
-    lock = " FOR UPDATE OF t" if for_update else ""
-    return await conn.fetchrow(f"SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE t.task_id = $1{lock}", task_id)
-
-
-async def record_decision(
-    conn: Connection, *, task_id: uuid.UUID, decision: Decision, comment: str, feedback: list[FeedbackItem]
-) -> None:
-    await conn.execute(
-        """
-        UPDATE review_tasks SET status = 'decided', decision = $2, comment = $3, feedback = $4, decided_at = now(),
-                                lease_expires_at = NULL
-        WHERE task_id = $1
-        """,
-        task_id,
-        str(decision),
-        comment,
-        [f.model_dump(mode="json") for f in feedback],
-    )
-
-
-async def release_task(conn: Connection, *, task_id: uuid.UUID) -> None:
-    await conn.execute(
-        """
-        UPDATE review_tasks SET status = 'queued', reviewer_id = NULL, reviewer_org = NULL, claimed_at = NULL,
-                                lease_expires_at = NULL
-        WHERE task_id = $1
-        """,
-        task_id,
-    )
-
-
-async def list_tasks(
-    conn: Connection, *, status: TaskStatus | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    status_text = str(status) if status is not None else None
-    rows = await conn.fetch(
-        f"""
-        SELECT {_TASK_COLUMNS} {_TASK_FROM}
-        WHERE ($1::text IS NULL OR t.status = $1)
-        ORDER BY {_QUEUE_ORDER}
-        LIMIT $2 OFFSET $3
-        """,
-        status_text,
-        limit,
-        offset,
-    )
-    total = await conn.fetchval(
-        "SELECT count(*) FROM review_tasks WHERE ($1::text IS NULL OR status = $1)", status_text
-    )
-    return list(rows), int(total)
+    async def list_tasks(self, *, status: TaskStatus | None, limit: int, offset: int) -> tuple[list[Task], int]:
+        """One page of all tasks (of one status, if given), due first, and the total."""
+        status_value = status.value if status is not None else None
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_TASK_COLUMNS} {_TASK_FROM}
+            WHERE ($1::text IS NULL OR t.status = $1)
+            ORDER BY {_QUEUE_ORDER}
+            LIMIT $2 OFFSET $3
+            """,
+            status_value,
+            limit,
+            offset,
+        )
+        total = await self._conn.fetchval(
+            "SELECT count(*) FROM review_tasks WHERE ($1::text IS NULL OR status = $1)", status_value
+        )
+        return [_task(r) for r in rows], int(total)

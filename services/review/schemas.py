@@ -7,9 +7,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.review.domain import CaseStatus, Decision, IterationStatus, TaskStatus
+from services.review.domain import Decision, IterationStatus, ReviewStatus, TaskStatus
+from shared.events import CaseHeader
 from shared.pagination import Page
-from shared.vocabulary import Category, IsoStage, Language
+from shared.vocabulary import IsoStage
 
 
 class FeedbackIn(BaseModel):
@@ -28,27 +29,18 @@ class DecisionIn(BaseModel):
     feedback: list[FeedbackIn] = Field(default_factory=list, max_length=50)
 
 
-class CaseView(BaseModel):
-    """What a reviewer sees of the case (no contact data)."""
+class CaseView(CaseHeader):
+    """What a reviewer sees of the case (no contact data): its header and what review knows of it."""
 
-    case_id: uuid.UUID
-    call_id: uuid.UUID
-    call_title: str
-    title: str
-    summary: str
     problem: str = ""
     solution: str = ""
-    category: Category
-    language: Language
-    organisation_id: str
-    organisation_name: str
     stage: IsoStage
     revision: int
-    status: CaseStatus
+    status: ReviewStatus
     reviewers_per_iteration: int
-    oecd_principles: list[int] = []
-    drivers: list[str] = []
-    obstacles: list[str] = []
+    oecd_principles: list[int] = Field(default_factory=list)
+    drivers: list[str] = Field(default_factory=list)
+    obstacles: list[str] = Field(default_factory=list)
 
 
 class FeedbackOut(BaseModel):
@@ -85,7 +77,7 @@ class DecisionOut(BaseModel):
     decision: Decision
     # the iteration's settled outcome; null while a four-eyes iteration waits for its second reviewer
     outcome: Decision | None
-    case_status: CaseStatus
+    case_status: ReviewStatus
     stage: IsoStage
     next_iteration: int | None
 
@@ -138,6 +130,6 @@ class IterationOut(BaseModel):
 
 class IterationsPage(Page[IterationOut]):
     case_id: uuid.UUID
-    case_status: CaseStatus
+    case_status: ReviewStatus
     stage: IsoStage
     items: list[IterationOut]

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from services.review import jobs
 from services.review.app import create
 from shared import topics
 from shared.events import (
@@ -126,6 +127,17 @@ async def db_fetch(review: Review, sql: str, *args: Any) -> list[asyncpg.Record]
         return await conn.fetch(sql, *args)
     finally:
         await conn.close()
+
+
+async def outbox_count(review: Review, case_id: uuid.UUID, event_type: str) -> int:
+    """How many events of ``event_type`` about the case review has committed to its outbox (published or not)."""
+    [row] = await db_fetch(
+        review,
+        "SELECT count(*) AS n FROM outbox WHERE message_key = $1 AND event_type = $2",
+        str(case_id),
+        event_type,
+    )
+    return int(row["n"])
 
 
 async def open_tasks(review: Review, case_id: uuid.UUID, *, count: int = 1, iteration: int = 1) -> list[Any]:
@@ -275,7 +287,14 @@ async def test_request_changes_then_revision_then_nominate(review: Review, revie
 
     # a decided case takes no more decisions, and a late revision opens nothing
     await publish(review, CaseRevisedV1(case=snapshot(case_id=case.case_id, revision=3)), case.case_id)
-    await asyncio.sleep(1.0)
+
+    async def revision_recorded() -> bool:
+        rows = await db_fetch(review, "SELECT revision FROM cases WHERE case_id = $1", case.case_id)
+        return rows[0]["revision"] == 3
+
+    await eventually(revision_recorded, what="revision 3 recorded")
+    # The revision's transaction would have put the iteration's event in the outbox beside the new revision.
+    assert await outbox_count(review, case.case_id, IterationOpenedV1.event_type) == 2
     assert len(review_events.events(subject=str(case.case_id), event_type=IterationOpenedV1.event_type)) == 2
 
 
@@ -370,10 +389,12 @@ async def test_a_tiny_lease_from_settings_expires(review: Review, monkeypatch: p
     runtime = review.client._transport.app.state.runtime  # type: ignore[attr-defined]
     monkeypatch.setattr(runtime.settings, "lease_minutes", 0.01)  # 0.6 s
     task = await claim(review, case.case_id, user="r-hanna")
-    await asyncio.sleep(1.0)
-    listing = await review.client.get("/queue?status=claimed&limit=200", headers=auth("operator"))
-    [row] = [t for t in listing.json()["items"] if t["task_id"] == task["task_id"]]
-    assert row["lease_expired"] is True
+
+    async def lease_expired() -> bool:
+        listing = await review.client.get("/queue?status=claimed&limit=200", headers=auth("operator"))
+        return any(t["task_id"] == task["task_id"] and t["lease_expired"] for t in listing.json()["items"])
+
+    await eventually(lease_expired, what="the tiny lease expired")
     taken = await claim(review, case.case_id, user="r-ilkka")
     assert taken["task_id"] == task["task_id"]
 
@@ -458,7 +479,14 @@ async def test_overdue_iteration_escalates_once(review: Review, review_events: T
     [event] = await emitted(review_events, case.case_id, IterationEscalatedV1.event_type)
     escalated = IterationEscalatedV1.model_validate(event.data)
     assert escalated.iteration == 1 and escalated.call_id == case.call_id
-    await asyncio.sleep(1.0)  # several job rounds later: still only one escalation
+    [first] = await db_fetch(review, "SELECT escalated_at FROM iterations WHERE case_id = $1", case.case_id)
+    # Two more rounds of the job, run here so they surely happened: the iteration is not escalated again.
+    runtime = review.client._transport.app.state.runtime  # type: ignore[attr-defined]
+    for _ in range(2):
+        await jobs.escalation_round(runtime)
+    [later] = await db_fetch(review, "SELECT escalated_at FROM iterations WHERE case_id = $1", case.case_id)
+    assert later["escalated_at"] == first["escalated_at"]
+    assert await outbox_count(review, case.case_id, IterationEscalatedV1.event_type) == 1
     assert len(review_events.events(subject=str(case.case_id), event_type=IterationEscalatedV1.event_type)) == 1
     history = await review.client.get(f"/cases/{case.case_id}/iterations", headers=auth("operator"))
     assert history.json()["items"][0]["escalated_at"] is not None

@@ -8,13 +8,14 @@ import pytest
 
 from services.review import domain
 from services.review.domain import (
-    CaseStatus,
     Decision,
     DecisionNotAllowed,
     IterationStatus,
     ReviewerDecision,
+    ReviewStatus,
 )
 from shared.events import (
+    CaseHeader,
     CaseNominatedV1,
     CaseRejectedV1,
     ChangesRequestedV1,
@@ -27,17 +28,17 @@ from shared.vocabulary import Category, IsoStage, Language
 
 
 @pytest.mark.parametrize(
-    ("decision", "case_status", "iteration_status", "next_stage", "opens"),
+    ("decision", "review_status", "iteration_status", "next_stage", "opens"),
     [
-        (Decision.REQUEST_CHANGES, CaseStatus.CHANGES_REQUESTED, IterationStatus.CHANGES_REQUESTED, None, False),
-        (Decision.ADVANCE, CaseStatus.IN_REVIEW, IterationStatus.ADVANCED, IsoStage.VALIDATION, True),
-        (Decision.REJECT, CaseStatus.REJECTED, IterationStatus.REJECTED, None, False),
-        (Decision.NOMINATE, CaseStatus.NOMINATED, IterationStatus.NOMINATED, None, False),
+        (Decision.REQUEST_CHANGES, ReviewStatus.CHANGES_REQUESTED, IterationStatus.CHANGES_REQUESTED, None, False),
+        (Decision.ADVANCE, ReviewStatus.IN_REVIEW, IterationStatus.ADVANCED, IsoStage.VALIDATION, True),
+        (Decision.REJECT, ReviewStatus.REJECTED, IterationStatus.REJECTED, None, False),
+        (Decision.NOMINATE, ReviewStatus.NOMINATED, IterationStatus.NOMINATED, None, False),
     ],
 )
-def test_outcome_of_each_decision(decision, case_status, iteration_status, next_stage, opens):
+def test_outcome_of_each_decision(decision, review_status, iteration_status, next_stage, opens):
     effect = domain.outcome_of(decision, stage=IsoStage.CONCEPT)
-    assert effect.case_status is case_status
+    assert effect.review_status is review_status
     assert effect.iteration_status is iteration_status
     assert effect.next_stage == next_stage
     assert effect.opens_next_iteration is opens
@@ -58,38 +59,40 @@ def test_advance_moves_to_the_next_iso_56002_stage(stage, expected):
 
 def test_advancing_from_deployment_is_not_allowed():
     with pytest.raises(DecisionNotAllowed, match="last ISO 56002 stage"):
-        domain.check_decision(case_status=CaseStatus.IN_REVIEW, stage=IsoStage.DEPLOYMENT, decision=Decision.ADVANCE)
+        domain.ensure_decision(
+            review_status=ReviewStatus.IN_REVIEW, stage=IsoStage.DEPLOYMENT, decision=Decision.ADVANCE
+        )
     with pytest.raises(DecisionNotAllowed):
         domain.outcome_of(Decision.ADVANCE, stage=IsoStage.DEPLOYMENT)
 
 
 @pytest.mark.parametrize("decision", [d for d in Decision if d is not Decision.ADVANCE])
 def test_other_decisions_are_allowed_at_deployment(decision):
-    domain.check_decision(case_status=CaseStatus.IN_REVIEW, stage=IsoStage.DEPLOYMENT, decision=decision)
+    domain.ensure_decision(review_status=ReviewStatus.IN_REVIEW, stage=IsoStage.DEPLOYMENT, decision=decision)
 
 
-@pytest.mark.parametrize("status", [CaseStatus.REJECTED, CaseStatus.NOMINATED, CaseStatus.WITHDRAWN])
+@pytest.mark.parametrize("status", [ReviewStatus.REJECTED, ReviewStatus.NOMINATED, ReviewStatus.WITHDRAWN])
 @pytest.mark.parametrize("decision", list(Decision))
 def test_a_decided_case_takes_no_more_decisions(status, decision):
     with pytest.raises(DecisionNotAllowed, match="no more decisions"):
-        domain.check_decision(case_status=status, stage=IsoStage.CONCEPT, decision=decision)
+        domain.ensure_decision(review_status=status, stage=IsoStage.CONCEPT, decision=decision)
 
 
 def test_no_decision_while_waiting_for_a_revision():
     with pytest.raises(DecisionNotAllowed, match="no iteration is open"):
-        domain.check_decision(
-            case_status=CaseStatus.CHANGES_REQUESTED, stage=IsoStage.CONCEPT, decision=Decision.NOMINATE
+        domain.ensure_decision(
+            review_status=ReviewStatus.CHANGES_REQUESTED, stage=IsoStage.CONCEPT, decision=Decision.NOMINATE
         )
 
 
 @pytest.mark.parametrize(
     ("status", "opens"),
     [
-        (CaseStatus.CHANGES_REQUESTED, True),
-        (CaseStatus.IN_REVIEW, False),
-        (CaseStatus.REJECTED, False),
-        (CaseStatus.NOMINATED, False),
-        (CaseStatus.WITHDRAWN, False),
+        (ReviewStatus.CHANGES_REQUESTED, True),
+        (ReviewStatus.IN_REVIEW, False),
+        (ReviewStatus.REJECTED, False),
+        (ReviewStatus.NOMINATED, False),
+        (ReviewStatus.WITHDRAWN, False),
     ],
 )
 def test_only_a_revision_after_changes_requested_opens_an_iteration(status, opens):
@@ -153,7 +156,7 @@ def test_unknown_checklist_items_are_reported():
 # --------------------------------------------------------------------------- events
 
 
-FACTS = domain.CaseFacts(
+FACTS = CaseHeader(
     case_id=uuid.uuid4(),
     call_id=uuid.uuid4(),
     call_title="Quality Innovation Award 2026",

@@ -11,7 +11,7 @@ from shared.vocabulary import IsoStage
 
 
 def test_a_claim_that_still_stands_may_be_decided():
-    domain.check_decidable(task_status=TaskStatus.CLAIMED, lease_expired=False)
+    domain.ensure_decidable(task_status=TaskStatus.CLAIMED, lease_expired=False)
 
 
 @pytest.mark.parametrize(
@@ -25,26 +25,26 @@ def test_a_claim_that_still_stands_may_be_decided():
 )
 def test_a_task_without_a_standing_claim_takes_no_decision(status, lease_expired, message):
     with pytest.raises(DecisionNotAllowed) as refused:
-        domain.check_decidable(task_status=status, lease_expired=lease_expired)
+        domain.ensure_decidable(task_status=status, lease_expired=lease_expired)
     assert str(refused.value) == message
     assert isinstance(refused.value, Conflict)
 
 
 def test_no_decision_on_a_case_of_the_reviewers_own_organisation():
-    domain.check_no_conflict_of_interest(case_organisation="org-espoo", reviewer_organisation="org-board")
+    domain.ensure_no_conflict_of_interest(case_organisation="org-espoo", reviewer_organisation="org-board")
     with pytest.raises(DecisionNotAllowed, match="conflict of interest"):
-        domain.check_no_conflict_of_interest(case_organisation="org-espoo", reviewer_organisation="org-espoo")
+        domain.ensure_no_conflict_of_interest(case_organisation="org-espoo", reviewer_organisation="org-espoo")
 
 
 def test_only_a_claimed_task_can_be_released():
-    domain.check_releasable(TaskStatus.CLAIMED)
+    domain.ensure_releasable(TaskStatus.CLAIMED)
     for status in (TaskStatus.QUEUED, TaskStatus.DECIDED, TaskStatus.CANCELLED):
         with pytest.raises(Conflict) as refused:
-            domain.check_releasable(status)
+            domain.ensure_releasable(status)
         assert str(refused.value) == f"the task is {status.value}; only a claimed task can be released"
 
 
 def test_feedback_must_name_checklist_items():
-    domain.check_feedback(IsoStage.OPPORTUNITY, ["users identified"])
+    domain.ensure_feedback(IsoStage.OPPORTUNITY, ["users identified"])
     with pytest.raises(Invalid, match=r"not on the opportunity checklist: \['made up'\]; the checklist is \["):
-        domain.check_feedback(IsoStage.OPPORTUNITY, ["users identified", "made up"])
+        domain.ensure_feedback(IsoStage.OPPORTUNITY, ["users identified", "made up"])
