@@ -20,6 +20,9 @@ SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 # A connection, whether opened directly or borrowed from a pool.
 Connection = asyncpg.Connection | PoolConnectionProxy
 
+# The database is away or refused us: a background job retries its round rather than dying.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):

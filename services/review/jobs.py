@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-import asyncpg
-
 from services.review import workflow
 from services.review.repository import ReviewRepository
 from services.review.settings import ReviewSettings
+from shared import tracing
 from shared.consumer import new_correlation_id
+from shared.db import DATABASE_ERRORS
 from shared.logging import get_logger
 from shared.runtime import Runtime
 
@@ -22,8 +22,9 @@ async def escalate_overdue_iterations(runtime: Runtime) -> None:
     settings = cast(ReviewSettings, runtime.settings)
     while True:
         try:
-            await escalation_round(runtime)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            with tracing.quietly():  # looking is not a case's work; each escalation starts its own trace
+                await escalation_round(runtime)
+        except DATABASE_ERRORS as exc:
             log.warning("escalation round failed; will retry", error=repr(exc))
         await asyncio.sleep(settings.escalation_interval_s)
 

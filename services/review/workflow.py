@@ -26,6 +26,7 @@ from services.review.domain import (
     Verdict,
 )
 from services.review.repository import ClaimRaced, ReviewRepository
+from shared import tracing
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.events import CaseSnapshot, IterationEscalatedV1, IterationOpenedV1
@@ -291,7 +292,10 @@ async def escalate_overdue_iteration(*, uow: Uow) -> bool:
         overdue = await uow.repo.claim_overdue_iteration()
         if overdue is None:
             return False
-        with bind_event_context(case_id=str(overdue.case_id), correlation_id=uow.origin.correlation_id):
+        with (
+            tracing.span("escalate overdue iteration", attributes={"cloudevents.event_subject": str(overdue.case_id)}),
+            bind_event_context(case_id=str(overdue.case_id), correlation_id=uow.origin.correlation_id),
+        ):
             await uow.repo.mark_escalated(case_id=overdue.case_id, iteration=overdue.iteration)
             await uow.emit(
                 IterationEscalatedV1(
