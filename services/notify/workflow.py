@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from services.notify import domain
 from services.notify.domain import (
@@ -185,18 +186,7 @@ async def record_delivery_outcome(
         if error is None:
             if not await uow.repo.mark_delivered(delivery_id=delivery.id, attempt=attempts):
                 return None
-            await uow.emit(
-                NotificationDeliveredV1(
-                    delivery_id=delivery.id,
-                    case_id=delivery.case_id,
-                    source_event_id=delivery.source_event_id,
-                    source_event_type=delivery.source_event_type,
-                    channel=delivery.channel,
-                    recipient=delivery.recipient,
-                    template=delivery.template,
-                    attempts=attempts,
-                )
-            )
+            await uow.emit(NotificationDeliveredV1(**_outcome_facts(delivery)))
             await uow.commit()
             log.info("delivered", channel=delivery.channel.value, attempts=attempts)
             return DeliveryStatus.DELIVERED
@@ -208,19 +198,7 @@ async def record_delivery_outcome(
         ):
             return None
         if status == DeliveryStatus.FAILED:
-            await uow.emit(
-                NotificationFailedV1(
-                    delivery_id=delivery.id,
-                    case_id=delivery.case_id,
-                    source_event_id=delivery.source_event_id,
-                    source_event_type=delivery.source_event_type,
-                    channel=delivery.channel,
-                    recipient=delivery.recipient,
-                    template=delivery.template,
-                    attempts=attempts,
-                    error=kept,
-                )
-            )
+            await uow.emit(NotificationFailedV1(**_outcome_facts(delivery), error=kept))
         await uow.commit()
     if status == DeliveryStatus.FAILED:
         log.error("delivery failed for good", channel=delivery.channel.value, attempts=attempts, error=error)
@@ -298,3 +276,17 @@ async def unsubscribe_webhook(*, uow: Uow, webhook_id: uuid.UUID) -> None:
                 raise NotFound(f"no webhook subscription {webhook_id}")
             await uow.commit()
         log.info("webhook unsubscribed", webhook_id=str(webhook_id))
+
+
+def _outcome_facts(delivery: Delivery) -> dict[str, Any]:
+    """What both outcome events say about a delivery (``attempts`` counts the one just made)."""
+    return {
+        "delivery_id": delivery.id,
+        "case_id": delivery.case_id,
+        "source_event_id": delivery.source_event_id,
+        "source_event_type": delivery.source_event_type,
+        "channel": delivery.channel,
+        "recipient": delivery.recipient,
+        "template": delivery.template,
+        "attempts": delivery.attempts,
+    }

@@ -11,7 +11,7 @@ them to HTTP in one place.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from services.review import domain
@@ -150,17 +150,18 @@ async def _decide(uow: Uow, *, task: Task, reviewer: Principal, verdict: Verdict
     decided = [d for d in (s.reviewer_decision() for s in slots) if d is not None]
     outcome = domain.resolve([d.decision for d in decided], required=len(slots))
     log.info("review decision recorded", task_id=str(task.task_id), decision=str(verdict.decision), outcome=outcome)
+    recorded = DecisionResult(
+        task_id=task.task_id,
+        case_id=case.case_id,
+        iteration=task.iteration,
+        decision=verdict.decision,
+        outcome=None,
+        review_status=case.status,
+        stage=task.stage,
+        next_iteration=None,
+    )
     if outcome is None:  # four-eyes: waiting for the other reviewer
-        return DecisionResult(
-            task_id=task.task_id,
-            case_id=case.case_id,
-            iteration=task.iteration,
-            decision=verdict.decision,
-            outcome=None,
-            review_status=case.status,
-            stage=task.stage,
-            next_iteration=None,
-        )
+        return recorded
 
     effect = domain.outcome_of(outcome, stage=task.stage)
     await repo.close_iteration(
@@ -185,15 +186,8 @@ async def _decide(uow: Uow, *, task: Task, reviewer: Principal, verdict: Verdict
     log.info(
         "iteration settled", iteration=task.iteration, outcome=str(outcome), review_status=str(effect.review_status)
     )
-    return DecisionResult(
-        task_id=task.task_id,
-        case_id=case.case_id,
-        iteration=task.iteration,
-        decision=verdict.decision,
-        outcome=outcome,
-        review_status=effect.review_status,
-        stage=stage,
-        next_iteration=next_iteration,
+    return replace(
+        recorded, outcome=outcome, review_status=effect.review_status, stage=stage, next_iteration=next_iteration
     )
 
 
