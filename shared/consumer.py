@@ -130,7 +130,7 @@ class EventRouter:
     @property
     def topics(self) -> list[str]:
         """The topics to subscribe to: those the handled payload types travel on, so no handler is left unfed."""
-        return sorted({p.topic for p in self.payload_types})
+        return sorted({t for p in self.payload_types for t in (p.topic, *p.previous_topics)})
 
 
 class DeadLetterSink(Protocol):

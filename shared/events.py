@@ -36,6 +36,9 @@ class EventPayload(BaseModel):
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
+    # While a topic is replaced by a new version, the old one(s) its events may still arrive on
+    # (docs/events.md, "When a topic's version changes"): consumers read both.
+    previous_topics: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -43,7 +43,7 @@ class EvaluationAction(StrEnum):
 
 
 # --------------------------------------------------------------------------- refusals
-# shared.errors' NotFound, Conflict and Invalid; shared.service maps them to HTTP 404, 409 and 422.
+# shared.errors' NotFound, Conflict and Invalid; shared/http_errors.py maps them to HTTP 404, 409 and 422.
 
 
 class InvalidTransition(Conflict):

@@ -1,4 +1,4 @@
-"""A minimal service built with the same ``shared.service.create_app`` as the real four.
+"""A minimal service built with the same ``shared.service.create_app`` as the real services.
 
 It proves the reliability protocol itself (inbox, retries, dead letters, acks) on a
 topic of its own, so those tests neither depend on nor disturb a real service.
