@@ -2,7 +2,7 @@
 
 A token carries the user's id (``sub``), roles, organisation id (``org``),
 preferred language (``lang``), and display name and email. Missing or invalid
-token → 401; valid token without the needed role → 403.
+token → 401 (``invalid token``, the reason only in the debug log); valid token without the needed role → 403.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.logging import get_logger
 from shared.vocabulary import Language, Role
+
+log = get_logger(__name__)
 
 ALGORITHM = "HS256"
 AUDIENCE = "kipina"
@@ -110,7 +113,10 @@ async def current_principal(
             credentials.credentials, secret=settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer
         )
     except InvalidToken as exc:
-        raise _unauthorized(f"invalid token: {exc}") from exc
+        # Which check failed (signature, expiry, audience...) is for operators, in the debug log; the caller
+        # learns only that the token is not accepted.
+        log.debug("bearer token refused", reason=str(exc))
+        raise _unauthorized("invalid token") from exc
 
 
 def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

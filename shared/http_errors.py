@@ -1,8 +1,9 @@
 """Error mapping, in one place: every refusal and failure becomes a JSON body that says what is wrong.
 
-``shared.errors`` refusals (404/409/422 and their details), request validation (422 with one
-problem per field), Starlette's HTTP errors (401, 403, 405, 413...) and, as the last resort,
-an unexpected exception (500, logged, no internals in the body).
+``shared.errors`` refusals (404/409/422 and their details), a body that is not JSON at all (400, naming
+the byte where parsing stopped), request validation (422 with one problem per field), Starlette's HTTP
+errors (401, 403, 405, 413...) and, as the last resort, an unexpected exception (500, logged, no internals
+in the body).
 """
 
 from __future__ import annotations
@@ -32,9 +33,36 @@ ERROR_CODES: dict[int, str] = {
 }
 
 
+def malformed_json(exc: RequestValidationError) -> dict[str, Any] | None:
+    """The error body for a request body that is not JSON at all, or None when ``exc`` is about something else.
+
+    FastAPI reports a body its JSON decoder refused as one ``json_invalid`` error located at
+    ``("body", <character index>)``; the index counts characters of the decoded text, the byte offset counts
+    what the client sent (UTF-8).
+    """
+    errors = exc.errors()
+    if len(errors) != 1 or errors[0].get("type") != "json_invalid":
+        return None
+    loc = tuple(errors[0].get("loc", ()))
+    if len(loc) != 2 or loc[0] != "body" or not isinstance(loc[1], int):
+        return None  # a JSON-in-a-string field of a model: an ordinary validation problem
+    index: int = loc[1]
+    text = exc.body
+    offset = len(text[:index].encode("utf-8", "surrogatepass")) if isinstance(text, str) else index
+    reason = str((errors[0].get("ctx") or {}).get("error", "")).strip()
+    message = f"the body is not valid JSON (at byte {offset})"
+    if reason:
+        message += f": {reason[0].lower()}{reason[1:]}"
+    return {"error": "invalid_json", "message": message, "byte": offset}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Not JSON at all is a malformed request (400), not a well-formed one that breaks the rules (422).
+        not_json = malformed_json(exc)
+        if not_json is not None:
+            return JSONResponse(status_code=status.HTTP_400_BAD_REQUEST, content=not_json)
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
