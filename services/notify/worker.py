@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formataddr
+from email.utils import format_datetime, formataddr
 from typing import cast
 
 import aiosmtplib
@@ -59,8 +60,14 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def build_email(delivery: Delivery, *, mail_from: str) -> EmailMessage:
+def build_email(delivery: Delivery, *, mail_from: str, now: datetime) -> EmailMessage:
+    """The email of one delivery, with the headers RFC 5322 requires (``Date``, ``From``) and ``Message-ID``.
+
+    ``Date`` is when this attempt hands the message to SMTP (``now``, in UTC as ``+0000``: RFC 5322's zone form;
+    its ``GMT`` is obsolete syntax).
+    """
     message = EmailMessage()
+    message["Date"] = format_datetime(now.astimezone(UTC))
     message["From"] = mail_from
     message["To"] = formataddr((delivery.recipient_name, delivery.recipient))
     message["Subject"] = delivery.subject
@@ -168,7 +175,7 @@ class DeliveryWorker:
     async def _send_email(self, delivery: Delivery) -> None:
         s = self._settings
         await aiosmtplib.send(
-            build_email(delivery, mail_from=s.mail_from),
+            build_email(delivery, mail_from=s.mail_from, now=datetime.now(UTC)),
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_username or None,

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -95,6 +96,7 @@ async def test_emails_feed_dedupe_and_webhooks(
         assert "secret" not in webhook
 
         # 1. submitted → the submitter hears in Finnish (the event comes with a trace of its own)
+        started = datetime.now(UTC)
         trace_id = uuid.uuid4().hex
         await produce(
             producer,
@@ -107,6 +109,12 @@ async def test_emails_feed_dedupe_and_webhooks(
         assert receipt["To"].addresses[0].addr_spec == f"aino-{tag}@example.org"
         assert receipt["Subject"].startswith("Vastaanotimme hakemuksesi")
         assert receipt["From"] == "Kipinä <no-reply@kipina.local>"
+        # RFC 5322: a Date (in UTC, no earlier than the event that asked for the email) and the delivery's
+        # stable Message-ID.
+        sent_at = receipt["Date"].datetime
+        assert sent_at.utcoffset() == timedelta(0)
+        assert started.replace(microsecond=0) <= sent_at <= datetime.now(UTC)
+        assert receipt["Message-ID"] == f"<{receipt['X-Kipina-Delivery-Id']}@kipina.local>"
 
         # 2. changes requested, produced twice with the same event id → one email per person
         event_id = uuid.uuid4()
@@ -181,6 +189,9 @@ async def test_emails_feed_dedupe_and_webhooks(
         # exactly one email per (event, recipient), even after the duplicate
         assert len(changes_mails()) == 2
         assert len(smtp_sink.for_case(case_id)) == 1 + 2 + 1 + 3
+        mails = smtp_sink.for_case(case_id)
+        assert all(m["Date"] is not None for m in mails)
+        assert len({m["Message-ID"] for m in mails}) == len(mails)
 
         # 5. the submitter's in-app feed, newest first
         me = auth("submitter", user=submitter)

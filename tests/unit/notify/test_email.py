@@ -1,0 +1,61 @@
+"""The email of a delivery: the headers RFC 5322 requires, a stable Message-ID, the Kipinä headers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from email.utils import parsedate_to_datetime
+
+from services.notify.domain import Delivery, DeliveryStatus
+from services.notify.worker import build_email
+from shared.vocabulary import Channel
+
+SENT = datetime(2026, 3, 9, 14, 5, 7, tzinfo=UTC)
+
+
+def delivery() -> Delivery:
+    return Delivery(
+        id=uuid.UUID("00000000-0000-0000-0000-0000000000d1"),
+        case_id=uuid.UUID("00000000-0000-0000-0000-0000000000c1"),
+        source_event_id=uuid.uuid4(),
+        source_event_type="kipina.case.submitted.v1",
+        correlation_id="corr-1",
+        channel=Channel.EMAIL,
+        recipient="aino@example.org",
+        recipient_name="Aino Äijälä",
+        webhook_id=None,
+        language="fi",
+        template="case_submitted",
+        subject="Vastaanotimme hakemuksesi",
+        body="Kiitos!",
+        status=DeliveryStatus.SENDING,
+        attempts=1,
+        next_attempt_at=SENT,
+        lease_until=SENT,
+        last_error=None,
+        created_at=SENT,
+        delivered_at=None,
+    )
+
+
+def test_every_email_has_a_date_and_a_message_id() -> None:
+    message = build_email(delivery(), mail_from="Kipinä <no-reply@kipina.local>", now=SENT)
+    assert message["Date"] == "Mon, 09 Mar 2026 14:05:07 +0000"
+    assert message["Message-ID"] == "<00000000-0000-0000-0000-0000000000d1@kipina.local>"
+    assert message["From"] == "Kipinä <no-reply@kipina.local>"
+    assert message["To"].addresses[0].addr_spec == "aino@example.org"
+    assert message["X-Kipina-Case-Id"] == "00000000-0000-0000-0000-0000000000c1"
+
+    # On the wire, and read back as a mail client would.
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert parsedate_to_datetime(str(parsed["Date"])) == SENT
+    assert parsed["Message-ID"] == message["Message-ID"]
+
+
+def test_the_date_is_utc_and_the_message_id_survives_a_resend() -> None:
+    helsinki = timezone(timedelta(hours=2))
+    first = build_email(delivery(), mail_from="k@kipina.local", now=SENT)
+    resent = build_email(delivery(), mail_from="k@kipina.local", now=datetime(2026, 3, 9, 18, 0, tzinfo=helsinki))
+    assert resent["Date"] == "Mon, 09 Mar 2026 16:00:00 +0000"
+    assert resent["Message-ID"] == first["Message-ID"]
