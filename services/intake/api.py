@@ -84,8 +84,8 @@ def _case_draft(body: CaseIn, *, submitter: Principal) -> CaseDraft:
         summary=body.summary,
         problem=body.problem,
         solution=body.solution,
-        # Without an id of its own, the organisation is the submitter's.
-        organisation=body.organisation.organisation(default_id=submitter.organisation_id),
+        # The organisation is the submitter's token's; submit_case refuses a body that names another.
+        organisation=body.organisation.organisation(token_id=submitter.organisation_id),
         category=body.category,
         language=body.language,
         oecd_principles=tuple(body.oecd_principles),

@@ -200,9 +200,26 @@ class CaseProgress:
     feedback: str | None = None
 
 
+class TimelineKind(StrEnum):
+    """What a timeline entry records, in one vocabulary: the submitter's actions and the review and awards events."""
+
+    SUBMITTED = "submitted"
+    REVISED = "revised"
+    WITHDRAWN = "withdrawn"
+    ITERATION_OPENED = "iteration_opened"
+    CHANGES_REQUESTED = "changes_requested"
+    STAGE_ADVANCED = "stage_advanced"
+    REJECTED = "rejected"
+    NOMINATED = "nominated"
+    ESCALATED = "escalated"
+    EVALUATION_OPENED = "evaluation_opened"
+    DECIDED = "decided"
+    RESULTS_PUBLISHED = "results_published"
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
-    kind: str
+    kind: TimelineKind
     summary: str
     iteration: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -213,7 +230,7 @@ class TimelineItem:
     """One entry of a case's timeline as recorded: what happened, and when."""
 
     at: datetime
-    kind: str
+    kind: TimelineKind
     summary: str
     iteration: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -285,7 +302,10 @@ def request_fingerprint(draft: CaseDraft) -> str:
 
 @dataclass(frozen=True)
 class CaseChanges:
-    """The content a revision edits; a field left None stays as it was."""
+    """The content a revision edits; a field left None stays as it was.
+
+    The organisation is not among them: it is the submitter's token's, fixed when the case is filed.
+    """
 
     title: str | None = None
     summary: str | None = None
@@ -325,6 +345,17 @@ def submitter_contact(*, user_id: str, name: str, email: str, language: Language
             error="submitter_email_invalid",
             message=f"the email address in your token ({email!r}) is not valid",
         ) from exc
+
+
+def ensure_own_organisation(organisation: Organisation, *, token_organisation: str) -> None:
+    """A case is filed for the submitter's own organisation, the one their token carries: the reviewers' and
+    jurors' conflict-of-interest rules rely on it, so a body may not name another."""
+    if organisation.id != token_organisation:
+        problem = (
+            f"your token carries organisation {token_organisation!r}; a case is always filed for it, "
+            f"so organisation.id may not be {organisation.id!r} (leave it out)"
+        )
+        raise Invalid(error="organisation_not_yours", message=problem, problems=[Problem("organisation.id", problem)])
 
 
 def first_snapshot(
@@ -369,18 +400,27 @@ def ensure_same_request(earlier: StoredCase, *, fingerprint: str, key: str) -> N
 
 
 def duplicate_title(existing: StoredCase | None, *, submitter_id: str) -> Conflict:
-    # Naming the other case is only safe when it is the caller's own.
+    """The refusal of a title a live case of the submitter's organisation holds in the call.
+
+    Only the caller's own case is named: a colleague's case is one they cannot open (cases are visible to
+    their submitter only), so its id would tell them nothing they may use. Other organisations' titles are
+    never compared, so nothing here can reveal them.
+    """
     if existing is not None and existing.submitter_id == submitter_id:
         return Conflict(
             error="duplicate_case",
             message=f"you already submitted a case with a near-identical title to this call: {existing.id}",
             existing_case_id=str(existing.id),
         )
-    return Conflict(error="duplicate_case", message="a case with a near-identical title already exists in this call")
+    return Conflict(
+        error="duplicate_case",
+        message="your organisation already has a case with a near-identical title in this call",
+    )
 
 
 def ensure_title_free(existing: StoredCase | None, *, submitter_id: str) -> None:
-    """Refuse a title a live case of the call already holds (``existing``, if the lookup found one)."""
+    """Refuse a title a live case of the same call and organisation already holds (``existing``, if the lookup
+    found one)."""
     if existing is not None:
         raise duplicate_title(existing, submitter_id=submitter_id)
 
@@ -395,12 +435,12 @@ def revised_snapshot(current: CaseSnapshot, changes: CaseChanges) -> CaseSnapsho
 
 
 def submitted_entry(*, call_title: str) -> TimelineEntry:
-    return TimelineEntry("submitted", f"Submitted to {call_title!r}", None, {"revision": 1})
+    return TimelineEntry(TimelineKind.SUBMITTED, f"Submitted to {call_title!r}", None, {"revision": 1})
 
 
 def revised_entry(*, revision: int, changed: Iterable[str], change_note: str, iteration: int) -> TimelineEntry:
     return TimelineEntry(
-        "revised",
+        TimelineKind.REVISED,
         f"Revision {revision} submitted" + (f": {change_note}" if change_note else ""),
         iteration or None,
         {"revision": revision, "changed": sorted(changed), "change_note": change_note},
@@ -409,7 +449,10 @@ def revised_entry(*, revision: int, changed: Iterable[str], change_note: str, it
 
 def withdrawn_entry(*, reason: str) -> TimelineEntry:
     return TimelineEntry(
-        "withdrawn", "Withdrawn by the submitter" + (f": {reason}" if reason else ""), None, {"reason": reason}
+        TimelineKind.WITHDRAWN,
+        "Withdrawn by the submitter" + (f": {reason}" if reason else ""),
+        None,
+        {"reason": reason},
     )
 
 
@@ -453,12 +496,11 @@ def _move(current: CaseProgress, proposed: CaseProgress, *, iteration: int | Non
 
 def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
     """The effect of one review or awards event on a case: its new progress and a timeline entry."""
-    kind = payload.event_type
     match payload:
         case IterationOpenedV1(iteration=iteration, stage=stage, revision=revision, due_at=due_at):
             proposed = replace(current, status=CaseStatus.IN_REVIEW, stage=stage, iteration=iteration)
             entry = TimelineEntry(
-                kind,
+                TimelineKind.ITERATION_OPENED,
                 f"Review iteration {iteration} opened at the {stage.value} stage (revision {revision})",
                 iteration,
                 {"stage": stage.value, "revision": revision, "due_at": due_at.isoformat()},
@@ -467,7 +509,7 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
         case ChangesRequestedV1(iteration=iteration, comment=comment, feedback=feedback):
             proposed = replace(current, status=CaseStatus.CHANGES_REQUESTED, iteration=iteration)
             entry = TimelineEntry(
-                kind,
+                TimelineKind.CHANGES_REQUESTED,
                 f"Changes requested in iteration {iteration}: {comment}",
                 iteration,
                 {"comment": comment, "feedback": [f.model_dump(mode="json") for f in feedback]},
@@ -476,7 +518,7 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
         case StageAdvancedV1(iteration=iteration, from_stage=from_stage, to_stage=to_stage, comment=comment):
             proposed = replace(current, status=CaseStatus.IN_REVIEW, stage=to_stage, iteration=iteration)
             entry = TimelineEntry(
-                kind,
+                TimelineKind.STAGE_ADVANCED,
                 f"Advanced from the {from_stage.value} to the {to_stage.value} stage",
                 iteration,
                 {"from_stage": from_stage.value, "to_stage": to_stage.value, "comment": comment},
@@ -485,7 +527,7 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
         case CaseRejectedV1(iteration=iteration, comment=comment, feedback=feedback):
             proposed = replace(current, status=CaseStatus.REJECTED, iteration=iteration)
             entry = TimelineEntry(
-                kind,
+                TimelineKind.REJECTED,
                 f"Rejected in review iteration {iteration}: {comment}",
                 iteration,
                 {"comment": comment, "feedback": [f.model_dump(mode="json") for f in feedback]},
@@ -494,7 +536,7 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
         case CaseNominatedV1(iteration=iteration, comment=comment, stage=stage):
             proposed = replace(current, status=CaseStatus.NOMINATED, stage=stage, iteration=iteration)
             entry = TimelineEntry(
-                kind,
+                TimelineKind.NOMINATED,
                 "Nominated for award evaluation",
                 iteration,
                 {"comment": comment, "stage": stage.value},
@@ -502,7 +544,7 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
             progress, applied = _move(current, proposed, iteration=iteration)
         case IterationEscalatedV1(iteration=iteration, due_at=due_at):
             entry = TimelineEntry(
-                kind,
+                TimelineKind.ESCALATED,
                 f"Review iteration {iteration} is overdue and was escalated",
                 iteration,
                 {"due_at": due_at.isoformat()},
@@ -511,7 +553,7 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
         case EvaluationOpenedV1(criteria=criteria, juror_ids=juror_ids):
             proposed = replace(current, status=CaseStatus.IN_EVALUATION)
             entry = TimelineEntry(
-                kind,
+                TimelineKind.EVALUATION_OPENED,
                 f"Award evaluation opened with {len(criteria)} criteria",
                 None,
                 {"criteria": [c.key for c in criteria], "jurors": len(juror_ids)},
@@ -520,14 +562,14 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
         case AwardDecidedV1(outcome=outcome, feedback=feedback, weighted_score=score, rank_in_category=rank):
             proposed = replace(current, status=CaseStatus.DECIDED, outcome=outcome, feedback=feedback)
             entry = TimelineEntry(
-                kind,
+                TimelineKind.DECIDED,
                 f"Award decision: {outcome.value.replace('_', ' ')}",
                 None,
                 {"outcome": outcome.value, "feedback": feedback, "weighted_score": score, "rank_in_category": rank},
             )
             progress, applied = _move(current, proposed, iteration=None)
         case ResultsPublishedV1(outcome=outcome):
-            entry = TimelineEntry(kind, "Results published", None, {"outcome": outcome.value})
+            entry = TimelineEntry(TimelineKind.RESULTS_PUBLISHED, "Results published", None, {"outcome": outcome.value})
             progress, applied = current, True
         case _:
             raise ValueError(f"intake does not track {payload.event_type}")

@@ -21,6 +21,7 @@ from services.intake.domain import (
     StoredCase,
     TimelineEntry,
     TimelineItem,
+    TimelineKind,
 )
 from shared.db import Connection
 from shared.events import CaseSnapshot
@@ -58,12 +59,12 @@ _CASE_COLUMNS = ", ".join(
 _WITHDRAWN = CaseStatus.WITHDRAWN.value
 
 # The unique indexes of the migration whose conflicts mean something to the use cases.
-_TITLE_INDEX = "cases_call_title"
+_TITLE_INDEX = "cases_call_organisation_title"
 _IDEMPOTENCY_INDEX = "cases_idempotency"
 
 
 class DuplicateTitle(Exception):
-    """Another live case of the same call has a near-identical title (the unique index said so)."""
+    """Another live case of the same call and organisation has a near-identical title (the unique index said so)."""
 
 
 class DuplicateIdempotencyKey(Exception):
@@ -107,7 +108,7 @@ def _case(row: Row) -> StoredCase:
 def _timeline_item(row: Row) -> TimelineItem:
     return TimelineItem(
         at=row["at"],
-        kind=row["kind"],
+        kind=TimelineKind(row["kind"]),
         summary=row["summary"],
         iteration=row["iteration"],
         details=row["details"],
@@ -178,14 +179,15 @@ class IntakeRepository:
             async with self._conn.transaction():
                 row = await self._conn.fetchrow(
                     f"""
-                    INSERT INTO cases (id, call_id, submitter_id, title_key, content, revision, status, stage,
-                                       iteration, idempotency_key, request_fingerprint)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    INSERT INTO cases (id, call_id, submitter_id, organisation_id, title_key, content, revision,
+                                       status, stage, iteration, idempotency_key, request_fingerprint)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                     RETURNING {_CASE_COLUMNS}
                     """,  # noqa: S608 - constant column list, values bound
                     snapshot.case_id,
                     snapshot.call_id,
                     snapshot.submitter_id,
+                    snapshot.organisation.id,
                     title_key,
                     snapshot.model_dump(mode="json"),
                     snapshot.revision,
@@ -258,15 +260,17 @@ class IntakeRepository:
         return _case(row) if row is not None else None
 
     async def find_by_title(
-        self, *, call_id: uuid.UUID, title_key: str, excluding: uuid.UUID | None = None
+        self, *, call_id: uuid.UUID, organisation_id: str, title_key: str, excluding: uuid.UUID | None = None
     ) -> StoredCase | None:
-        """The live (not withdrawn) case of a call with this normalised title, if any."""
+        """The live (not withdrawn) case of one organisation in a call with this normalised title, if any."""
         row = await self._conn.fetchrow(
             f"""
             SELECT {_CASE_COLUMNS} FROM cases
-            WHERE call_id = $1 AND title_key = $2 AND status <> $3 AND ($4::uuid IS NULL OR id <> $4)
+            WHERE call_id = $1 AND organisation_id = $2 AND title_key = $3 AND status <> $4
+              AND ($5::uuid IS NULL OR id <> $5)
             """,  # noqa: S608 - constant column list, values bound
             call_id,
+            organisation_id,
             title_key,
             _WITHDRAWN,
             excluding,
@@ -317,7 +321,7 @@ class IntakeRepository:
             """,
             case_id,
             at,
-            entry.kind,
+            entry.kind.value,
             entry.summary,
             entry.iteration,
             entry.details,

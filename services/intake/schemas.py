@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Email
 
 from services.intake.domain import (
     CaseStatus,
+    TimelineKind,
     business_id_problem,
     call_window_problem,
     oecd_principles_problems,
@@ -96,12 +97,19 @@ class ContactIn(Strict):
 
 
 class OrganisationIn(Strict):
-    id: str | None = Field(default=None, min_length=1, max_length=100)
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="the organisation your token carries (`org`); best left out. Any other id is refused (422)",
+    )
     name: str = Field(min_length=1, max_length=300)
     business_id: BusinessId
 
-    def organisation(self, *, default_id: str) -> Organisation:
-        return Organisation(id=self.id or default_id, name=self.name, business_id=self.business_id)
+    def organisation(self, *, token_id: str) -> Organisation:
+        """The organisation as the body names it, its id the token's unless the body names one (which the use
+        case then refuses unless it is the token's)."""
+        return Organisation(id=self.id or token_id, name=self.name, business_id=self.business_id)
 
 
 class CaseIn(Strict):
@@ -143,7 +151,7 @@ class WithdrawIn(Strict):
 
 class TimelineItemOut(BaseModel):
     at: datetime
-    kind: str
+    kind: TimelineKind
     summary: str
     iteration: int | None = None
     details: dict[str, Any] = {}

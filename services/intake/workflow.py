@@ -29,7 +29,7 @@ from services.intake.domain import (
 from services.intake.repository import DuplicateIdempotencyKey, DuplicateTitle, IntakeRepository
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
-from shared.events import CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
+from shared.events import CaseRevisedV1, CaseSnapshot, CaseSubmittedV1, CaseWithdrawnV1
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import Role
@@ -94,21 +94,32 @@ async def _replay(repo: IntakeRepository, *, submitter_id: str, key: str, finger
 
 
 async def _ensure_title_free(
-    repo: IntakeRepository, *, call_id: uuid.UUID, title_key: str, submitter_id: str, excluding: uuid.UUID | None = None
+    repo: IntakeRepository, *, snapshot: CaseSnapshot, title_key: str, excluding: uuid.UUID | None = None
 ) -> None:
-    other = await repo.find_by_title(call_id=call_id, title_key=title_key, excluding=excluding)
-    domain.ensure_title_free(other, submitter_id=submitter_id)
+    """Refuse the title when another live case of the same call and organisation holds it."""
+    other = await repo.find_by_title(
+        call_id=snapshot.call_id,
+        organisation_id=snapshot.organisation.id,
+        title_key=title_key,
+        excluding=excluding,
+    )
+    domain.ensure_title_free(other, submitter_id=snapshot.submitter_id)
 
 
 async def _title_taken(
-    repo: IntakeRepository, *, call_id: uuid.UUID, title_key: str, submitter_id: str, excluding: uuid.UUID | None = None
+    repo: IntakeRepository, *, snapshot: CaseSnapshot, title_key: str, excluding: uuid.UUID | None = None
 ) -> Conflict:
     """The refusal of a write the title index turned down: a concurrent request took the title after the check.
 
     Looked up again so that the caller's own case is named, as the check would have.
     """
-    other = await repo.find_by_title(call_id=call_id, title_key=title_key, excluding=excluding)
-    return domain.duplicate_title(other, submitter_id=submitter_id)
+    other = await repo.find_by_title(
+        call_id=snapshot.call_id,
+        organisation_id=snapshot.organisation.id,
+        title_key=title_key,
+        excluding=excluding,
+    )
+    return domain.duplicate_title(other, submitter_id=snapshot.submitter_id)
 
 
 # --------------------------------------------------------------------------- calls
@@ -145,6 +156,7 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
     (``replayed``), even when the retry raced the original and lost at the unique indexes.
     """
     submitter_id = submitter.user_id
+    domain.ensure_own_organisation(draft.organisation, token_organisation=submitter.organisation_id)
     contact = domain.submitter_contact(
         user_id=submitter_id, name=submitter.name, email=submitter.email, language=submitter.language
     )
@@ -166,7 +178,7 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
                 draft, case_id=case_id, call=call, submitter_id=submitter_id, submitter=contact
             )
             try:
-                await _ensure_title_free(repo, call_id=call.id, title_key=key, submitter_id=submitter_id)
+                await _ensure_title_free(repo, snapshot=snapshot, title_key=key)
                 case = await repo.insert_case(
                     snapshot=snapshot,
                     title_key=key,
@@ -184,7 +196,7 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
                     if replay is not None:
                         return replay
                 if isinstance(clash, DuplicateTitle):
-                    raise await _title_taken(repo, call_id=call.id, title_key=key, submitter_id=submitter_id) from clash
+                    raise await _title_taken(repo, snapshot=snapshot, title_key=key) from clash
                 raise
             await repo.add_timeline_entry(case_id=case.id, entry=domain.submitted_entry(call_title=call.title))
             await uow.emit(CaseSubmittedV1(case=snapshot))
@@ -226,15 +238,11 @@ async def revise_case(*, uow: Uow, case_id: uuid.UUID, revision: Revision, submi
             snapshot = domain.revised_snapshot(case.snapshot, revision.changes)
             key = domain.title_key(snapshot.title)
             if revision.changes.title is not None:
-                await _ensure_title_free(
-                    repo, call_id=snapshot.call_id, title_key=key, submitter_id=submitter_id, excluding=case.id
-                )
+                await _ensure_title_free(repo, snapshot=snapshot, title_key=key, excluding=case.id)
             try:
                 revised = await repo.update_case_content(snapshot=snapshot, title_key=key, status=CaseStatus.REVISED)
             except DuplicateTitle as clash:
-                raise await _title_taken(
-                    repo, call_id=snapshot.call_id, title_key=key, submitter_id=submitter_id, excluding=case.id
-                ) from clash
+                raise await _title_taken(repo, snapshot=snapshot, title_key=key, excluding=case.id) from clash
             entry = domain.revised_entry(
                 revision=snapshot.revision,
                 changed=revision.changes.edited(),

@@ -32,8 +32,9 @@ from shared.vocabulary import IsoStage
 
 Row = asyncpg.Record | Mapping[str, Any]
 
-# A revision may change everything in the header except which case and which call it is.
-_REVISABLE_HEADER_FIELDS = tuple(f for f in CASE_HEADER_FIELDS if f not in ("case_id", "call_id"))
+# A revision may change everything in the header except which case and which call it is, and the organisation:
+# the reviewers' conflict rule relies on the one intake verified at submission.
+_REVISABLE_HEADER_FIELDS = tuple(f for f in CASE_HEADER_FIELDS if f not in ("case_id", "call_id", "organisation_id"))
 
 _CASE_COLUMNS = ", ".join((*CASE_HEADER_FIELDS, "status", "stage", "revision", "reviewers_per_iteration", "details"))
 _ITERATION_COLUMNS = "case_id, iteration, stage, revision, status, outcome, opened_at, due_at, escalated_at, closed_at"

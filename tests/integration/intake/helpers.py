@@ -59,6 +59,8 @@ def envelope(record: Any) -> dict[str, Any]:
 
 OPERATOR = auth("operator", user="op-1", org="org-kipina")
 ALICE = auth("submitter", user="alice", org="org-espoo", name="Alice Aalto", email="alice@example.org")
+# Alice's colleague in the City of Espoo.
+CARLA = auth("submitter", user="carla", org="org-espoo", name="Carla Castrén", email="carla@example.org")
 BOB = auth("submitter", user="bob", org="org-vantaa", name="Bob Berg", email="bob@example.org")
 
 

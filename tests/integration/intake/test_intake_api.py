@@ -24,6 +24,7 @@ from shared.vocabulary import AwardOutcome, IsoStage
 from tests.integration.intake.helpers import (
     ALICE,
     BOB,
+    CARLA,
     OPERATOR,
     call_body,
     case_body,
@@ -99,7 +100,7 @@ async def test_submit_emits_case_submitted_on_the_intake_topic(client: httpx.Asy
     assert case["revision"] == 1
     assert case["stage"] == "validation"
     assert case["submitter"] == {"name": "Alice Aalto", "email": "alice@example.org", "language": "en", "role": None}
-    assert case["organisation"]["id"] == "org-espoo"  # defaults to the token's organisation
+    assert case["organisation"]["id"] == "org-espoo"  # the token's organisation
     assert [t["kind"] for t in case["timeline"]] == ["submitted"]
 
     [record] = await read_events(bootstrap, topics.INTAKE, key=case["id"], count=1)
@@ -117,6 +118,41 @@ async def test_submit_emits_case_submitted_on_the_intake_topic(client: httpx.Asy
     assert snapshot.reviewers_per_iteration == 2
     assert snapshot.revision == 1
     assert snapshot.submitter.email == "alice@example.org"
+    assert snapshot.organisation.id == "org-espoo"
+
+
+async def test_a_case_is_filed_for_the_tokens_organisation_only(
+    client: httpx.AsyncClient, db: asyncpg.Connection, bootstrap: str
+) -> None:
+    """Review's and awards' conflict-of-interest rules trust the case's organisation: the body cannot choose it."""
+    call = await new_call(client)
+    title = f"Somebody else's idea {uuid.uuid4().hex[:8]}"
+    for claimed in ("org-vantaa", "ORG-ESPOO"):
+        body = case_body(call["id"], title=title, organisation={"id": claimed, "name": "X", "business_id": "0101263-6"})
+        r = await client.post("/cases", json=body, headers=ALICE)
+        assert r.status_code == 422, r.text
+        refusal = r.json()
+        assert refusal["error"] == "organisation_not_yours"
+        assert "your token carries organisation 'org-espoo'" in refusal["message"]
+        assert refusal["problems"][0]["field"] == "organisation.id"
+    assert await db.fetchval("SELECT count(*) FROM cases WHERE call_id = $1", uuid.UUID(call["id"])) == 0
+
+    # Naming the token's own organisation is allowed (and the same as leaving the id out).
+    own = {"id": "org-espoo", "name": "Espoo", "business_id": "0101263-6"}
+    case = await new_case(client, call["id"], title=title, organisation=own)
+    assert case["organisation"] == own
+    [record] = await read_events(bootstrap, topics.INTAKE, key=case["id"], count=1)
+    assert envelope(record)["data"]["case"]["organisation"]["id"] == "org-espoo"
+    assert await db.fetchval("SELECT organisation_id FROM cases WHERE id = $1", uuid.UUID(case["id"])) == "org-espoo"
+
+    # A revision has no organisation to change.
+    r = await client.post(
+        f"/cases/{case['id']}/revisions",
+        json={"organisation": {"id": "org-vantaa", "name": "X", "business_id": "0101263-6"}},
+        headers=ALICE,
+    )
+    assert r.status_code == 422
+    assert r.json()["problems"][0]["field"] == "organisation"
 
 
 async def test_idempotent_retry_returns_the_original_case(client: httpx.AsyncClient) -> None:
@@ -134,10 +170,10 @@ async def test_idempotent_retry_returns_the_original_case(client: httpx.AsyncCli
     assert other.json()["error"] == "idempotency_key_reused"
     assert "different request body" in other.json()["message"]
 
-    # Bob's key lives in Bob's namespace; the same title still counts as a duplicate in the call.
+    # Bob's key lives in Bob's namespace, and his organisation may use the same title.
     bob = await client.post("/cases", json=body, headers={**BOB, **key})
-    assert bob.status_code == 409
-    assert bob.json()["error"] == "duplicate_case"
+    assert bob.status_code == 201, bob.text
+    assert bob.json()["id"] != first.json()["id"]
 
     mine = (await client.get("/cases", params={"call_id": call["id"]}, headers=ALICE)).json()
     assert mine["total"] == 1
@@ -164,14 +200,34 @@ async def test_near_identical_title_in_the_same_call_is_a_duplicate(client: http
     assert mine.json()["existing_case_id"] == case["id"]
     assert case["id"] in mine.json()["message"]
 
+    colleague = await client.post("/cases", json=case_body(call["id"], title="SMART LIBRARY LENDING"), headers=CARLA)
+    assert colleague.status_code == 409
+    assert colleague.json() == {
+        "error": "duplicate_case",
+        "message": "your organisation already has a case with a near-identical title in this call",
+    }
+
+    # Another organisation may use the title, and learns nothing of Alice's case.
     theirs = await client.post("/cases", json=case_body(call["id"], title="SMART LIBRARY LENDING"), headers=BOB)
-    assert theirs.status_code == 409
+    assert theirs.status_code == 201, theirs.text
     assert case["id"] not in theirs.text
-    assert "existing_case_id" not in theirs.json()
 
     # Another call may hold the same title.
     elsewhere = await new_call(client)
     await new_case(client, elsewhere["id"], title="Smart Library Lending")
+
+
+async def test_concurrent_submissions_of_one_title(client: httpx.AsyncClient) -> None:
+    """Colleagues racing for a title: one wins at the index; another organisation never clashes with them."""
+    call = await new_call(client)
+    for _ in range(6):  # a race is not guaranteed in one round; several rounds make it likely
+        title = f"Racing idea {uuid.uuid4().hex[:8]}"
+        body = case_body(call["id"], title=title)
+        espoo = await asyncio.gather(*(client.post("/cases", json=body, headers=who) for who in (ALICE, CARLA) * 2))
+        assert sorted(a.status_code for a in espoo) == [201, 409, 409, 409], [a.text for a in espoo]
+        assert {a.json()["error"] for a in espoo if a.status_code == 409} == {"duplicate_case"}
+        vantaa = await client.post("/cases", json=body, headers=BOB)
+        assert vantaa.status_code == 201, vantaa.text
 
 
 async def test_unknown_and_closed_calls(client: httpx.AsyncClient) -> None:
@@ -238,7 +294,12 @@ async def test_bad_case_bodies_are_refused_clearly(
 
 async def test_malformed_json_and_oversize_body(client: httpx.AsyncClient) -> None:
     r = await client.post("/cases", content=b"{not json", headers={**ALICE, "content-type": "application/json"})
-    assert r.status_code == 422
+    assert r.status_code == 400
+    assert r.json() == {
+        "error": "invalid_json",
+        "message": "the body is not valid JSON (at byte 1): expecting property name enclosed in double quotes",
+        "byte": 1,
+    }
     r = await client.post("/cases", content=b"x" * 1_000_001, headers={**ALICE, "content-type": "application/json"})
     assert r.status_code == 413
 
@@ -247,7 +308,9 @@ async def test_authentication_and_roles(client: httpx.AsyncClient) -> None:
     call = await new_call(client)
     body = case_body(call["id"])
     assert (await client.post("/cases", json=body)).status_code == 401
-    assert (await client.post("/cases", json=body, headers={"Authorization": "Bearer nonsense"})).status_code == 401
+    r = await client.post("/cases", json=body, headers={"Authorization": "Bearer nonsense"})
+    assert r.status_code == 401
+    assert r.json() == {"error": "unauthorized", "message": "invalid token"}
     r = await client.post("/cases", json=body, headers=auth("reviewer", user="rita"))
     assert r.status_code == 403
     assert "submitter" in r.json()["message"]
@@ -325,7 +388,7 @@ async def test_changes_requested_then_revision(
 
     seen = await eventually(changes_requested, what="status changes_requested")
     kinds = [t["kind"] for t in seen["timeline"]]
-    assert kinds == ["submitted", IterationOpenedV1.event_type, ChangesRequestedV1.event_type]
+    assert kinds == ["submitted", "iteration_opened", "changes_requested"]
     request = seen["timeline"][-1]
     assert request["iteration"] == 1
     assert "Please add the pilot's user numbers." in request["summary"]

@@ -434,6 +434,27 @@ async def test_reviewer_never_gets_a_case_of_their_own_organisation(review: Revi
     assert taken["task_id"] == str(task["task_id"])
 
 
+async def test_a_revision_never_changes_the_cases_organisation(review: Review) -> None:
+    """The conflict rule relies on the organisation intake verified at submission; a revision keeps it."""
+    case = snapshot(org="org-vantaa")
+    await submit(review, case)
+    await open_tasks(review, case.case_id)
+    moved = snapshot(case_id=case.case_id, call_id=case.call_id, org="org-elsewhere", revision=2)
+    await publish(review, CaseRevisedV1(case=moved, change_note="another organisation?"), case.case_id)
+
+    async def revision_recorded() -> list[asyncpg.Record] | None:
+        rows = await db_fetch(
+            review, "SELECT revision, organisation_id, title FROM cases WHERE case_id = $1", case.case_id
+        )
+        return rows if rows[0]["revision"] == 2 else None
+
+    [row] = await eventually(revision_recorded, what="revision 2 recorded")
+    assert (row["title"], row["organisation_id"]) == (moved.title, "org-vantaa")
+    # So the case stays hidden from its own organisation's reviewers.
+    hidden = await review.client.get(f"/cases/{case.case_id}/iterations", headers=reviewer("r-own", org="org-vantaa"))
+    assert hidden.status_code == 404
+
+
 async def test_concurrent_claims_never_get_the_same_task(review: Review) -> None:
     cases = [snapshot() for _ in range(3)]
     for case in cases:

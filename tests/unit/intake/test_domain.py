@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from services.intake.domain import (
     CaseProgress,
     CaseStatus,
+    TimelineKind,
     TransitionRefused,
     apply_event,
     business_id_problem,
@@ -18,7 +19,10 @@ from services.intake.domain import (
     call_is_open,
     ensure_revisable,
     ensure_withdrawable,
+    revised_entry,
+    submitted_entry,
     title_key,
+    withdrawn_entry,
 )
 from services.intake.schemas import CallIn, OrganisationIn, RevisionIn
 from shared.events import (
@@ -29,6 +33,7 @@ from shared.events import (
     ChangesRequestedV1,
     Criterion,
     EvaluationOpenedV1,
+    EventPayload,
     FeedbackItem,
     IterationEscalatedV1,
     IterationOpenedV1,
@@ -193,7 +198,7 @@ def test_iteration_opened_puts_the_case_in_review_at_the_stage() -> None:
     assert t.progress.status is CaseStatus.IN_REVIEW
     assert t.progress.stage is IsoStage.CONCEPT
     assert t.progress.iteration == 1
-    assert t.entry.kind == IterationOpenedV1.event_type
+    assert t.entry.kind is TimelineKind.ITERATION_OPENED
     assert t.entry.iteration == 1
 
 
@@ -248,7 +253,7 @@ def test_timeline_only_events_keep_the_status() -> None:
     done = CaseProgress(status=CaseStatus.DECIDED, stage=IsoStage.SOLUTION, outcome=AwardOutcome.FINALIST)
     published = apply_event(done, ResultsPublishedV1(case_id=CASE, call_id=CALL, outcome=AwardOutcome.FINALIST))
     assert published.progress == done
-    assert published.entry.kind == ResultsPublishedV1.event_type
+    assert published.entry.kind is TimelineKind.RESULTS_PUBLISHED
 
 
 @pytest.mark.parametrize("final", [CaseStatus.DECIDED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN])
@@ -278,6 +283,47 @@ def test_a_decided_case_can_be_re_decided() -> None:
     t = apply_event(current, decided(AwardOutcome.PRIZE_WINNER))
     assert t.applied
     assert t.progress.outcome is AwardOutcome.PRIZE_WINNER
+
+
+def test_every_timeline_entry_speaks_one_vocabulary() -> None:
+    """Each tracked event and each submitter action has its own kind, and every kind is used."""
+    by_event: list[tuple[EventPayload, TimelineKind]] = [
+        (opened(), TimelineKind.ITERATION_OPENED),
+        (changes(), TimelineKind.CHANGES_REQUESTED),
+        (
+            StageAdvancedV1(
+                case_id=CASE,
+                call_id=CALL,
+                iteration=1,
+                from_stage=IsoStage.CONCEPT,
+                to_stage=IsoStage.VALIDATION,
+                reviewer_ids=["r1"],
+            ),
+            TimelineKind.STAGE_ADVANCED,
+        ),
+        (
+            CaseRejectedV1(case_id=CASE, call_id=CALL, iteration=1, reviewer_ids=["r"], comment="Out of scope"),
+            TimelineKind.REJECTED,
+        ),
+        (nominated(), TimelineKind.NOMINATED),
+        (IterationEscalatedV1(case_id=CASE, call_id=CALL, iteration=1, due_at=NOW), TimelineKind.ESCALATED),
+        (evaluation(), TimelineKind.EVALUATION_OPENED),
+        (decided(), TimelineKind.DECIDED),
+        (
+            ResultsPublishedV1(case_id=CASE, call_id=CALL, outcome=AwardOutcome.FINALIST),
+            TimelineKind.RESULTS_PUBLISHED,
+        ),
+    ]
+    kinds = [apply_event(progress(CaseStatus.IN_REVIEW), event).entry.kind for event, _ in by_event]
+    assert kinds == [kind for _, kind in by_event]
+    assert all(type(kind) is TimelineKind for kind in kinds)
+    own = [
+        submitted_entry(call_title="QIA").kind,
+        revised_entry(revision=2, changed=[], change_note="", iteration=1).kind,
+        withdrawn_entry(reason="").kind,
+    ]
+    assert own == [TimelineKind.SUBMITTED, TimelineKind.REVISED, TimelineKind.WITHDRAWN]
+    assert sorted(kinds + own) == sorted(TimelineKind)
 
 
 def test_intake_does_not_track_its_own_events() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,10 +16,12 @@ from services.intake.domain import (
     CaseProgress,
     CaseStatus,
     StoredCase,
+    TimelineKind,
     TransitionRefused,
     call_window_problem,
     duplicate_title,
     ensure_fits_call,
+    ensure_own_organisation,
     ensure_revisable,
     ensure_same_request,
     ensure_title_free,
@@ -136,11 +138,25 @@ def test_a_duplicate_title_names_only_the_callers_own_case() -> None:
     assert str(mine.id) in own.message
     assert own.details == {"existing_case_id": str(mine.id)}
 
+    # A colleague's case (the lookup only finds the organisation's own), or one gone by the second look.
     for other in (mine, None):
-        theirs = duplicate_title(other, submitter_id="bob")
-        assert theirs.error == "duplicate_case"
-        assert theirs.message == "a case with a near-identical title already exists in this call"
-        assert theirs.details == {}
+        colleagues = duplicate_title(other, submitter_id="bob")
+        assert colleagues.error == "duplicate_case"
+        assert colleagues.message == "your organisation already has a case with a near-identical title in this call"
+        assert colleagues.details == {}
+
+
+def test_a_case_is_filed_for_the_tokens_organisation_only() -> None:
+    ensure_own_organisation(Organisation(id="org-a", name="A", business_id="0101263-6"), token_organisation="org-a")
+    with pytest.raises(Invalid) as refused:
+        ensure_own_organisation(Organisation(id="org-b", name="A", business_id="0101263-6"), token_organisation="org-a")
+    assert refused.value.status_code == 422
+    assert refused.value.error == "organisation_not_yours"
+    assert refused.value.message == (
+        "your token carries organisation 'org-a'; a case is always filed for it, "
+        "so organisation.id may not be 'org-b' (leave it out)"
+    )
+    assert refused.value.problems == [Problem("organisation.id", refused.value.message)]
 
 
 # --------------------------------------------------------------------------- revisions and withdrawals
@@ -169,7 +185,7 @@ def test_a_revision_overlays_the_changes_and_counts_up() -> None:
 def test_timeline_entries_of_submitter_actions() -> None:
     submitted = submitted_entry(call_title="QIA")
     assert (submitted.kind, submitted.summary, submitted.details) == (
-        "submitted",
+        TimelineKind.SUBMITTED,
         "Submitted to 'QIA'",
         {"revision": 1},
     )
@@ -178,11 +194,13 @@ def test_timeline_entries_of_submitter_actions() -> None:
     assert revised.summary == "Revision 2 submitted"
     assert revised.iteration is None
     assert revised.details == {"revision": 2, "changed": ["problem", "title"], "change_note": ""}
+    assert revised.kind is TimelineKind.REVISED
     noted = revised_entry(revision=3, changed=[], change_note="numbers added", iteration=2)
     assert (noted.summary, noted.iteration) == ("Revision 3 submitted: numbers added", 2)
 
     assert withdrawn_entry(reason="").summary == "Withdrawn by the submitter"
     withdrawn = withdrawn_entry(reason="merged")
+    assert withdrawn.kind is TimelineKind.WITHDRAWN
     assert (withdrawn.summary, withdrawn.details) == ("Withdrawn by the submitter: merged", {"reason": "merged"})
 
 
@@ -292,6 +310,14 @@ def test_a_revision_edits_only_what_it_names() -> None:
     assert revised.model_dump(exclude={"team", "oecd_principles", "obstacles", "revision"}) == (
         case.snapshot.model_dump(exclude={"team", "oecd_principles", "obstacles", "revision"})
     )
+
+
+def test_a_revision_cannot_name_another_organisation() -> None:
+    assert "organisation" not in {f.name for f in fields(CaseChanges)}
+    case = a_case()
+    with pytest.raises(TypeError):
+        CaseChanges(organisation=Organisation(id="org-b", name="B", business_id="0101263-6"))  # type: ignore[call-arg]
+    assert revised_snapshot(case.snapshot, CaseChanges(title="Tool library")).organisation == case.snapshot.organisation
 
 
 def test_a_free_title_passes_and_a_taken_one_is_refused() -> None:

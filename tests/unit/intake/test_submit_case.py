@@ -1,7 +1,7 @@
 """submit_case on a fake unit of work: idempotent retries, the retry race, duplicate titles and call refusals.
 
-The fake repository keeps intake's tables in memory and enforces the two unique indexes of the migration
-(one Idempotency-Key per submitter, one live case per normalised title in a call). A test may have a
+The fake repository keeps intake's tables in memory and enforces the two unique indexes of the migrations
+(one Idempotency-Key per submitter, one live case per normalised title of an organisation in a call). A test may have a
 concurrent request commit just before one of the use case's steps, which is how the races are staged.
 """
 
@@ -43,6 +43,11 @@ ALICE = Principal(
     name="Alice Aalto",
     email="alice@example.org",
 )
+# Alice's colleague: the same organisation.
+CARLA = Principal(
+    user_id="carla", roles=frozenset({Role.SUBMITTER}), organisation_id="org-espoo", name="Carla", email="c@example.org"
+)
+# Another organisation.
 BOB = Principal(
     user_id="bob", roles=frozenset({Role.SUBMITTER}), organisation_id="org-vantaa", name="Bob", email="bob@example.org"
 )
@@ -78,7 +83,7 @@ class FakeIntakeRepository(IntakeRepository):
         return self.cases[case_id] if case_id is not None else None
 
     async def find_by_title(
-        self, *, call_id: uuid.UUID, title_key: str, excluding: uuid.UUID | None = None
+        self, *, call_id: uuid.UUID, organisation_id: str, title_key: str, excluding: uuid.UUID | None = None
     ) -> StoredCase | None:
         await self._interleave("find_by_title")
         return next(
@@ -86,6 +91,7 @@ class FakeIntakeRepository(IntakeRepository):
                 case
                 for case in self.cases.values()
                 if case.snapshot.call_id == call_id
+                and case.snapshot.organisation.id == organisation_id
                 and self.title_keys[case.id] == title_key
                 and case.progress.status is not CaseStatus.WITHDRAWN
                 and case.id != excluding
@@ -106,6 +112,7 @@ class FakeIntakeRepository(IntakeRepository):
         key_taken = idempotency_key is not None and (snapshot.submitter_id, idempotency_key) in self.idempotency_keys
         title_taken = any(
             c.snapshot.call_id == snapshot.call_id
+            and c.snapshot.organisation.id == snapshot.organisation.id
             and self.title_keys[c.id] == title_key
             and c.progress.status is not CaseStatus.WITHDRAWN
             for c in self.cases.values()
@@ -170,14 +177,15 @@ def a_call(**overrides: Any) -> Call:
     return replace(call, **overrides)
 
 
-def a_draft(call: Call, **overrides: Any) -> CaseDraft:
+def a_draft(call: Call, of: Principal = ALICE, **overrides: Any) -> CaseDraft:
+    """A submission as the API makes it for ``of``: their token's organisation, with their body's name."""
     draft = CaseDraft(
         call_id=call.id,
         title="Smart Library Lending",
         summary="Libraries lend tools and equipment through a self-service app.",
         problem="Residents buy tools they use once; libraries lack a way to lend them.",
         solution="A self-service lending app with smart lockers in every branch library.",
-        organisation=Organisation(id="org-espoo", name="City of Espoo", business_id="0101263-6"),
+        organisation=Organisation(id=of.organisation_id, name="City of Espoo", business_id="0101263-6"),
         category=Category.PUBLIC_SECTOR,
         language=Language.FI,
         oecd_principles=(OecdPrinciple.EMBRACE_AND_ENHANCE, OecdPrinciple.CULTIVATE_PARTNERSHIPS),
@@ -265,6 +273,33 @@ async def test_a_submitter_without_an_email_is_refused_before_anything_is_writte
     assert repo.cases == {}
 
 
+@pytest.mark.parametrize("named", ["org-vantaa", "ORG-ESPOO", "org-espoo "])
+async def test_a_body_naming_another_organisation_is_refused_before_anything_is_written(
+    repo: FakeIntakeRepository, call: Call, named: str
+) -> None:
+    """The case's organisation is the token's: the conflict-of-interest rules of review and awards rely on it."""
+    claimed = Organisation(id=named, name="City of Vantaa", business_id="0124610-9")
+    uow = new_uow(repo)
+    with pytest.raises(Invalid) as refused:
+        await submit(repo, a_draft(call, organisation=claimed), key="k-1", uow=uow)
+
+    assert refused.value.status_code == 422
+    assert refused.value.error == "organisation_not_yours"
+    assert "your token carries organisation 'org-espoo'" in refused.value.message
+    assert repr(named) in refused.value.message
+    assert_untouched(uow)
+    assert repo.cases == {}
+
+
+async def test_the_case_and_its_event_carry_the_tokens_organisation(repo: FakeIntakeRepository, call: Call) -> None:
+    uow = new_uow(repo)
+    submission = await submit(repo, a_draft(call), submitter=CARLA, uow=uow)
+    assert submission.detail.case.snapshot.organisation.id == CARLA.organisation_id
+    (event,) = uow.events
+    assert isinstance(event, CaseSubmittedV1)
+    assert event.case.organisation.id == CARLA.organisation_id
+
+
 # --------------------------------------------------------------------------- idempotent retries
 
 
@@ -296,7 +331,7 @@ async def test_the_same_key_with_another_body_is_refused(repo: FakeIntakeReposit
 
 async def test_another_submitters_key_is_theirs_alone(repo: FakeIntakeRepository, call: Call) -> None:
     await submit(repo, a_draft(call), key="k-1")
-    theirs = await submit(repo, a_draft(call, title="Bob's own idea"), submitter=BOB, key="k-1")
+    theirs = await submit(repo, a_draft(call, BOB, title="Bob's own idea"), submitter=BOB, key="k-1")
     assert theirs.replayed is False
     assert len(repo.cases) == 2
 
@@ -345,10 +380,10 @@ async def test_a_retry_that_loses_the_race_to_a_concurrent_retry_is_answered_as_
 # --------------------------------------------------------------------------- duplicate titles
 
 
-async def test_a_title_taken_by_another_submitter_is_refused_without_naming_their_case(
+async def test_a_title_taken_by_a_colleague_is_refused_without_naming_their_case(
     repo: FakeIntakeRepository, call: Call
 ) -> None:
-    theirs = await submit(repo, a_draft(call, title="Smart Library Lending"), submitter=BOB)
+    theirs = await submit(repo, a_draft(call, CARLA, title="Smart Library Lending"), submitter=CARLA)
 
     uow = new_uow(repo)
     with pytest.raises(Conflict) as refused:
@@ -356,11 +391,22 @@ async def test_a_title_taken_by_another_submitter_is_refused_without_naming_thei
 
     assert refused.value.status_code == 409
     assert refused.value.error == "duplicate_case"
-    assert refused.value.message == "a case with a near-identical title already exists in this call"
+    assert refused.value.message == "your organisation already has a case with a near-identical title in this call"
     assert str(theirs.detail.case.id) not in refused.value.message
     assert refused.value.details == {}
     assert_untouched(uow)
     assert len(repo.cases) == 1
+
+
+async def test_another_organisation_may_use_the_same_title(repo: FakeIntakeRepository, call: Call) -> None:
+    """Titles are compared within one organisation: another's is neither refused nor revealed."""
+    await submit(repo, a_draft(call, BOB, title="Smart Library Lending"), submitter=BOB)
+
+    mine = await submit(repo, a_draft(call, title="SMART LIBRARY LENDING!"))
+
+    assert mine.replayed is False
+    assert mine.detail.case.snapshot.organisation.id == "org-espoo"
+    assert len(repo.cases) == 2
 
 
 async def test_the_submitters_own_near_identical_title_is_refused_naming_their_case(
@@ -379,7 +425,7 @@ async def test_the_submitters_own_near_identical_title_is_refused_naming_their_c
     assert_untouched(uow)
 
 
-@pytest.mark.parametrize(("first", "named"), [(BOB, False), (ALICE, True)])
+@pytest.mark.parametrize(("first", "named"), [(CARLA, False), (ALICE, True)])
 async def test_a_title_lost_at_the_index_is_refused_as_the_check_would(
     repo: FakeIntakeRepository, call: Call, first: Principal, named: bool
 ) -> None:
@@ -387,7 +433,7 @@ async def test_a_title_lost_at_the_index_is_refused_as_the_check_would(
     won: list[workflow.Submission] = []
 
     async def concurrent_submission() -> None:
-        won.append(await submit(repo, a_draft(call, title="Smart library lending"), submitter=first))
+        won.append(await submit(repo, a_draft(call, first, title="Smart library lending"), submitter=first))
 
     repo.concurrently["insert_case"] = concurrent_submission
     uow = new_uow(repo)
@@ -399,6 +445,22 @@ async def test_a_title_lost_at_the_index_is_refused_as_the_check_would(
     assert (str(won[0].detail.case.id) in refused.value.message) is named
     assert_untouched(uow)
     assert len(repo.cases) == 1
+
+
+async def test_another_organisations_concurrent_submission_of_the_title_is_no_clash(
+    repo: FakeIntakeRepository, call: Call
+) -> None:
+    won: list[workflow.Submission] = []
+
+    async def concurrent_submission() -> None:
+        won.append(await submit(repo, a_draft(call, BOB, title="Smart library lending"), submitter=BOB))
+
+    repo.concurrently["insert_case"] = concurrent_submission
+    mine = await submit(repo, a_draft(call, title="Smart Library Lending!"))
+
+    assert repo.concurrently == {}, "the race was not staged"
+    assert mine.replayed is False and won[0].replayed is False
+    assert len(repo.cases) == 2
 
 
 async def test_a_withdrawn_case_frees_its_title(repo: FakeIntakeRepository, call: Call) -> None:
