@@ -24,7 +24,7 @@ from services.intake.domain import (
     title_key,
     withdrawn_entry,
 )
-from services.intake.schemas import CallIn, OrganisationIn, RevisionIn
+from services.intake.schemas import CallIn, OrganisationIn, RevisionIn, TimelineItemOut
 from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
@@ -345,3 +345,9 @@ def test_withdrawal_unless_final() -> None:
                 ensure_withdrawable(status)
         else:
             ensure_withdrawable(status)
+
+
+def test_the_timeline_kind_is_an_enum_in_the_api() -> None:
+    schema = TimelineItemOut.model_json_schema()
+    assert schema["properties"]["kind"] == {"$ref": "#/$defs/TimelineKind"}
+    assert schema["$defs"]["TimelineKind"]["enum"] == [k.value for k in TimelineKind]
