@@ -613,6 +613,9 @@ async def test_feedback_points_carry_over_to_the_next_reviewer_and_the_submitter
     assert (note["revision"], note["change_note"], note["addressed_points"]) == (2, "added statistics", [str(evidence)])
     fetched = await review.client.get(f"/tasks/{task2['task_id']}", headers=reviewer("r-quentin"))
     assert fetched.json()["points"] == task2["points"]
+    # A task's brief is what came before it: the decided first task has none.
+    old = (await review.client.get(f"/tasks/{task['task_id']}", headers=auth("operator"))).json()
+    assert (old["earlier_iterations"], old["points"], old["revisions"][0]["revision"]) == ([], [], 2)
 
     # The submitter sees the same states; operators also see who decided.
     states = (await review.client.get(f"/cases/{case.case_id}/iterations", headers=own)).json()["points"]
