@@ -87,7 +87,7 @@ class TaskOut(BaseModel):
     due_at: datetime
     decision: Decision | None
     comment: str | None
-    feedback: list[FeedbackOut]
+    feedback: list[FeedbackOut]  # this task's own decision (its points' states: GET /cases/{id}/iterations)
     decided_at: datetime | None
     case: CaseView
     checklist: list[str]

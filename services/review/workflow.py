@@ -61,10 +61,9 @@ class DecisionResult:
 
 @dataclass(frozen=True)
 class CaseHistory:
-    """A page of a case's iterations as ``reader`` may see them, with all the case's feedback points and revisions."""
+    """A page of a case's iterations as the viewer may see them, with all the case's feedback points and revisions."""
 
     case: ReviewedCase
-    reader: Reader
     iterations: list[IterationRecord]  # one page
     points: list[FeedbackPoint]  # every point of the case, with its state
     revisions: list[RevisionNote]
@@ -246,7 +245,6 @@ async def case_history(*, uow: Uow, case_id: uuid.UUID, viewer: Principal, limit
         revisions = await repo.revisions(case_id)
     return CaseHistory(
         case=case,
-        reader=reader,
         iterations=domain.iteration_records(iterations, slots, reader=reader),
         points=domain.feedback_points(slots, revisions),
         revisions=revisions,
