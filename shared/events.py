@@ -235,6 +235,8 @@ class CaseRevisedV1(EventPayload):
 
     case: CaseSnapshot
     change_note: str = ""
+    # The feedback points (FeedbackItem.point_id) the submitter says this revision addresses.
+    addressed_points: list[uuid.UUID] = []
 
     def subject(self) -> str:
         return str(self.case.case_id)
@@ -258,6 +260,9 @@ class FeedbackItem(BaseModel):
     checklist_item: str
     met: bool
     comment: str = ""
+    # Set on an unmet item of an iteration settled with "request changes": a point the submitter is asked to
+    # address, named by revisions (CaseRevisedV1.addressed_points). shared/feedback.py says when it is open.
+    point_id: uuid.UUID | None = None
 
 
 class IterationOpenedV1(EventPayload):
@@ -345,6 +350,7 @@ class Criterion(BaseModel):
     weight: float = Field(gt=0)
     scale_min: int = 0
     scale_max: int = 5
+    description: str = ""  # what the criterion means, for the jurors who score it
 
 
 class EvaluationOpenedV1(EventPayload):

@@ -7,13 +7,15 @@ result; refusals (``shared.errors``) become HTTP errors in shared/http_errors.py
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from services.awards import domain, workflow
 from services.awards.domain import (
+    CaseContent,
+    Dossier,
     Evaluation,
     EvaluationStatus,
     JurorProfile,
@@ -24,6 +26,7 @@ from services.awards.domain import (
 from services.awards.repository import AwardsRepository
 from services.awards.schemas import (
     AssignmentView,
+    CaseContentView,
     ConflictBody,
     ConflictView,
     CriteriaBody,
@@ -39,13 +42,18 @@ from services.awards.schemas import (
     JuryView,
     LeaderboardRowView,
     LeaderboardView,
+    PersonView,
     PublishView,
+    ReviewFeedbackView,
+    ReviewRoundView,
+    RevisionNoteView,
     ScorecardBody,
     ScorecardView,
     ScoreView,
 )
 from shared.auth import Juror, Operator
-from shared.events import Criterion
+from shared.events import Criterion, FeedbackItem
+from shared.feedback import PointState
 from shared.http import unit_of_work
 from shared.pagination import Limit, Offset, Page
 from shared.uow import UnitOfWork
@@ -87,6 +95,80 @@ def _decision_view(evaluation: Evaluation) -> DecisionView | None:
         rank_in_category=evaluation.rank_in_category,
         decided_by=evaluation.decided_by or "",
         decided_at=evaluation.decided_at,
+    )
+
+
+def _content_view(content: CaseContent | None) -> CaseContentView | None:
+    if content is None:
+        return None
+    return CaseContentView(
+        revision=content.revision,
+        title=content.title,
+        summary=content.summary,
+        problem=content.problem,
+        solution=content.solution,
+        organisation_name=content.organisation_name,
+        team=[PersonView(name=p.name, role=p.role) for p in content.team],
+        partners=[PersonView(name=p.name, role=p.role) for p in content.partners],
+        oecd_principles=list(content.oecd_principles),
+        iso_stage=content.iso_stage,
+        drivers=list(content.drivers),
+        obstacles=list(content.obstacles),
+    )
+
+
+def _feedback_view(item: FeedbackItem, states: Mapping[uuid.UUID, PointState]) -> ReviewFeedbackView:
+    state = states.get(item.point_id) if item.point_id is not None else None
+    return ReviewFeedbackView(
+        checklist_item=item.checklist_item,
+        met=item.met,
+        comment=item.comment,
+        point_id=item.point_id,
+        status=state.status if state is not None else None,
+        addressed_in_revision=state.addressed_in_revision if state is not None else None,
+    )
+
+
+def _history_view(dossier: Dossier) -> list[ReviewRoundView]:
+    states = dossier.point_states()
+    return [
+        ReviewRoundView(
+            iteration=r.iteration,
+            stage=r.stage,
+            revision=r.revision,
+            opened_at=r.opened_at,
+            outcome=r.outcome,
+            comment=r.comment,
+            feedback=[_feedback_view(f, states) for f in r.feedback],
+            settled_at=r.settled_at,
+        )
+        for r in dossier.rounds
+    ]
+
+
+def _revisions_view(dossier: Dossier) -> list[RevisionNoteView]:
+    return [
+        RevisionNoteView(
+            revision=n.revision,
+            change_note=n.change_note,
+            addressed_points=list(n.addressed_points),
+            received_at=n.received_at,
+        )
+        for n in dossier.revisions
+    ]
+
+
+def _assignment_view(assigned: workflow.AssignedCase) -> AssignmentView:
+    a = assigned.assignment
+    return AssignmentView(
+        case=a.evaluation.case,
+        status=a.evaluation.status,
+        criteria=_criteria_view(a.evaluation.criteria),
+        assigned_at=a.assigned_at,
+        my_scores=_own_scorecard_view(a.scorecard, a.evaluation.criteria) if a.scorecard else None,
+        content=_content_view(assigned.dossier.content),
+        review_history=_history_view(assigned.dossier),
+        revisions=_revisions_view(assigned.dossier),
     )
 
 
@@ -251,6 +333,9 @@ async def get_evaluation(case_id: uuid.UUID, _: Operator, uow: Uow) -> Evaluatio
         decision=_decision_view(evaluation),
         published_at=evaluation.published_at,
         withdrawn_at=evaluation.withdrawn_at,
+        content=_content_view(detail.dossier.content),
+        review_history=_history_view(detail.dossier),
+        revisions=_revisions_view(detail.dossier),
     )
 
 
@@ -280,25 +365,20 @@ async def my_assignments(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[AssignmentView]:
-    """The evaluations assigned to the calling juror, with the case, the criteria and their scores so far."""
+    """The evaluations assigned to the calling juror: the whole case (content, review history with its feedback
+    points, revisions), the criteria with their descriptions and scales, and the juror's scores so far."""
     assignments, total = await workflow.juror_assignments(
         uow=uow, juror_id=juror.user_id, status=status_, limit=limit, offset=offset
     )
     return Page[AssignmentView](
-        items=[
-            AssignmentView(
-                case=a.evaluation.case,
-                status=a.evaluation.status,
-                criteria=_criteria_view(a.evaluation.criteria),
-                assigned_at=a.assigned_at,
-                my_scores=_own_scorecard_view(a.scorecard, a.evaluation.criteria) if a.scorecard else None,
-            )
-            for a in assignments
-        ],
-        limit=limit,
-        offset=offset,
-        total=total,
+        items=[_assignment_view(a) for a in assignments], limit=limit, offset=offset, total=total
     )
+
+
+@router.get("/assignments/{case_id}", response_model=AssignmentView)
+async def my_assignment(case_id: uuid.UUID, juror: Juror, uow: Uow) -> AssignmentView:
+    """One case assigned to the calling juror, whole; a case they are not assigned to does not exist for them (404)."""
+    return _assignment_view(await workflow.juror_assignment(uow=uow, case_id=case_id, juror_id=juror.user_id))
 
 
 @router.put("/evaluations/{case_id}/scores", response_model=ScorecardView)

@@ -11,17 +11,70 @@ from datetime import datetime
 from enum import StrEnum
 
 from shared.errors import Conflict, Problem
-from shared.events import CaseHeader, Criterion
+from shared.events import (
+    CaseHeader,
+    CaseNominatedV1,
+    CaseSnapshot,
+    ChangesRequestedV1,
+    Contact,
+    Criterion,
+    EventPayload,
+    FeedbackItem,
+    IterationOpenedV1,
+    StageAdvancedV1,
+)
+from shared.feedback import PointState, point_states
+from shared.vocabulary import IsoStage
 
 DEFAULT_JURORS_PER_CASE = 2
 
-# The Quality Innovation Award's five criteria, equally weighted, scored 0–5.
+# The Quality Innovation Award's five criteria, equally weighted, scored 0–5; jurors read each description.
 DEFAULT_CRITERIA: tuple[Criterion, ...] = (
-    Criterion(key="novelty", name="Novelty", weight=1.0, scale_min=0, scale_max=5),
-    Criterion(key="usefulness", name="Usefulness (applicability)", weight=1.0, scale_min=0, scale_max=5),
-    Criterion(key="learning", name="Learning", weight=1.0, scale_min=0, scale_max=5),
-    Criterion(key="customer_orientation", name="Customer orientation", weight=1.0, scale_min=0, scale_max=5),
-    Criterion(key="effectiveness", name="Effectiveness (performance)", weight=1.0, scale_min=0, scale_max=5),
+    Criterion(
+        key="novelty",
+        name="Novelty",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How new the innovation is compared with existing practice: a new idea, or a known one applied "
+        "in a new way or a new context in its sector.",
+    ),
+    Criterion(
+        key="usefulness",
+        name="Usefulness (applicability)",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How well the innovation solves a real problem, and how readily other organisations or "
+        "contexts could adopt it.",
+    ),
+    Criterion(
+        key="learning",
+        name="Learning",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How systematically the organisation learned while developing the innovation (experiments, "
+        "user feedback, measurement) and how it shares and uses what it learned.",
+    ),
+    Criterion(
+        key="customer_orientation",
+        name="Customer orientation",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How well the innovation rests on the needs of its customers or users, how they were involved "
+        "in developing it, and how it improves their experience.",
+    ),
+    Criterion(
+        key="effectiveness",
+        name="Effectiveness (performance)",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="The results the innovation has achieved, shown by measurement: its effect on quality, cost, "
+        "time, sustainability or other indicators of performance.",
+    ),
 )
 
 
@@ -375,3 +428,141 @@ def standing(cases: Sequence[ScoredCase], case_id: uuid.UUID) -> tuple[float | N
     if row is None:
         return None, None
     return round(row.weighted_score, 4), row.rank
+
+
+# --------------------------------------------------------------------------- what a juror reads of a case
+# Awards keeps it from intake's case events and review's iteration events; only assigned jurors and operators read it.
+
+
+@dataclass(frozen=True)
+class Person:
+    """A team member or partner as a juror sees them: name and role, never contact data."""
+
+    name: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseContent:
+    """The case as its latest revision describes it, without contact data (jurors need none)."""
+
+    revision: int
+    title: str
+    summary: str
+    problem: str
+    solution: str
+    organisation_name: str
+    team: tuple[Person, ...]
+    partners: tuple[Person, ...]
+    oecd_principles: tuple[int, ...]
+    iso_stage: IsoStage
+    drivers: tuple[str, ...]
+    obstacles: tuple[str, ...]
+
+
+def _people(contacts: Sequence[Contact]) -> tuple[Person, ...]:
+    return tuple(Person(name=c.name, role=c.role) for c in contacts)
+
+
+def case_content(snapshot: CaseSnapshot) -> CaseContent:
+    """What jurors read of a revision's snapshot: everything but the submitter and anyone's email address."""
+    return CaseContent(
+        revision=snapshot.revision,
+        title=snapshot.title,
+        summary=snapshot.summary,
+        problem=snapshot.problem,
+        solution=snapshot.solution,
+        organisation_name=snapshot.organisation.name,
+        team=_people(snapshot.team),
+        partners=_people(snapshot.partners),
+        oecd_principles=tuple(snapshot.oecd_principles),
+        iso_stage=snapshot.iso_stage,
+        drivers=tuple(snapshot.drivers),
+        obstacles=tuple(snapshot.obstacles),
+    )
+
+
+@dataclass(frozen=True)
+class RevisionNote:
+    """A revision's note from the submitter, and the feedback points it says it addresses."""
+
+    revision: int
+    change_note: str
+    addressed_points: tuple[uuid.UUID, ...]
+    received_at: datetime
+
+
+class RoundOutcome(StrEnum):
+    """How a review iteration ended, as review's events tell awards (rejected cases never reach a jury)."""
+
+    CHANGES_REQUESTED = "changes_requested"
+    ADVANCED = "advanced"
+    NOMINATED = "nominated"
+
+
+@dataclass(frozen=True)
+class RoundOpened:
+    iteration: int
+    stage: IsoStage
+    revision: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RoundSettled:
+    iteration: int
+    outcome: RoundOutcome
+    comment: str
+    feedback: tuple[FeedbackItem, ...]
+    stage: IsoStage | None  # the stage the iteration reviewed, when the event names it
+    at: datetime
+
+
+# The review events that make up a case's review history in awards.
+ReviewRoundEvent = IterationOpenedV1 | ChangesRequestedV1 | StageAdvancedV1 | CaseNominatedV1
+
+
+def review_round(payload: EventPayload, *, at: datetime) -> RoundOpened | RoundSettled | None:
+    """What a review event adds to the case's review history; None for events that add nothing."""
+    match payload:
+        case IterationOpenedV1(iteration=iteration, stage=stage, revision=revision):
+            return RoundOpened(iteration, stage, revision, at)
+        case ChangesRequestedV1(iteration=iteration, comment=comment, feedback=feedback):
+            return RoundSettled(iteration, RoundOutcome.CHANGES_REQUESTED, comment, tuple(feedback), None, at)
+        case StageAdvancedV1(iteration=iteration, comment=comment, from_stage=stage):
+            return RoundSettled(iteration, RoundOutcome.ADVANCED, comment, (), stage, at)
+        case CaseNominatedV1(iteration=iteration, comment=comment, stage=stage):
+            return RoundSettled(iteration, RoundOutcome.NOMINATED, comment, (), stage, at)
+        case _:
+            return None
+
+
+@dataclass(frozen=True)
+class ReviewRound:
+    """One review iteration of the case: where it stood, how it ended, the reviewers' reasons and feedback."""
+
+    iteration: int
+    stage: IsoStage | None
+    revision: int | None
+    opened_at: datetime | None
+    outcome: RoundOutcome | None  # None while the iteration is open
+    comment: str
+    feedback: tuple[FeedbackItem, ...]
+    settled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """Everything a juror reads of a case besides its header: content, review history, revisions."""
+
+    content: CaseContent | None  # None when awards never received the case's content
+    rounds: tuple[ReviewRound, ...] = ()
+    revisions: tuple[RevisionNote, ...] = ()
+
+    def point_states(self) -> dict[uuid.UUID, PointState]:
+        """The state of every feedback point of the case (shared/feedback.py)."""
+        points = [f.point_id for r in self.rounds for f in r.feedback if f.point_id is not None]
+        return point_states(points, ((n.revision, n.addressed_points) for n in self.revisions))
+
+
+NO_DOSSIER = Dossier(content=None)

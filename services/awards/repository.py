@@ -14,16 +14,25 @@ from typing import Any
 import asyncpg
 
 from services.awards.domain import (
+    CaseContent,
+    Dossier,
     Evaluation,
     EvaluationStatus,
     JurorProfile,
     Jury,
+    Person,
+    ReviewRound,
+    RevisionNote,
+    RoundOpened,
+    RoundOutcome,
+    RoundSettled,
     Scorecard,
     ScoredCase,
     ScoreEntry,
 )
 from shared.db import Connection
-from shared.events import CASE_HEADER_FIELDS, CaseHeader, Criterion
+from shared.events import CASE_HEADER_FIELDS, CaseHeader, Criterion, FeedbackItem
+from shared.vocabulary import IsoStage
 
 # A fetched row, or one rebuilt as a dict from the columns of a join.
 Row = asyncpg.Record | Mapping[str, Any]
@@ -45,6 +54,16 @@ _EVALUATION_COLUMNS = ", ".join(
     )
 )
 _WITHDRAWN = EvaluationStatus.WITHDRAWN.value
+# An assignment with its evaluation and the juror's scorecard, if any (a join of three tables).
+_ASSIGNMENT_COLUMNS = ", ".join(
+    (
+        *(f"e.{c.strip()}" for c in _EVALUATION_COLUMNS.split(",")),
+        "a.assigned_at",
+        "s.scores AS s_scores",
+        "s.overall_comment AS s_overall_comment",
+        "s.submitted_at AS s_submitted_at",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,53 @@ def _evaluation(row: Row) -> Evaluation:
     )
 
 
+def _content_json(content: CaseContent) -> dict[str, Any]:
+    return {
+        "revision": content.revision,
+        "title": content.title,
+        "summary": content.summary,
+        "problem": content.problem,
+        "solution": content.solution,
+        "organisation_name": content.organisation_name,
+        "team": [{"name": p.name, "role": p.role} for p in content.team],
+        "partners": [{"name": p.name, "role": p.role} for p in content.partners],
+        "oecd_principles": list(content.oecd_principles),
+        "iso_stage": content.iso_stage.value,
+        "drivers": list(content.drivers),
+        "obstacles": list(content.obstacles),
+    }
+
+
+def _content(raw: Mapping[str, Any]) -> CaseContent:
+    return CaseContent(
+        revision=raw["revision"],
+        title=raw["title"],
+        summary=raw["summary"],
+        problem=raw["problem"],
+        solution=raw["solution"],
+        organisation_name=raw["organisation_name"],
+        team=tuple(Person(name=p["name"], role=p.get("role")) for p in raw.get("team", ())),
+        partners=tuple(Person(name=p["name"], role=p.get("role")) for p in raw.get("partners", ())),
+        oecd_principles=tuple(raw.get("oecd_principles", ())),
+        iso_stage=IsoStage(raw["iso_stage"]),
+        drivers=tuple(raw.get("drivers", ())),
+        obstacles=tuple(raw.get("obstacles", ())),
+    )
+
+
+def _round(row: Row) -> ReviewRound:
+    return ReviewRound(
+        iteration=row["iteration"],
+        stage=IsoStage(row["stage"]) if row["stage"] is not None else None,
+        revision=row["revision"],
+        opened_at=row["opened_at"],
+        outcome=RoundOutcome(row["outcome"]) if row["outcome"] is not None else None,
+        comment=row["comment"],
+        feedback=tuple(FeedbackItem.model_validate(f) for f in row["feedback"]),
+        settled_at=row["settled_at"],
+    )
+
+
 def _scorecard(row: Row) -> Scorecard:
     return Scorecard(
         case_id=row["case_id"],
@@ -110,6 +176,24 @@ def _scorecard(row: Row) -> Scorecard:
         overall_comment=row["overall_comment"],
         submitted_at=row["submitted_at"],
     )
+
+
+def _assignment(row: Row, juror_id: str) -> Assignment:
+    evaluation = _evaluation(row)
+    scorecard = (
+        _scorecard(
+            {
+                "case_id": evaluation.case_id,
+                "juror_id": juror_id,
+                "scores": row["s_scores"],
+                "overall_comment": row["s_overall_comment"],
+                "submitted_at": row["s_submitted_at"],
+            }
+        )
+        if row["s_scores"] is not None
+        else None
+    )
+    return Assignment(evaluation=evaluation, assigned_at=row["assigned_at"], scorecard=scorecard)
 
 
 class AwardsRepository:
@@ -444,11 +528,9 @@ class AwardsRepository:
             juror_id,
             status_value,
         )
-        columns = ", ".join(f"e.{c.strip()}" for c in _EVALUATION_COLUMNS.split(","))
         rows = await self._conn.fetch(
             f"""
-            SELECT {columns}, a.assigned_at,
-                   s.scores AS s_scores, s.overall_comment AS s_overall_comment, s.submitted_at AS s_submitted_at
+            SELECT {_ASSIGNMENT_COLUMNS}
             FROM assignments a JOIN evaluations e USING (case_id)
             LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
             WHERE {where}
@@ -459,21 +541,109 @@ class AwardsRepository:
             limit,
             offset,
         )
-        items = []
-        for r in rows:
-            evaluation = _evaluation(r)
-            scorecard = (
-                _scorecard(
-                    {
-                        "case_id": evaluation.case_id,
-                        "juror_id": juror_id,
-                        "scores": r["s_scores"],
-                        "overall_comment": r["s_overall_comment"],
-                        "submitted_at": r["s_submitted_at"],
-                    }
-                )
-                if r["s_scores"] is not None
-                else None
+        return [_assignment(r, juror_id) for r in rows], int(total)
+
+    async def juror_assignment(self, *, juror_id: str, case_id: uuid.UUID) -> Assignment | None:
+        """One evaluation on the juror's work list; None when the juror is not assigned to the case."""
+        row = await self._conn.fetchrow(
+            f"""
+            SELECT {_ASSIGNMENT_COLUMNS}
+            FROM assignments a JOIN evaluations e USING (case_id)
+            LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
+            WHERE a.juror_id = $1 AND a.case_id = $2
+            """,  # noqa: S608
+            juror_id,
+            case_id,
+        )
+        return _assignment(row, juror_id) if row is not None else None
+
+    # ----------------------------------------------------------------------- what jurors read of a case
+
+    async def save_case_content(self, *, case_id: uuid.UUID, call_id: uuid.UUID, content: CaseContent) -> None:
+        """Keep the case's content; an older revision arriving late never replaces a newer one."""
+        await self._conn.execute(
+            """
+            INSERT INTO case_content (case_id, call_id, revision, content) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (case_id) DO UPDATE
+                SET revision = EXCLUDED.revision, content = EXCLUDED.content, updated_at = now()
+                WHERE case_content.revision < EXCLUDED.revision
+            """,
+            case_id,
+            call_id,
+            content.revision,
+            _content_json(content),
+        )
+
+    async def record_revision_note(self, *, case_id: uuid.UUID, note: RevisionNote) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO case_revision_notes (case_id, revision, change_note, addressed_points, received_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (case_id, revision) DO NOTHING
+            """,
+            case_id,
+            note.revision,
+            note.change_note,
+            list(note.addressed_points),
+            note.received_at,
+        )
+
+    async def record_round_opened(self, *, case_id: uuid.UUID, opened: RoundOpened) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO review_rounds (case_id, iteration, stage, revision, opened_at) VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (case_id, iteration) DO UPDATE
+                SET stage = EXCLUDED.stage, revision = EXCLUDED.revision, opened_at = EXCLUDED.opened_at
+            """,
+            case_id,
+            opened.iteration,
+            opened.stage.value,
+            opened.revision,
+            opened.at,
+        )
+
+    async def record_round_settled(self, *, case_id: uuid.UUID, settled: RoundSettled) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO review_rounds (case_id, iteration, stage, outcome, comment, feedback, settled_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (case_id, iteration) DO UPDATE
+                SET stage = coalesce(review_rounds.stage, EXCLUDED.stage), outcome = EXCLUDED.outcome,
+                    comment = EXCLUDED.comment, feedback = EXCLUDED.feedback, settled_at = EXCLUDED.settled_at
+            """,
+            case_id,
+            settled.iteration,
+            settled.stage.value if settled.stage is not None else None,
+            settled.outcome.value,
+            settled.comment,
+            [f.model_dump(mode="json") for f in settled.feedback],
+            settled.at,
+        )
+
+    async def dossiers(self, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Dossier]:
+        """What jurors read of each case: content, review rounds and revision notes (empty parts when unknown)."""
+        ids = list(case_ids)
+        contents = {
+            r["case_id"]: _content(r["content"])
+            for r in await self._conn.fetch(
+                "SELECT case_id, content FROM case_content WHERE case_id = ANY($1::uuid[])", ids
             )
-            items.append(Assignment(evaluation=evaluation, assigned_at=r["assigned_at"], scorecard=scorecard))
-        return items, int(total)
+        }
+        rounds: dict[uuid.UUID, list[ReviewRound]] = {i: [] for i in ids}
+        for r in await self._conn.fetch(
+            "SELECT * FROM review_rounds WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, iteration", ids
+        ):
+            rounds[r["case_id"]].append(_round(r))
+        notes: dict[uuid.UUID, list[RevisionNote]] = {i: [] for i in ids}
+        for r in await self._conn.fetch(
+            "SELECT * FROM case_revision_notes WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, revision", ids
+        ):
+            notes[r["case_id"]].append(
+                RevisionNote(
+                    revision=r["revision"],
+                    change_note=r["change_note"],
+                    addressed_points=tuple(r["addressed_points"]),
+                    received_at=r["received_at"],
+                )
+            )
+        return {i: Dossier(content=contents.get(i), rounds=tuple(rounds[i]), revisions=tuple(notes[i])) for i in ids}

@@ -8,10 +8,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from services.awards.domain import DEFAULT_JURORS_PER_CASE, EvaluationStatus
+from services.awards.domain import DEFAULT_JURORS_PER_CASE, EvaluationStatus, RoundOutcome
 from shared.events import CaseHeader
+from shared.feedback import PointStatus
 from shared.pagination import Page
-from shared.vocabulary import AwardOutcome
+from shared.vocabulary import AwardOutcome, IsoStage
 
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -27,6 +28,7 @@ class CriterionBody(BaseModel):
     weight: float = Field(gt=0, le=1000)
     scale_min: int = Field(default=0, ge=-1000, le=1000)
     scale_max: int = Field(default=5, ge=-1000, le=1000)
+    description: str = Field(default="", max_length=2000, description="what the criterion means, for the jurors")
 
 
 class CriteriaBody(BaseModel):
@@ -42,6 +44,7 @@ class CriterionView(BaseModel):
     weight: float
     scale_min: int
     scale_max: int
+    description: str = ""
 
 
 class CriteriaView(BaseModel):
@@ -133,12 +136,69 @@ class ScorecardView(BaseModel):
     weighted_score: float
 
 
+# --------------------------------------------------------------------------- the whole case, as jurors read it
+
+
+class PersonView(BaseModel):
+    name: str
+    role: str | None
+
+
+class CaseContentView(BaseModel):
+    """The case as its latest revision describes it; no contact data."""
+
+    revision: int
+    title: str
+    summary: str
+    problem: str
+    solution: str
+    organisation_name: str
+    team: list[PersonView]
+    partners: list[PersonView]
+    oecd_principles: list[int]
+    iso_stage: IsoStage
+    drivers: list[str]
+    obstacles: list[str]
+
+
+class ReviewFeedbackView(BaseModel):
+    checklist_item: str
+    met: bool
+    comment: str
+    # Set when the item is a point the submitter was asked to address: open, or addressed by which revision.
+    point_id: uuid.UUID | None
+    status: PointStatus | None
+    addressed_in_revision: int | None
+
+
+class ReviewRoundView(BaseModel):
+    iteration: int
+    stage: IsoStage | None
+    revision: int | None
+    opened_at: datetime | None
+    outcome: RoundOutcome | None
+    comment: str
+    feedback: list[ReviewFeedbackView]
+    settled_at: datetime | None
+
+
+class RevisionNoteView(BaseModel):
+    revision: int
+    change_note: str
+    addressed_points: list[uuid.UUID]
+    received_at: datetime
+
+
 class AssignmentView(BaseModel):
     case: CaseHeader
     status: EvaluationStatus
     criteria: list[CriterionView]
     assigned_at: datetime
     my_scores: ScorecardView | None
+    # The whole case: its content (null if awards never received it), review history and revisions.
+    content: CaseContentView | None
+    review_history: list[ReviewRoundView]
+    revisions: list[RevisionNoteView]
 
 
 # --------------------------------------------------------------------------- operators
@@ -185,6 +245,9 @@ class EvaluationView(BaseModel):
     decision: DecisionView | None
     published_at: datetime | None
     withdrawn_at: datetime | None
+    content: CaseContentView | None
+    review_history: list[ReviewRoundView]
+    revisions: list[RevisionNoteView]
 
 
 class LeaderboardRowView(BaseModel):

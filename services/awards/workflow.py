@@ -12,16 +12,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.awards import domain
 from services.awards.domain import (
     DEFAULT_CRITERIA,
+    NO_DOSSIER,
+    Dossier,
     Evaluation,
     EvaluationAction,
     EvaluationStatus,
     InvalidTransition,
     Jury,
     LeaderboardRow,
+    ReviewRoundEvent,
+    RevisionNote,
+    RoundOpened,
     Scorecard,
     ScoreEntry,
 )
@@ -30,6 +36,7 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
+    CaseSnapshot,
     CaseWithdrawnV1,
     Criterion,
     EvaluationOpenedV1,
@@ -221,6 +228,7 @@ class EvaluationDetail:
     assigned: list[str]
     scorecards: list[Scorecard]
     recused: set[str]
+    dossier: Dossier = NO_DOSSIER
 
 
 async def evaluation_detail(*, uow: Uow, case_id: uuid.UUID) -> EvaluationDetail:
@@ -233,6 +241,7 @@ async def evaluation_detail(*, uow: Uow, case_id: uuid.UUID) -> EvaluationDetail
             assigned=await uow.repo.assigned_jurors(case_id),
             scorecards=await uow.repo.scorecards(case_id),
             recused=await uow.repo.recused_jurors(case_id),
+            dossier=(await uow.repo.dossiers([case_id]))[case_id],
         )
 
 
@@ -273,11 +282,33 @@ async def decide(*, uow: Uow, case_id: uuid.UUID, outcome: AwardOutcome, feedbac
 # --------------------------------------------------------------------------- jurors
 
 
+@dataclass(frozen=True)
+class AssignedCase:
+    """An evaluation on a juror's work list with the whole case: its content and review history."""
+
+    assignment: Assignment
+    dossier: Dossier
+
+
 async def juror_assignments(
     *, uow: Uow, juror_id: str, status: EvaluationStatus | None, limit: int, offset: int
-) -> tuple[list[Assignment], int]:
+) -> tuple[list[AssignedCase], int]:
     async with uow:
-        return await uow.repo.juror_assignments(juror_id=juror_id, status=status, limit=limit, offset=offset)
+        assignments, total = await uow.repo.juror_assignments(
+            juror_id=juror_id, status=status, limit=limit, offset=offset
+        )
+        dossiers = await uow.repo.dossiers([a.evaluation.case_id for a in assignments])
+    return [AssignedCase(a, dossiers[a.evaluation.case_id]) for a in assignments], total
+
+
+async def juror_assignment(*, uow: Uow, case_id: uuid.UUID, juror_id: str) -> AssignedCase:
+    """One case on the juror's work list; a case they are not assigned to does not exist for them."""
+    async with uow:
+        assignment = await uow.repo.juror_assignment(juror_id=juror_id, case_id=case_id)
+        if assignment is None:
+            raise NotFound(f"no evaluation of case {case_id}")
+        dossiers = await uow.repo.dossiers([case_id])
+    return AssignedCase(assignment, dossiers[case_id])
 
 
 async def submit_scores(
@@ -370,3 +401,39 @@ async def withdraw_evaluation(*, uow: Uow, withdrawal: CaseWithdrawnV1) -> None:
         await repo.mark_withdrawn(case_id=withdrawal.case_id, status=new_status)
         await uow.commit()
     log.info("evaluation withdrawn", previous_status=evaluation.status.value)
+
+
+# --------------------------------------------------------------------------- what jurors read, from case events
+
+
+async def record_case_content(
+    *,
+    uow: Uow,
+    case: CaseSnapshot,
+    at: datetime,
+    change_note: str | None = None,
+    addressed_points: Sequence[uuid.UUID] = (),
+) -> None:
+    """Keep a submitted or revised case's content for its jurors (the latest revision wins); a revision also
+    leaves its note and the feedback points it addresses (``change_note`` is None for a submission)."""
+    async with uow:
+        repo = uow.repo
+        await repo.save_case_content(case_id=case.case_id, call_id=case.call_id, content=domain.case_content(case))
+        if change_note is not None:
+            note = RevisionNote(case.revision, change_note, tuple(addressed_points), at)
+            await repo.record_revision_note(case_id=case.case_id, note=note)
+        await uow.commit()
+    log.info("case content kept for the jury", revision=case.revision)
+
+
+async def record_review_round(*, uow: Uow, event: ReviewRoundEvent, at: datetime) -> None:
+    """Add what a review event tells of an iteration to the case's review history."""
+    step = domain.review_round(event, at=at)
+    if step is None:
+        return
+    async with uow:
+        if isinstance(step, RoundOpened):
+            await uow.repo.record_round_opened(case_id=event.case_id, opened=step)
+        else:
+            await uow.repo.record_round_settled(case_id=event.case_id, settled=step)
+        await uow.commit()

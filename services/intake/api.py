@@ -19,6 +19,7 @@ from services.intake.domain import (
     CaseChanges,
     CaseDraft,
     CaseStatus,
+    FeedbackPoint,
     NewCall,
     Revision,
     StoredCase,
@@ -31,6 +32,8 @@ from services.intake.schemas import (
     CaseIn,
     CaseOut,
     ContactIn,
+    FeedbackPointOut,
+    FeedbackPointsOut,
     RevisionIn,
     TimelineItemOut,
     WithdrawIn,
@@ -112,6 +115,7 @@ def _revision(body: RevisionIn) -> Revision:
             oecd_principles=tuple(body.oecd_principles) if body.oecd_principles is not None else None,
         ),
         change_note=body.change_note,
+        addresses=tuple(dict.fromkeys(body.addresses)),  # naming a point twice means nothing more
     )
 
 
@@ -175,6 +179,18 @@ def _case_out(case: StoredCase, timeline: list[TimelineItem] | None = None) -> C
 
 def _detail_out(detail: workflow.CaseDetail) -> CaseOut:
     return _case_out(detail.case, detail.timeline)
+
+
+def _feedback_point_out(point: FeedbackPoint) -> FeedbackPointOut:
+    return FeedbackPointOut(
+        point_id=point.point_id,
+        iteration=point.iteration,
+        checklist_item=point.checklist_item,
+        comment=point.comment,
+        raised_at=point.raised_at,
+        status=point.state.status,
+        addressed_in_revision=point.state.addressed_in_revision,
+    )
 
 
 # --------------------------------------------------------------------------- calls
@@ -247,6 +263,20 @@ async def list_cases(
 @router.get("/cases/{case_id}", tags=["cases"])
 async def get_case(case_id: uuid.UUID, principal: CurrentUser, uow: Uow) -> CaseOut:
     return _detail_out(await workflow.get_case(uow=uow, case_id=case_id, viewer=principal))
+
+
+@router.get("/cases/{case_id}/feedback", tags=["cases"])
+async def case_feedback(case_id: uuid.UUID, principal: CurrentUser, uow: Uow) -> FeedbackPointsOut:
+    """The feedback points review asked the submitter to address, each open or addressed by which revision.
+
+    A revision names the points it addresses in ``addresses``. The case's submitter and operators read it.
+    """
+    points = await workflow.case_feedback(uow=uow, case_id=case_id, viewer=principal)
+    return FeedbackPointsOut(
+        case_id=case_id,
+        open=sum(1 for p in points if p.addressed_in_revision is None),
+        items=[_feedback_point_out(p) for p in points],
+    )
 
 
 @router.post("/cases/{case_id}/revisions", tags=["cases"])

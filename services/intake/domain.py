@@ -30,6 +30,7 @@ from shared.events import (
     ResultsPublishedV1,
     StageAdvancedV1,
 )
+from shared.feedback import OPEN, PointState, PointStatus
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
 
 # --------------------------------------------------------------------------- refusals
@@ -325,10 +326,11 @@ class CaseChanges:
 
 @dataclass(frozen=True)
 class Revision:
-    """A submitter's revision of their case: what changes, and their note on why."""
+    """A submitter's revision of their case: what changes, their note on why, and the feedback points it addresses."""
 
     changes: CaseChanges
     change_note: str = ""
+    addresses: tuple[uuid.UUID, ...] = ()
 
 
 def submitter_contact(*, user_id: str, name: str, email: str, language: Language) -> Contact:
@@ -454,6 +456,72 @@ def withdrawn_entry(*, reason: str) -> TimelineEntry:
         None,
         {"reason": reason},
     )
+
+
+# --------------------------------------------------------------------------- feedback points
+
+
+@dataclass(frozen=True)
+class FeedbackPoint:
+    """A point review asked the submitter to address (shared/feedback.py), and the revision that addressed it."""
+
+    point_id: uuid.UUID
+    iteration: int
+    checklist_item: str
+    comment: str
+    raised_at: datetime
+    addressed_in_revision: int | None = None
+
+    @property
+    def state(self) -> PointState:
+        if self.addressed_in_revision is None:
+            return OPEN
+        return PointState(PointStatus.ADDRESSED, self.addressed_in_revision)
+
+
+def points_raised(payload: EventPayload, *, at: datetime) -> list[FeedbackPoint]:
+    """The points a review event asks the submitter to address: the numbered items of a changes request."""
+    match payload:
+        case ChangesRequestedV1(iteration=iteration, feedback=feedback):
+            return [
+                FeedbackPoint(f.point_id, iteration, f.checklist_item, f.comment, at)
+                for f in feedback
+                if f.point_id is not None
+            ]
+        case _:
+            return []
+
+
+def ensure_open_points(addresses: Sequence[uuid.UUID], points: Sequence[FeedbackPoint]) -> None:
+    """Refuse a revision that says it addresses anything but open points of its case, naming each such id."""
+    by_id = {p.point_id: p for p in points}
+    problems = []
+    refused: list[str] = []
+    for i, point_id in enumerate(addresses):
+        point = by_id.get(point_id)
+        if point is not None and point.addressed_in_revision is None:
+            continue
+        refused.append(str(point_id))
+        if point is None:
+            problems.append(Problem(f"addresses.{i}", f"{point_id} is not a feedback point of this case"))
+        else:
+            problems.append(
+                Problem(
+                    f"addresses.{i}",
+                    f"{point_id} ({point.checklist_item!r}) was already addressed by revision "
+                    f"{point.addressed_in_revision}",
+                )
+            )
+    if refused:
+        named = ", ".join(refused)
+        open_points = [str(p.point_id) for p in points if p.addressed_in_revision is None]
+        raise Invalid(
+            error="not_open_feedback_points",
+            message=f"the revision names feedback points that are not open points of this case: {named}; "
+            f"its open points are: {', '.join(open_points) or 'none'}",
+            problems=problems,
+            open_points=open_points,
+        )
 
 
 # --------------------------------------------------------------------------- review and awards events

@@ -7,7 +7,7 @@ title index in the migration is the one exception).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from services.intake.domain import (
     Call,
     CaseProgress,
     CaseStatus,
+    FeedbackPoint,
     NewCall,
     StoredCase,
     TimelineEntry,
@@ -334,3 +335,53 @@ class IntakeRepository:
             case_id,
         )
         return [_timeline_item(r) for r in rows]
+
+    # ----------------------------------------------------------------------- feedback points
+
+    async def add_feedback_points(self, *, case_id: uuid.UUID, points: Sequence[FeedbackPoint]) -> None:
+        """Keep the points review raised; a point seen before is kept as it is (a replayed event)."""
+        if not points:
+            return
+        await self._conn.executemany(
+            """
+            INSERT INTO feedback_points (point_id, case_id, iteration, position, checklist_item, comment, raised_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (point_id) DO NOTHING
+            """,
+            [
+                (p.point_id, case_id, p.iteration, position, p.checklist_item, p.comment, p.raised_at)
+                for position, p in enumerate(points)
+            ],
+        )
+
+    async def feedback_points(self, case_id: uuid.UUID) -> list[FeedbackPoint]:
+        """The case's points, in the order review raised them."""
+        rows = await self._conn.fetch(
+            """
+            SELECT point_id, iteration, checklist_item, comment, raised_at, addressed_in_revision
+            FROM feedback_points WHERE case_id = $1 ORDER BY iteration, position
+            """,
+            case_id,
+        )
+        return [
+            FeedbackPoint(
+                point_id=r["point_id"],
+                iteration=r["iteration"],
+                checklist_item=r["checklist_item"],
+                comment=r["comment"],
+                raised_at=r["raised_at"],
+                addressed_in_revision=r["addressed_in_revision"],
+            )
+            for r in rows
+        ]
+
+    async def mark_points_addressed(self, *, case_id: uuid.UUID, point_ids: Sequence[uuid.UUID], revision: int) -> None:
+        await self._conn.execute(
+            """
+            UPDATE feedback_points SET addressed_in_revision = $3
+            WHERE case_id = $1 AND point_id = ANY($2::uuid[]) AND addressed_in_revision IS NULL
+            """,
+            case_id,
+            list(point_ids),
+            revision,
+        )

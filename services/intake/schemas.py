@@ -16,6 +16,7 @@ from services.intake.domain import (
     oecd_principles_problems,
 )
 from shared.events import Contact, Organisation
+from shared.feedback import PointStatus
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
 
 
@@ -143,10 +144,33 @@ class RevisionIn(Strict):
     obstacles: list[ShortText] | None = Field(default=None, max_length=10)
     oecd_principles: OecdPrinciples | None = None
     change_note: str = Field(default="", max_length=2000)
+    addresses: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=200,
+        description="the open feedback points (GET /cases/{id}/feedback) this revision addresses",
+    )
 
 
 class WithdrawIn(Strict):
     reason: str = Field(default="", max_length=2000)
+
+
+class FeedbackPointOut(BaseModel):
+    """A point review asked the submitter to address: open until a revision addresses it."""
+
+    point_id: uuid.UUID
+    iteration: int
+    checklist_item: str
+    comment: str
+    raised_at: datetime
+    status: PointStatus
+    addressed_in_revision: int | None
+
+
+class FeedbackPointsOut(BaseModel):
+    case_id: uuid.UUID
+    open: int  # how many points still wait for a revision
+    items: list[FeedbackPointOut]
 
 
 class TimelineItemOut(BaseModel):

@@ -20,6 +20,7 @@ from services.intake.domain import (
     CaseDraft,
     CaseProgress,
     CaseStatus,
+    FeedbackPoint,
     NewCall,
     Revision,
     StoredCase,
@@ -228,13 +229,24 @@ async def get_case(*, uow: Uow, case_id: uuid.UUID, viewer: Principal) -> CaseDe
         return await _detail(uow.repo, await _visible_case(uow.repo, case_id=case_id, viewer=viewer))
 
 
+async def case_feedback(*, uow: Uow, case_id: uuid.UUID, viewer: Principal) -> list[FeedbackPoint]:
+    """The points review asked the case's submitter to address, open or addressed (by which revision)."""
+    async with uow:
+        case = await _visible_case(uow.repo, case_id=case_id, viewer=viewer)
+        return await uow.repo.feedback_points(case.id)
+
+
 async def revise_case(*, uow: Uow, case_id: uuid.UUID, revision: Revision, submitter_id: str) -> CaseDetail:
-    """The submitter's next revision, once changes are requested; emits CaseRevisedV1."""
+    """The submitter's next revision, once changes are requested; emits CaseRevisedV1.
+
+    The revision may name open feedback points of the case that it addresses; any other id is refused (422).
+    """
     with bind_event_context(case_id=str(case_id), correlation_id=uow.origin.correlation_id):
         async with uow:
             repo = uow.repo
             case = await _own_case(repo, case_id=case_id, submitter_id=submitter_id)
             domain.ensure_revisable(case.progress.status)
+            domain.ensure_open_points(revision.addresses, await repo.feedback_points(case.id))
             snapshot = domain.revised_snapshot(case.snapshot, revision.changes)
             key = domain.title_key(snapshot.title)
             if revision.changes.title is not None:
@@ -250,7 +262,9 @@ async def revise_case(*, uow: Uow, case_id: uuid.UUID, revision: Revision, submi
                 iteration=case.progress.iteration,
             )
             await repo.add_timeline_entry(case_id=case.id, entry=entry)
-            await uow.emit(CaseRevisedV1(case=snapshot, change_note=revision.change_note))
+            await repo.mark_points_addressed(case_id=case.id, point_ids=revision.addresses, revision=snapshot.revision)
+            addressed = list(revision.addresses)
+            await uow.emit(CaseRevisedV1(case=snapshot, change_note=revision.change_note, addressed_points=addressed))
             detail = await _detail(repo, revised)
             await uow.commit()
         log.info("case revised", revision=snapshot.revision)
@@ -298,4 +312,6 @@ async def track_event(*, uow: Uow, payload: TrackedEvent, at: datetime, event_id
                 status=case.progress.status.value,
             )
         await repo.add_timeline_entry(case_id=case.id, entry=transition.entry, at=at, event_id=event_id)
+        # Kept even from a late event: a revision may name only points intake knows of.
+        await repo.add_feedback_points(case_id=case.id, points=domain.points_raised(payload, at=at))
         await uow.commit()

@@ -12,23 +12,26 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.review import domain, workflow
-from services.review.domain import Task, TaskSlot, TaskStatus, Verdict
+from services.review.domain import FeedbackPoint, IterationRecord, RevisionNote, Task, TaskSlot, TaskStatus, Verdict
 from services.review.repository import ReviewRepository
 from services.review.schemas import (
     CaseView,
     DecisionIn,
     DecisionOut,
     FeedbackOut,
+    FeedbackPointOut,
     IterationOut,
     IterationsPage,
     QueueItem,
     QueuePage,
     ReviewDecisionOut,
+    RevisionOut,
     TaskOut,
 )
 from services.review.settings import ReviewSettings
 from shared.auth import Operator, Principal, Reviewer, require_roles
 from shared.events import FeedbackItem
+from shared.feedback import PointState
 from shared.http import get_runtime, unit_of_work
 from shared.pagination import Limit, Offset
 from shared.uow import UnitOfWork
@@ -38,6 +41,7 @@ router = APIRouter(tags=["review"])
 
 Uow = Annotated[UnitOfWork[ReviewRepository], Depends(unit_of_work(ReviewRepository))]
 ReviewerOrOperator = Annotated[Principal, Depends(require_roles(Role.REVIEWER, Role.OPERATOR))]
+HistoryReader = Annotated[Principal, Depends(require_roles(Role.REVIEWER, Role.OPERATOR, Role.SUBMITTER))]
 
 
 def get_settings(request: Request) -> ReviewSettings:
@@ -56,16 +60,21 @@ Settings = Annotated[ReviewSettings, Depends(get_settings)]
     responses={204: {"description": "no task is available to this reviewer"}},
 )
 async def claim_task(uow: Uow, reviewer: Reviewer, settings: Settings) -> Any:
-    """Claim the available task due first, with a lease; 204 when nothing is available."""
-    task = await workflow.claim_task(uow=uow, reviewer=reviewer, lease=settings.lease)
-    if task is None:
+    """Claim the available task due first, with a lease; 204 when nothing is available.
+
+    The task comes with the case's earlier iterations, their feedback points (open or addressed by which
+    revision) and the revisions' notes.
+    """
+    brief = await workflow.claim_task(uow=uow, reviewer=reviewer, lease=settings.lease)
+    if brief is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return _task_out(task)
+    return _task_out(brief)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
 async def get_task(task_id: uuid.UUID, uow: Uow, principal: ReviewerOrOperator) -> TaskOut:
-    """A task, for the reviewer who claimed it or an operator."""
+    """A task with the case's earlier iterations and feedback points, for the reviewer who claimed it or an
+    operator."""
     return _task_out(await workflow.get_task(uow=uow, task_id=task_id, viewer=principal))
 
 
@@ -128,32 +137,25 @@ async def queue(
 async def case_iterations(
     case_id: uuid.UUID,
     uow: Uow,
-    principal: ReviewerOrOperator,
+    principal: HistoryReader,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> IterationsPage:
-    """A case's iterations with their reviewers' decisions."""
+    """A case's iterations: each settled one's reasons and typed feedback, the feedback points (open, or addressed
+    by which revision) and the revisions' notes.
+
+    Operators and reviewers (not of the case's organisation) also see each reviewer's decision. The case's own
+    submitter sees the rest; for anyone else the case does not exist (404).
+    """
     history = await workflow.case_history(uow=uow, case_id=case_id, viewer=principal, limit=limit, offset=offset)
-    items = [
-        IterationOut(
-            iteration=i.iteration,
-            stage=i.stage,
-            revision=i.revision,
-            status=i.status,
-            outcome=i.outcome,
-            opened_at=i.opened_at,
-            due_at=i.due_at,
-            escalated_at=i.escalated_at,
-            closed_at=i.closed_at,
-            decisions=[_review_decision_out(t) for t in history.tasks_of(i.iteration)],
-        )
-        for i in history.iterations
-    ]
+    states = _states(history.points)
     return IterationsPage(
         case_id=case_id,
         case_status=history.case.status,
         stage=history.case.stage,
-        items=items,
+        items=[_iteration_out(r, states) for r in history.iterations],
+        points=[_point_out(p) for p in history.points],
+        revisions=[_revision_out(r) for r in history.revisions],
         limit=limit,
         offset=offset,
         total=history.total,
@@ -163,11 +165,68 @@ async def case_iterations(
 # --------------------------------------------------------------------------- views
 
 
-def _feedback_out(feedback: tuple[FeedbackItem, ...]) -> list[FeedbackOut]:
-    return [FeedbackOut(checklist_item=f.checklist_item, met=f.met, comment=f.comment) for f in feedback]
+def _states(points: list[FeedbackPoint]) -> dict[uuid.UUID, PointState]:
+    return {p.point_id: p.state for p in points}
 
 
-def _task_out(task: Task) -> TaskOut:
+def _feedback_out(feedback: tuple[FeedbackItem, ...], states: dict[uuid.UUID, PointState]) -> list[FeedbackOut]:
+    views = []
+    for f in feedback:
+        state = states.get(f.point_id) if f.point_id is not None else None
+        views.append(
+            FeedbackOut(
+                checklist_item=f.checklist_item,
+                met=f.met,
+                comment=f.comment,
+                point_id=f.point_id,
+                status=state.status if state is not None else None,
+                addressed_in_revision=state.addressed_in_revision if state is not None else None,
+            )
+        )
+    return views
+
+
+def _point_out(point: FeedbackPoint) -> FeedbackPointOut:
+    return FeedbackPointOut(
+        point_id=point.point_id,
+        iteration=point.iteration,
+        checklist_item=point.checklist_item,
+        comment=point.comment,
+        status=point.state.status,
+        addressed_in_revision=point.state.addressed_in_revision,
+    )
+
+
+def _revision_out(note: RevisionNote) -> RevisionOut:
+    return RevisionOut(
+        revision=note.revision,
+        change_note=note.change_note,
+        addressed_points=list(note.addressed_points),
+        received_at=note.received_at,
+    )
+
+
+def _iteration_out(record: IterationRecord, states: dict[uuid.UUID, PointState]) -> IterationOut:
+    i = record.iteration
+    return IterationOut(
+        iteration=i.iteration,
+        stage=i.stage,
+        revision=i.revision,
+        status=i.status,
+        outcome=i.outcome,
+        opened_at=i.opened_at,
+        due_at=i.due_at,
+        escalated_at=i.escalated_at,
+        closed_at=i.closed_at,
+        comment=record.comment,
+        feedback=_feedback_out(record.feedback, states),
+        decisions=[_review_decision_out(t, states) for t in record.slots],
+    )
+
+
+def _task_out(brief: workflow.TaskBrief) -> TaskOut:
+    task = brief.task
+    states = _states(brief.points)
     return TaskOut(
         task_id=task.task_id,
         case_id=task.case_id,
@@ -182,10 +241,13 @@ def _task_out(task: Task) -> TaskOut:
         due_at=task.due_at,
         decision=task.decision,
         comment=task.comment,
-        feedback=_feedback_out(task.feedback),
+        feedback=_feedback_out(task.feedback, states),
         decided_at=task.decided_at,
         case=_case_view(task),
         checklist=domain.checklist(task.stage),
+        earlier_iterations=[_iteration_out(r, states) for r in brief.earlier],
+        points=[_point_out(p) for p in brief.points],
+        revisions=[_revision_out(r) for r in brief.revisions],
     )
 
 
@@ -225,7 +287,7 @@ def _queue_item(task: Task) -> QueueItem:
     )
 
 
-def _review_decision_out(slot: TaskSlot) -> ReviewDecisionOut:
+def _review_decision_out(slot: TaskSlot, states: dict[uuid.UUID, PointState]) -> ReviewDecisionOut:
     return ReviewDecisionOut(
         task_id=slot.task_id,
         slot=slot.slot,
@@ -233,6 +295,6 @@ def _review_decision_out(slot: TaskSlot) -> ReviewDecisionOut:
         reviewer_id=slot.reviewer_id,
         decision=slot.decision,
         comment=slot.comment,
-        feedback=_feedback_out(slot.feedback),
+        feedback=_feedback_out(slot.feedback, states),
         decided_at=slot.decided_at,
     )

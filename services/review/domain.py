@@ -13,8 +13,8 @@ Vocabulary
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -28,7 +28,8 @@ from shared.events import (
     FeedbackItem,
     StageAdvancedV1,
 )
-from shared.vocabulary import IsoStage
+from shared.feedback import PointState, point_states
+from shared.vocabulary import IsoStage, Role
 
 
 class ReviewStatus(StrEnum):
@@ -147,6 +148,8 @@ class ReviewedCase:
     revision: int
     reviewers_per_iteration: int
     details: CaseDetails
+
+    submitter_id: str = ""  # whose case it is: the submitter reads its review history
 
     @property
     def case_id(self) -> uuid.UUID:
@@ -366,8 +369,8 @@ def settled_event(
     (the submitter reads the reasons for what happened), the checklist feedback is everyone's.
     """
     reviewer_ids = [d.reviewer_id for d in decisions]
-    comment = "\n\n".join(d.comment for d in decisions if d.decision is outcome)
-    feedback = [item for d in decisions for item in d.feedback]
+    comment, reasons = settled_reasons(outcome, decisions)
+    feedback = list(reasons)
     match outcome:
         case Decision.REQUEST_CHANGES:
             return ChangesRequestedV1(
@@ -405,3 +408,123 @@ def settled_event(
             return CaseNominatedV1(
                 **case.model_dump(), iteration=iteration, reviewer_ids=reviewer_ids, comment=comment, stage=stage
             )
+
+
+def settled_reasons(
+    outcome: Decision | None, decisions: Sequence[ReviewerDecision]
+) -> tuple[str, tuple[FeedbackItem, ...]]:
+    """What a settled iteration tells the submitter: the comments of the reviewers who chose the outcome, and
+    everyone's checklist feedback. Nothing while the iteration is unsettled."""
+    if outcome is None:
+        return "", ()
+    comment = "\n\n".join(d.comment for d in decisions if d.decision is outcome)
+    return comment, tuple(item for d in decisions for item in d.feedback)
+
+
+# --------------------------------------------------------------------------- feedback points
+# What the point ids mean is shared/feedback.py's: review gives them and keeps the revisions that address them.
+
+
+def point_id(task_id: uuid.UUID, position: int) -> uuid.UUID:
+    """The id of the unmet item at ``position`` of a task's feedback: derived, so the same item always gets it."""
+    return uuid.uuid5(task_id, f"feedback-point/{position}")
+
+
+def number_points(slots: Sequence[TaskSlot]) -> list[TaskSlot]:
+    """The slots with a point id on each unmet feedback item: done when their iteration settles with
+    "request changes", whoever chose what (the submitter is asked to address everyone's unmet items).
+
+    Met items are no points; items of iterations settled otherwise (advance, nominate, reject) get no ids:
+    nothing waits for a revision there.
+    """
+    return [
+        replace(
+            slot,
+            feedback=tuple(
+                item
+                if item.met or item.point_id is not None
+                else item.model_copy(update={"point_id": point_id(slot.task_id, position)})
+                for position, item in enumerate(slot.feedback)
+            ),
+        )
+        for slot in slots
+    ]
+
+
+@dataclass(frozen=True)
+class RevisionNote:
+    """A revision as review received it: the submitter's note and the feedback points it says it addresses."""
+
+    revision: int
+    change_note: str
+    addressed_points: tuple[uuid.UUID, ...]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackPoint:
+    """One point a reviewer asked the submitter to address, and whether a revision has addressed it."""
+
+    point_id: uuid.UUID
+    iteration: int
+    checklist_item: str
+    comment: str
+    state: PointState
+
+
+def feedback_points(slots: Iterable[TaskSlot], revisions: Iterable[RevisionNote]) -> list[FeedbackPoint]:
+    """Every point of the case (``slots`` are its review slots), by iteration, slot and position, with its state."""
+    raised: list[tuple[int, uuid.UUID, FeedbackItem]] = []
+    for slot in sorted(slots, key=lambda s: (s.iteration, s.slot)):
+        raised.extend((slot.iteration, item.point_id, item) for item in slot.feedback if item.point_id is not None)
+    states = point_states((p for _, p, _ in raised), ((r.revision, r.addressed_points) for r in revisions))
+    return [FeedbackPoint(p, iteration, item.checklist_item, item.comment, states[p]) for iteration, p, item in raised]
+
+
+# --------------------------------------------------------------------------- who reads a case's history, and what
+
+
+class Reader(StrEnum):
+    """Who reads a case's review history; it decides what they see."""
+
+    OPERATOR = "operator"  # everything
+    REVIEWER = "reviewer"  # everything, unless the case is of their own organisation (then it does not exist)
+    SUBMITTER = "submitter"  # their own case: each settled iteration's outcome, reasons and feedback, not who decided
+
+
+def history_reader(*, roles: Collection[Role], user_id: str, organisation_id: str, case: ReviewedCase) -> Reader | None:
+    """How ``user_id`` reads the case's history, or None when it is not theirs to read (they are told "not found")."""
+    if Role.OPERATOR in roles:
+        return Reader.OPERATOR
+    # The conflict rule hides a case from reviewers of its own organisation.
+    if Role.REVIEWER in roles and organisation_id != case.organisation_id:
+        return Reader.REVIEWER
+    if Role.SUBMITTER in roles and case.submitter_id and user_id == case.submitter_id:
+        return Reader.SUBMITTER
+    return None
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One iteration as a reader sees it: its reviewers' slots and, once settled, its reasons and feedback."""
+
+    iteration: Iteration
+    slots: tuple[TaskSlot, ...]  # empty for the submitter: who decided what stays inside review
+    comment: str  # the reasons for the settled outcome ("" until settled)
+    feedback: tuple[FeedbackItem, ...]  # everyone's checklist feedback, once settled
+
+
+def iteration_records(
+    iterations: Iterable[Iteration], slots: Sequence[TaskSlot], *, reader: Reader
+) -> list[IterationRecord]:
+    """The iterations with their slots and settled reasons, as ``reader`` may see them.
+
+    A four-eyes iteration's first decision stays hidden from the submitter until the second settles it.
+    """
+    records = []
+    for iteration in iterations:
+        own = tuple(s for s in slots if s.iteration == iteration.iteration)
+        decisions = [d for d in (s.reviewer_decision() for s in own) if d is not None]
+        comment, feedback = settled_reasons(iteration.outcome, decisions)
+        records.append(IterationRecord(iteration, () if reader is Reader.SUBMITTER else own, comment, feedback))
+    return records

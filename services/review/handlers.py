@@ -21,7 +21,13 @@ def build_event_router(settings: ReviewSettings) -> EventRouter:
 
     @router.on(CaseRevisedV1)
     async def case_revised(ctx: EventContext, payload: CaseRevisedV1) -> None:
-        await workflow.case_revised(uow=ctx.unit_of_work(ReviewRepository), case=payload.case, timebox=settings.timebox)
+        await workflow.case_revised(
+            uow=ctx.unit_of_work(ReviewRepository),
+            case=payload.case,
+            timebox=settings.timebox,
+            change_note=payload.change_note,
+            addressed_points=payload.addressed_points,
+        )
 
     @router.on(CaseWithdrawnV1)
     async def case_withdrawn(ctx: EventContext, payload: CaseWithdrawnV1) -> None:

@@ -21,6 +21,7 @@ from services.review.domain import (
     IterationStatus,
     ReviewedCase,
     ReviewStatus,
+    RevisionNote,
     Task,
     TaskSlot,
     TaskStatus,
@@ -36,7 +37,9 @@ Row = asyncpg.Record | Mapping[str, Any]
 # the reviewers' conflict rule relies on the one intake verified at submission.
 _REVISABLE_HEADER_FIELDS = tuple(f for f in CASE_HEADER_FIELDS if f not in ("case_id", "call_id", "organisation_id"))
 
-_CASE_COLUMNS = ", ".join((*CASE_HEADER_FIELDS, "status", "stage", "revision", "reviewers_per_iteration", "details"))
+_CASE_COLUMNS = ", ".join(
+    (*CASE_HEADER_FIELDS, "status", "stage", "revision", "reviewers_per_iteration", "details", "submitter_id")
+)
 _ITERATION_COLUMNS = "case_id, iteration, stage, revision, status, outcome, opened_at, due_at, escalated_at, closed_at"
 _SLOT_COLUMNS = (
     "task_id, iteration, slot, status, reviewer_id, claimed_at, lease_expires_at, decision, comment, feedback, "
@@ -57,6 +60,7 @@ _TASK_COLUMNS = ", ".join(
         "c.revision AS case_revision",
         "c.reviewers_per_iteration",
         "c.details",
+        "c.submitter_id",
     )
 )
 _TASK_FROM = """
@@ -126,6 +130,7 @@ def _case(row: Row) -> ReviewedCase:
         revision=row["revision"],
         reviewers_per_iteration=row["reviewers_per_iteration"],
         details=_details(row["details"]),
+        submitter_id=row["submitter_id"],
     )
 
 
@@ -189,6 +194,7 @@ def _task(row: Row) -> Task:
             revision=row["case_revision"],
             reviewers_per_iteration=row["reviewers_per_iteration"],
             details=_details(row["details"]),
+            submitter_id=row["submitter_id"],
         ),
     )
 
@@ -361,6 +367,67 @@ class ReviewRepository:
             list(iterations),
         )
         return [_slot(r) for r in rows]
+
+    async def iterations_before(self, case_id: uuid.UUID, iteration: int) -> list[Iteration]:
+        """The case's iterations before ``iteration``, oldest first."""
+        rows = await self._conn.fetch(
+            f"SELECT {_ITERATION_COLUMNS} FROM iterations WHERE case_id = $1 AND iteration < $2 "  # noqa: S608
+            "ORDER BY iteration",
+            case_id,
+            iteration,
+        )
+        return [_iteration(r) for r in rows]
+
+    async def tasks_of_case(self, case_id: uuid.UUID) -> list[TaskSlot]:
+        """Every slot of every iteration of the case, by iteration and slot."""
+        rows = await self._conn.fetch(
+            f"SELECT {_SLOT_COLUMNS} FROM review_tasks WHERE case_id = $1 ORDER BY iteration, slot",  # noqa: S608
+            case_id,
+        )
+        return [_slot(r) for r in rows]
+
+    # ----------------------------------------------------------------------- revisions and feedback points
+
+    async def record_revision(
+        self, *, case_id: uuid.UUID, revision: int, change_note: str, addressed_points: Sequence[uuid.UUID]
+    ) -> None:
+        """Keep a revision's note and the points it addresses; a revision seen before is kept as first recorded."""
+        await self._conn.execute(
+            """
+            INSERT INTO case_revisions (case_id, revision, change_note, addressed_points) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (case_id, revision) DO NOTHING
+            """,
+            case_id,
+            revision,
+            change_note,
+            list(addressed_points),
+        )
+
+    async def revisions(self, case_id: uuid.UUID) -> list[RevisionNote]:
+        rows = await self._conn.fetch(
+            """
+            SELECT revision, change_note, addressed_points, received_at FROM case_revisions
+            WHERE case_id = $1 ORDER BY revision
+            """,
+            case_id,
+        )
+        return [
+            RevisionNote(
+                revision=r["revision"],
+                change_note=r["change_note"],
+                addressed_points=tuple(r["addressed_points"]),
+                received_at=r["received_at"],
+            )
+            for r in rows
+        ]
+
+    async def set_feedback(self, *, task_id: uuid.UUID, feedback: Sequence[FeedbackItem]) -> None:
+        """Replace a decided task's feedback (with the point ids its iteration's settlement gave it)."""
+        await self._conn.execute(
+            "UPDATE review_tasks SET feedback = $2 WHERE task_id = $1",
+            task_id,
+            [f.model_dump(mode="json") for f in feedback],
+        )
 
     async def claim_overdue_iteration(self) -> OverdueIteration | None:
         """Lock one open, overdue, not yet escalated iteration (other instances skip it)."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.review.domain import Decision, IterationStatus, ReviewStatus, TaskStatus
 from shared.events import CaseHeader
+from shared.feedback import PointStatus
 from shared.pagination import Page
 from shared.vocabulary import IsoStage
 
@@ -47,6 +48,28 @@ class FeedbackOut(BaseModel):
     checklist_item: str
     met: bool
     comment: str = ""
+    # Set when the item is a point to address (an unmet item of an iteration settled with request_changes).
+    point_id: uuid.UUID | None = None
+    status: PointStatus | None = None
+    addressed_in_revision: int | None = None
+
+
+class FeedbackPointOut(BaseModel):
+    """A point a reviewer asked the submitter to address; open until a revision addresses it."""
+
+    point_id: uuid.UUID
+    iteration: int
+    checklist_item: str
+    comment: str
+    status: PointStatus
+    addressed_in_revision: int | None
+
+
+class RevisionOut(BaseModel):
+    revision: int
+    change_note: str
+    addressed_points: list[uuid.UUID]
+    received_at: datetime
 
 
 class TaskOut(BaseModel):
@@ -64,10 +87,14 @@ class TaskOut(BaseModel):
     due_at: datetime
     decision: Decision | None
     comment: str | None
-    feedback: list[FeedbackOut]
+    feedback: list[FeedbackOut]  # this task's own decision (its points' states: GET /cases/{id}/iterations)
     decided_at: datetime | None
     case: CaseView
     checklist: list[str]
+    # What came before this task: the case's earlier iterations, its feedback points and its revisions.
+    earlier_iterations: list[IterationOut]
+    points: list[FeedbackPointOut]
+    revisions: list[RevisionOut]
 
 
 class DecisionOut(BaseModel):
@@ -125,6 +152,10 @@ class IterationOut(BaseModel):
     due_at: datetime
     escalated_at: datetime | None
     closed_at: datetime | None
+    # Once settled: the comments of the reviewers who chose the outcome, and everyone's checklist feedback.
+    comment: str
+    feedback: list[FeedbackOut]
+    # Each reviewer's decision; empty for the case's submitter (who decided what stays inside review).
     decisions: list[ReviewDecisionOut]
 
 
@@ -133,3 +164,8 @@ class IterationsPage(Page[IterationOut]):
     case_status: ReviewStatus
     stage: IsoStage
     items: list[IterationOut]
+    points: list[FeedbackPointOut]  # every point of the case, not only the page's
+    revisions: list[RevisionOut]
+
+
+TaskOut.model_rebuild()  # it names IterationOut, defined after it

@@ -11,17 +11,20 @@ them to HTTP in one place.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from services.review import domain
 from services.review.domain import (
     Decision,
-    Iteration,
+    FeedbackPoint,
+    IterationRecord,
+    Reader,
     ReviewedCase,
     ReviewStatus,
+    RevisionNote,
     Task,
-    TaskSlot,
     TaskStatus,
     Verdict,
 )
@@ -58,60 +61,72 @@ class DecisionResult:
 
 @dataclass(frozen=True)
 class CaseHistory:
-    """A page of a case's iterations, with the tasks (the reviewers' slots) of those iterations."""
+    """A page of a case's iterations as the viewer may see them, with all the case's feedback points and revisions."""
 
     case: ReviewedCase
-    iterations: list[Iteration]  # one page
-    tasks: list[TaskSlot]  # the tasks of the iterations on the page
+    iterations: list[IterationRecord]  # one page
+    points: list[FeedbackPoint]  # every point of the case, with its state
+    revisions: list[RevisionNote]
     total: int
 
-    def tasks_of(self, iteration: int) -> list[TaskSlot]:
-        return [t for t in self.tasks if t.iteration == iteration]
+
+@dataclass(frozen=True)
+class TaskBrief:
+    """A task with what its reviewer reads before deciding: the case's earlier iterations, their feedback points
+    (which remain open) and the revisions since. Never the other four-eyes slot of the same iteration."""
+
+    task: Task
+    earlier: list[IterationRecord]
+    points: list[FeedbackPoint]
+    revisions: list[RevisionNote]
 
 
 # --------------------------------------------------------------------------- tasks (HTTP)
 
 
-async def claim_task(*, uow: Uow, reviewer: Principal, lease: timedelta) -> Task | None:
-    """Claim the available task due first for ``reviewer``; None when nothing is available."""
-    task = None
+async def claim_task(*, uow: Uow, reviewer: Principal, lease: timedelta) -> TaskBrief | None:
+    """Claim the available task due first for ``reviewer``, with its brief; None when nothing is available."""
+    brief = None
     for attempt in range(1, _CLAIM_ATTEMPTS + 1):
         try:
             async with uow:
                 task = await uow.repo.claim_next_task(
                     reviewer_id=reviewer.user_id, reviewer_organisation=reviewer.organisation_id, lease=lease
                 )
+                brief = await _brief(uow.repo, task) if task is not None else None
                 await uow.commit()
             break
         except ClaimRaced:
             log.info("claim lost a four-eyes race; retrying", attempt=attempt)
-    if task is not None:
+    if brief is not None:
+        task = brief.task
         with bind_event_context(case_id=str(task.case_id), correlation_id=uow.origin.correlation_id):
             log.info("task claimed", task_id=str(task.task_id), iteration=task.iteration, reviewer=reviewer.user_id)
-    return task
+    return brief
 
 
-async def get_task(*, uow: Uow, task_id: uuid.UUID, viewer: Principal) -> Task:
-    """A task, for the reviewer who holds it or an operator."""
+async def get_task(*, uow: Uow, task_id: uuid.UUID, viewer: Principal) -> TaskBrief:
+    """A task with its brief, for the reviewer who holds it or an operator."""
     async with uow:
         task = await uow.repo.get_task(task_id)
-    if task is None or not (viewer.has(Role.OPERATOR) or _holds(task, viewer)):
-        raise _no_task(task_id)
-    return task
+        if task is None or not (viewer.has(Role.OPERATOR) or _holds(task, viewer)):
+            raise _no_task(task_id)
+        return await _brief(uow.repo, task)
 
 
-async def release_task(*, uow: Uow, task_id: uuid.UUID, reviewer: Principal) -> Task:
+async def release_task(*, uow: Uow, task_id: uuid.UUID, reviewer: Principal) -> TaskBrief:
     """Give a claimed task back to the queue; returns the released task."""
     async with uow:
         task = await _held_task(uow.repo, task_id=task_id, reviewer=reviewer, for_update=True)
         domain.ensure_releasable(task.status)
         await uow.repo.release_task(task_id)
         released = await uow.repo.get_task(task_id)
+        assert released is not None
+        brief = await _brief(uow.repo, released)
         await uow.commit()
-    assert released is not None
     with bind_event_context(case_id=str(task.case_id), correlation_id=uow.origin.correlation_id):
         log.info("task released", task_id=str(task_id))
-    return released
+    return brief
 
 
 async def decide_task(
@@ -147,8 +162,14 @@ async def _decide(uow: Uow, *, task: Task, reviewer: Principal, verdict: Verdict
     await repo.record_decision(task_id=task.task_id, verdict=verdict)
 
     slots = await repo.tasks_of_iterations(case.case_id, iterations=[task.iteration])
+    decisions = [d.decision for d in (s.reviewer_decision() for s in slots) if d is not None]
+    outcome = domain.resolve(decisions, required=len(slots))
+    if outcome is Decision.REQUEST_CHANGES:
+        # The unmet items become points the submitter is asked to address; the event carries their ids.
+        slots = domain.number_points(slots)
+        for slot in slots:
+            await repo.set_feedback(task_id=slot.task_id, feedback=slot.feedback)
     decided = [d for d in (s.reviewer_decision() for s in slots) if d is not None]
-    outcome = domain.resolve([d.decision for d in decided], required=len(slots))
     log.info("review decision recorded", task_id=str(task.task_id), decision=str(verdict.decision), outcome=outcome)
     recorded = DecisionResult(
         task_id=task.task_id,
@@ -201,17 +222,34 @@ async def list_queue(*, uow: Uow, status: TaskStatus | None, limit: int, offset:
 
 
 async def case_history(*, uow: Uow, case_id: uuid.UUID, viewer: Principal, limit: int, offset: int) -> CaseHistory:
-    """A page of a case's iterations with their tasks."""
+    """A page of a case's iterations, as the viewer may see them, with the case's feedback points and revisions.
+
+    Operators and reviewers (not of the case's organisation) see every reviewer's decision; the case's own
+    submitter sees each settled iteration's reasons and feedback. Anyone else is told the case does not exist.
+    """
     async with uow:
         repo = uow.repo
         case = await repo.get_case(case_id)
-        # The conflict rule also hides a case from reviewers of its own organisation.
-        if case is None or (not viewer.has(Role.OPERATOR) and case.organisation_id == viewer.organisation_id):
+        reader = (
+            None
+            if case is None
+            else domain.history_reader(
+                roles=viewer.roles, user_id=viewer.user_id, organisation_id=viewer.organisation_id, case=case
+            )
+        )
+        if case is None or reader is None:
             raise NotFound(f"no case {case_id}")
         total = await repo.count_iterations(case_id)
         iterations = await repo.list_iterations(case_id, limit=limit, offset=offset)
-        tasks = await repo.tasks_of_iterations(case_id, iterations=[i.iteration for i in iterations])
-    return CaseHistory(case=case, iterations=iterations, tasks=tasks, total=total)
+        slots = await repo.tasks_of_case(case_id)
+        revisions = await repo.revisions(case_id)
+    return CaseHistory(
+        case=case,
+        iterations=domain.iteration_records(iterations, slots, reader=reader),
+        points=domain.feedback_points(slots, revisions),
+        revisions=revisions,
+        total=total,
+    )
 
 
 # --------------------------------------------------------------------------- intake's case events
@@ -226,8 +264,16 @@ async def case_submitted(*, uow: Uow, case: CaseSnapshot, timebox: timedelta) ->
         await uow.commit()
 
 
-async def case_revised(*, uow: Uow, case: CaseSnapshot, timebox: timedelta) -> None:
-    """Take the revised snapshot; after requested changes, open the next iteration at review's stage."""
+async def case_revised(
+    *,
+    uow: Uow,
+    case: CaseSnapshot,
+    timebox: timedelta,
+    change_note: str = "",
+    addressed_points: Sequence[uuid.UUID] = (),
+) -> None:
+    """Take the revised snapshot and keep which feedback points it addresses; after requested changes, open the
+    next iteration at review's stage."""
     async with uow:
         repo = uow.repo
         stored = await repo.get_case(case.case_id, for_update=True)
@@ -236,11 +282,20 @@ async def case_revised(*, uow: Uow, case: CaseSnapshot, timebox: timedelta) -> N
             # review the case from what the revision tells.
             log.warning("revision of an unknown case; reviewing it as a new submission", revision=case.revision)
             await _start_review(uow, case=case, timebox=timebox)
+            await repo.record_revision(
+                case_id=case.case_id,
+                revision=case.revision,
+                change_note=change_note,
+                addressed_points=addressed_points,
+            )
             await uow.commit()
             return
         if case.revision < stored.revision:
             log.warning("stale revision ignored", revision=case.revision, stored_revision=stored.revision)
             return
+        await repo.record_revision(
+            case_id=case.case_id, revision=case.revision, change_note=change_note, addressed_points=addressed_points
+        )
         stage = domain.stage_after_revision(stored.stage, case.iso_stage)
         await repo.update_case_snapshot(snapshot=case, stage=stage)
         if not domain.revision_opens_iteration(stored.status):
@@ -358,6 +413,20 @@ async def _held_task(
     if task is None or not _holds(task, reviewer):
         raise _no_task(task_id)
     return task
+
+
+async def _brief(repo: ReviewRepository, task: Task) -> TaskBrief:
+    """What the task's reviewer reads besides the task: the earlier iterations, the points and the revisions."""
+    earlier = await repo.iterations_before(task.case_id, task.iteration)
+    # Only the earlier iterations' slots: the other four-eyes slot of this iteration stays unseen until it settles.
+    slots = [s for s in await repo.tasks_of_case(task.case_id) if s.iteration < task.iteration]
+    revisions = await repo.revisions(task.case_id)
+    return TaskBrief(
+        task=task,
+        earlier=domain.iteration_records(earlier, slots, reader=Reader.REVIEWER),
+        points=domain.feedback_points(slots, revisions),
+        revisions=revisions,
+    )
 
 
 def _holds(task: Task, principal: Principal) -> bool:

@@ -128,35 +128,67 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         case_id = case["id"]
         assert case["status"] == "submitted" and case["organisation"]["id"] == "org-city"
 
-        # Review opens iteration 1; a reviewer of the case's own organisation never gets it; another requests changes.
+        # Review opens iteration 1; a reviewer of the case's own organisation never gets it; another requests
+        # changes with two unmet checklist items: two points.
         await eventually(lambda: case_status(http, intake, case_id, "in_review"), timeout=60, what="in review")
         await assert_never_offered(http, review, case_id, SAME_ORG_REVIEWER)
         task = await claim_task_of(http, review, case_id)
-        assert task["iteration"] == 1
+        assert task["iteration"] == 1 and task["earlier_iterations"] == []
         ok(
             await http.post(
                 f"{review}/tasks/{task['task_id']}/decision",
                 headers=REVIEWER,
-                json={"decision": "request_changes", "comment": "Please add evidence of the incomplete applications."},
+                json={
+                    "decision": "request_changes",
+                    "comment": "Please add evidence of the incomplete applications.",
+                    "feedback": [
+                        {"checklist_item": "solution concept is described", "met": True},
+                        {"checklist_item": "users involved in shaping the concept", "met": False, "comment": "How?"},
+                        {"checklist_item": "main risks identified", "met": False, "comment": "No risks named."},
+                    ],
+                },
             )
         )
         await eventually(
             lambda: case_status(http, intake, case_id, "changes_requested"), timeout=60, what="changes requested"
         )
 
-        # The submitter revises; review opens iteration 2; the reviewer nominates.
+        # The submitter reads the feedback typed: in review's history of their case and at intake, their home.
+        history = ok(await http.get(f"{review}/cases/{case_id}/iterations", headers=SUBMITTER))
+        [iteration_1] = history["items"]
+        assert iteration_1["decisions"] == [], "the submitter does not see who decided what"
+        assert [(f["checklist_item"], f["status"]) for f in iteration_1["feedback"]] == [
+            ("solution concept is described", None),
+            ("users involved in shaping the concept", "open"),
+            ("main risks identified", "open"),
+        ]
+        points = ok(await http.get(f"{intake}/cases/{case_id}/feedback", headers=SUBMITTER))
+        assert points["open"] == 2
+        users_point, risks_point = (p["point_id"] for p in points["items"])
+        assert [p["point_id"] for p in history["points"]] == [users_point, risks_point]
+
+        # The submitter revises, addressing the users point; review opens iteration 2.
         ok(
             await http.post(
                 f"{intake}/cases/{case_id}/revisions",
                 headers=SUBMITTER,
                 json={
                     "problem": "In 2025, 52 % of 4 100 permit applications arrived incomplete (city statistics).",
-                    "change_note": "Added evidence.",
+                    "change_note": "Added evidence; residents tested the assistant in two workshops.",
+                    "addresses": [users_point],
                 },
             )
         )
+        # The next reviewer sees iteration 1, its points, which one is addressed and which remains open.
         task = await claim_task_of(http, review, case_id)
         assert task["iteration"] == 2
+        assert [(p["point_id"], p["status"], p["addressed_in_revision"]) for p in task["points"]] == [
+            (users_point, "addressed", 2),
+            (risks_point, "open", None),
+        ]
+        [earlier] = task["earlier_iterations"]
+        assert earlier["outcome"] == "request_changes" and earlier["decisions"][0]["reviewer_id"] == "rev-1"
+        assert task["revisions"][0]["addressed_points"] == [users_point]
         ok(
             await http.post(
                 f"{review}/tasks/{task['task_id']}/decision",
@@ -169,6 +201,36 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         async def assignment(juror: dict[str, str]) -> dict[str, Any] | None:
             page = ok(await http.get(f"{awards}/assignments", headers=juror))
             return next((a for a in page["items"] if a["case"]["case_id"] == case_id), None)
+
+        # A juror reads the whole case: the revised content, the review history with its points, the criteria.
+        async def whole_case() -> dict[str, Any] | None:
+            found = await assignment(JUROR_A)
+            complete = found and found["content"] and found["content"]["revision"] == 2
+            return (
+                found
+                if complete
+                and [r["outcome"] for r in found["review_history"]]
+                == [
+                    "changes_requested",
+                    "nominated",
+                ]
+                else None
+            )
+
+        dossier = await eventually(whole_case, timeout=60, what="the whole case for juror A")
+        assert dossier["content"]["problem"].startswith("In 2025, 52 %")
+        assert dossier["content"]["team"] == [{"name": "Tiina Team", "role": None}]
+        assert (dossier["content"]["oecd_principles"], dossier["content"]["iso_stage"]) == ([1, 4], "concept")
+        assert "@" not in str(dossier), "jurors read no contact data"
+        assert [(f["point_id"], f["status"]) for f in dossier["review_history"][0]["feedback"]] == [
+            (None, None),
+            (users_point, "addressed"),
+            (risks_point, "open"),
+        ]
+        assert dossier["review_history"][1]["comment"] == "Well evidenced; nominated for the award."
+        assert all(c["description"] for c in dossier["criteria"])
+        juror_c = auth("juror", user="juror-c", org="org-city")
+        assert (await http.get(f"{awards}/assignments/{case_id}", headers=juror_c)).status_code == 404
 
         for juror, points in ((JUROR_A, 4), (JUROR_B, 5)):
             assigned = await eventually(lambda j=juror: assignment(j), timeout=60, what="juror assignment")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,19 @@ import httpx
 import pytest
 
 from shared import topics
-from shared.events import CaseNominatedV1, CaseWithdrawnV1, CloudEvent
+from shared.events import (
+    CaseNominatedV1,
+    CaseRevisedV1,
+    CaseSnapshot,
+    CaseSubmittedV1,
+    CaseWithdrawnV1,
+    ChangesRequestedV1,
+    CloudEvent,
+    Contact,
+    FeedbackItem,
+    IterationOpenedV1,
+    Organisation,
+)
 from shared.vocabulary import Category, IsoStage, Language
 from tests.support.harness import auth, eventually, running_app
 from tests.support.infra import reset_database, unique_group
@@ -449,3 +462,153 @@ async def test_operations_endpoints(client: httpx.AsyncClient) -> None:
         "kipina.award.results_published.v1",
     ):
         assert event_type in text
+
+
+# --------------------------------------------------------------------------- what jurors read of a case
+
+
+def snapshot(case_id: uuid.UUID, call_id: uuid.UUID, *, org: str, revision: int, problem: str) -> CaseSnapshot:
+    return CaseSnapshot(
+        case_id=case_id,
+        call_id=call_id,
+        call_title="Quality Innovation Award 2026",
+        revision=revision,
+        title="Digital permits",
+        summary="Building permits decided in a day instead of a month.",
+        problem=problem,
+        solution="An online service with automated checks.",
+        organisation=Organisation(id=org, name=f"Organisation {org}", business_id="0101263-6"),
+        submitter_id="sub-1",
+        submitter=Contact(name="Sanna Submitter", email="sanna@example.org"),
+        team=[Contact(name="Tiina Team", email="tiina@example.org", role="service designer")],
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        oecd_principles=[1, 4],
+        iso_stage=IsoStage.VALIDATION,
+        drivers=["customer needs"],
+        obstacles=["legacy systems"],
+    )
+
+
+async def test_an_assigned_juror_reads_the_whole_case_and_nobody_else_does(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    call_id, case_id = uuid.uuid4(), uuid.uuid4()
+    case_org = f"org-{uuid.uuid4().hex[:6]}"
+    await set_jury(client, call_id, panel(case_org), k=2)  # j-a and j-b are assigned; j-c is not
+    evidence, users = uuid.uuid4(), uuid.uuid4()
+    intake_events = [
+        CaseSubmittedV1(case=snapshot(case_id, call_id, org=case_org, revision=1, problem="Permits take weeks.")),
+        CaseRevisedV1(
+            case=snapshot(case_id, call_id, org=case_org, revision=2, problem="Permits take 31 days on average."),
+            change_note="added statistics",
+            addressed_points=[evidence],
+        ),
+    ]
+    due = datetime.now(UTC) + timedelta(days=3)
+    review_events = [
+        IterationOpenedV1(
+            case_id=case_id, call_id=call_id, iteration=1, revision=1, stage=IsoStage.VALIDATION, due_at=due
+        ),
+        ChangesRequestedV1(
+            case_id=case_id,
+            call_id=call_id,
+            iteration=1,
+            reviewer_ids=["rev-1"],
+            comment="Evidence and users are missing.",
+            feedback=[
+                FeedbackItem(checklist_item="evidence of results is presented", met=False, point_id=evidence),
+                FeedbackItem(checklist_item="concept tested with real users", met=False, point_id=users),
+                FeedbackItem(checklist_item="feasibility and cost are assessed", met=True, comment="fine"),
+            ],
+        ),
+        IterationOpenedV1(
+            case_id=case_id, call_id=call_id, iteration=2, revision=2, stage=IsoStage.VALIDATION, due_at=due
+        ),
+    ]
+    for payload in intake_events:
+        await produce_event(bootstrap, make_event(payload, service="intake", subject=str(case_id)), topic=topics.INTAKE)
+    for payload in review_events:
+        await produce_event(bootstrap, make_event(payload, service="review", subject=str(case_id)), topic=topics.REVIEW)
+    # The nomination settles iteration 2 ("ready for the jury").
+    nominated = nomination(case_id, call_id, org=case_org, category=Category.PUBLIC_SECTOR, title="Digital permits")
+    await produce_event(bootstrap, nominated, topic=topics.REVIEW)
+
+    async def whole_case() -> dict[str, Any] | None:
+        # Both topics feed it: wait until the nomination's round and the revision's content are both in.
+        response = await client.get(f"/assignments/{case_id}", headers=juror("j-a"))
+        if response.status_code != 200:
+            return None
+        body: dict[str, Any] = response.json()
+        content, history = body["content"], body["review_history"]
+        return body if content and content["revision"] == 2 and len(history) == 2 and history[1]["outcome"] else None
+
+    seen = await eventually(whole_case, timeout=60, what="the whole case for juror j-a")
+    content = seen["content"]
+    assert content["problem"] == "Permits take 31 days on average." and content["solution"]
+    assert content["team"] == [{"name": "Tiina Team", "role": "service designer"}]
+    assert (content["oecd_principles"], content["iso_stage"]) == ([1, 4], "validation")
+    assert (content["drivers"], content["obstacles"]) == (["customer needs"], ["legacy systems"])
+    assert "@" not in str(seen), "jurors read no contact data"
+    first, second = seen["review_history"]
+    assert (first["iteration"], first["stage"], first["revision"], first["outcome"]) == (
+        1,
+        "validation",
+        1,
+        "changes_requested",
+    )
+    assert first["comment"] == "Evidence and users are missing."
+    assert [(f["point_id"], f["status"], f["addressed_in_revision"]) for f in first["feedback"]] == [
+        (str(evidence), "addressed", 2),
+        (str(users), "open", None),
+        (None, None, None),
+    ]
+    assert (second["iteration"], second["revision"], second["outcome"]) == (2, 2, "nominated")
+    assert second["comment"] == "ready for the jury"
+    assert seen["revisions"] == [
+        {
+            "revision": 2,
+            "change_note": "added statistics",
+            "addressed_points": [str(evidence)],
+            "received_at": seen["revisions"][0]["received_at"],
+        }
+    ]
+    assert [c["key"] for c in seen["criteria"]] == DEFAULT_KEYS
+    assert all(c["description"] and (c["scale_min"], c["scale_max"]) == (0, 5) for c in seen["criteria"])
+    listed = (await client.get("/assignments", headers=juror("j-a"))).json()["items"]
+    assert [a["content"] for a in listed if a["case"]["case_id"] == str(case_id)] == [content]
+
+    # A juror not assigned to the case never reads it; operators do.
+    assert (await client.get(f"/assignments/{case_id}", headers=juror("j-c"))).status_code == 404
+    assert all(
+        a["case"]["case_id"] != str(case_id)
+        for a in (await client.get("/assignments", headers=juror("j-c"))).json()["items"]
+    )
+    assert (await client.get(f"/assignments/{case_id}", headers=OPERATOR)).status_code == 403
+    operator_view = (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()
+    assert operator_view["content"] == content and operator_view["review_history"] == seen["review_history"]
+    # A juror who recuses is no longer assigned, and reads it no more.
+    recused = await client.post(
+        f"/evaluations/{case_id}/conflict", headers=juror("j-b"), json={"reason": "former employer"}
+    )
+    assert recused.status_code == 200, recused.text
+    assert (await client.get(f"/assignments/{case_id}", headers=juror("j-b"))).status_code == 404
+
+
+async def test_criteria_descriptions_are_set_and_read(client: httpx.AsyncClient) -> None:
+    call_id = uuid.uuid4()
+    body = {
+        "criteria": [
+            {"key": "impact", "name": "Impact", "weight": 2, "description": "Measured effect on residents."},
+            {"key": "reach", "name": "Reach", "weight": 1},
+        ]
+    }
+    response = await client.put(f"/calls/{call_id}/criteria", json=body, headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    read = (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).json()
+    assert [(c["key"], c["description"]) for c in read["criteria"]] == [
+        ("impact", "Measured effect on residents."),
+        ("reach", ""),
+    ]
+    too_long = {"criteria": [{"key": "impact", "name": "Impact", "weight": 1, "description": "x" * 2001}]}
+    assert (await client.put(f"/calls/{call_id}/criteria", json=too_long, headers=OPERATOR)).status_code == 422

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -423,6 +424,106 @@ async def test_changes_requested_then_revision(
     assert event["data"]["case"]["revision"] == 2
     assert event["data"]["change_note"] == "added numbers"
     assert event["data"]["case"]["call_title"] == call["title"]
+
+
+async def test_a_revision_addresses_open_feedback_points_only(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, bootstrap: str
+) -> None:
+    call = await new_call(client)
+    case = await new_case(client, call["id"])
+    case_id, call_id = uuid.UUID(case["id"]), uuid.UUID(call["id"])
+    evidence, users = uuid.uuid4(), uuid.uuid4()
+
+    def changes(iteration: int, *items: FeedbackItem) -> ChangesRequestedV1:
+        return ChangesRequestedV1(
+            case_id=case_id,
+            call_id=call_id,
+            iteration=iteration,
+            reviewer_ids=["rita"],
+            comment="Please address the points.",
+            feedback=list(items),
+        )
+
+    async def feedback(headers: dict[str, str] = ALICE) -> httpx.Response:
+        return await client.get(f"/cases/{case_id}/feedback", headers=headers)
+
+    assert (await feedback()).json() == {"case_id": str(case_id), "open": 0, "items": []}
+    await produce(
+        producer,
+        changes(
+            1,
+            FeedbackItem(checklist_item="problem is evidenced", met=False, comment="no numbers", point_id=evidence),
+            FeedbackItem(checklist_item="opportunity fits the call", met=True),
+            FeedbackItem(checklist_item="users identified", met=False, point_id=users),
+        ),
+        case_id=case_id,
+    )
+
+    async def points_known() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await feedback()).json()
+        return body if body["items"] else None
+
+    known = await eventually(points_known, what="the feedback points")
+    assert known["open"] == 2
+    assert [
+        (p["point_id"], p["iteration"], p["checklist_item"], p["comment"], p["status"]) for p in known["items"]
+    ] == [
+        (str(evidence), 1, "problem is evidenced", "no numbers", "open"),
+        (str(users), 1, "users identified", "", "open"),
+    ]
+    assert (await feedback(OPERATOR)).status_code == 200
+    assert (await feedback(BOB)).status_code == 404  # someone else's case does not exist for them
+
+    # An id that is no point of this case is refused, naming it; nothing changes.
+    stranger = uuid.uuid4()
+    refused = await client.post(
+        f"/cases/{case_id}/revisions",
+        json={"change_note": "done", "addresses": [str(evidence), str(stranger)]},
+        headers=ALICE,
+    )
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert body["error"] == "not_open_feedback_points" and str(stranger) in body["message"]
+    assert body["problems"] == [{"field": "addresses.1", "problem": f"{stranger} is not a feedback point of this case"}]
+    assert sorted(body["open_points"]) == sorted([str(evidence), str(users)])
+    assert (await client.get(f"/cases/{case_id}", headers=ALICE)).json()["status"] == "changes_requested"
+    not_uuid = await client.post(f"/cases/{case_id}/revisions", json={"addresses": ["nope"]}, headers=ALICE)
+    assert not_uuid.status_code == 422
+
+    revised = await client.post(
+        f"/cases/{case_id}/revisions",
+        json={"change_note": "added statistics", "addresses": [str(evidence), str(evidence)]},
+        headers=ALICE,
+    )
+    assert revised.status_code == 200, revised.text
+    after = (await feedback()).json()
+    assert after["open"] == 1
+    assert [(p["status"], p["addressed_in_revision"]) for p in after["items"]] == [("addressed", 2), ("open", None)]
+    _submitted, revised_event = await read_events(bootstrap, topics.INTAKE, key=str(case_id), count=2)
+    assert envelope(revised_event)["data"]["addressed_points"] == [str(evidence)]
+
+    # The next changes request makes the users item a point again; an addressed point cannot be addressed twice.
+    again = uuid.uuid4()
+    await produce(
+        producer,
+        changes(2, FeedbackItem(checklist_item="users identified", met=False, point_id=again)),
+        case_id=case_id,
+    )
+    await eventually(lambda: points_known_count(feedback, 3), what="iteration 2's point")
+    twice = await client.post(f"/cases/{case_id}/revisions", json={"addresses": [str(evidence)]}, headers=ALICE)
+    assert twice.status_code == 422
+    assert twice.json()["problems"][0]["problem"] == (
+        f"{evidence} ('problem is evidenced') was already addressed by revision 2"
+    )
+    third = await client.post(
+        f"/cases/{case_id}/revisions", json={"addresses": [str(users), str(again)]}, headers=ALICE
+    )
+    assert third.status_code == 200, third.text
+    assert (await feedback()).json()["open"] == 0
+
+
+async def points_known_count(feedback: Callable[[], Awaitable[httpx.Response]], count: int) -> bool:
+    return len((await feedback()).json()["items"]) >= count
 
 
 async def test_events_for_unknown_cases_are_acked_and_final_cases_stay_final(

@@ -562,3 +562,106 @@ async def test_bad_decision_bodies_are_422(review: Review) -> None:
     # nothing was recorded: the task is still claimed and decidable
     ok = await decide(review, task["task_id"], user="r-mikko", decision="nominate")
     assert ok.status_code == 200, ok.text
+
+
+# --------------------------------------------------------------------------- feedback points and who reads what
+
+
+async def test_feedback_points_carry_over_to_the_next_reviewer_and_the_submitter_reads_them(
+    review: Review, review_events: TopicWatcher
+) -> None:
+    case = snapshot()
+    await submit(review, case)
+    await open_tasks(review, case.case_id)
+    task = await claim(review, case.case_id, user="r-pia")
+    assert task["earlier_iterations"] == [] and task["points"] == [] and task["revisions"] == []
+    response = await decide(
+        review,
+        task["task_id"],
+        user="r-pia",
+        decision="request_changes",
+        comment="Evidence and users are missing.",
+        feedback=[
+            {"checklist_item": "problem is evidenced", "met": False, "comment": "no data"},
+            {"checklist_item": "opportunity fits the call", "met": True},
+            {"checklist_item": "users identified", "met": False, "comment": "who uses it?"},
+        ],
+    )
+    assert response.status_code == 200, response.text
+
+    [event] = await emitted(review_events, case.case_id, ChangesRequestedV1.event_type)
+    feedback = ChangesRequestedV1.model_validate(event.data).feedback
+    evidence, met, users = (f.point_id for f in feedback)
+    assert evidence is not None and users is not None and met is None and evidence != users
+
+    # The case's own submitter reads the iteration's reasons and typed feedback, not who decided what.
+    own = auth("submitter", user=case.submitter_id, org="org-espoo")
+    history = await review.client.get(f"/cases/{case.case_id}/iterations", headers=own)
+    assert history.status_code == 200, history.text
+    [first] = history.json()["items"]
+    assert first["decisions"] == [] and first["comment"] == "Evidence and users are missing."
+    assert [(f["checklist_item"], f["point_id"], f["status"]) for f in first["feedback"]] == [
+        ("problem is evidenced", str(evidence), "open"),
+        ("opportunity fits the call", None, None),
+        ("users identified", str(users), "open"),
+    ]
+    assert [p["point_id"] for p in history.json()["points"]] == [str(evidence), str(users)]
+    # Anyone else is told the case does not exist; a juror has no business here at all.
+    stranger = auth("submitter", user="someone-else", org="org-espoo")
+    assert (await review.client.get(f"/cases/{case.case_id}/iterations", headers=stranger)).status_code == 404
+    assert (await review.client.get(f"/cases/{case.case_id}/iterations", headers=auth("juror"))).status_code == 403
+
+    # The revision addresses the evidence point; iteration 2 opens and its reviewer reads what came before.
+    revised = snapshot(case_id=case.case_id, call_id=case.call_id, revision=2)
+    await publish(
+        review, CaseRevisedV1(case=revised, change_note="added statistics", addressed_points=[evidence]), case.case_id
+    )
+    await open_tasks(review, case.case_id, iteration=2)
+    task2 = await claim(review, case.case_id, user="r-quentin")
+    assert task2["iteration"] == 2
+    [earlier] = task2["earlier_iterations"]
+    assert earlier["iteration"] == 1 and earlier["decisions"][0]["reviewer_id"] == "r-pia"
+    assert [(f["point_id"], f["status"], f["addressed_in_revision"]) for f in earlier["feedback"]] == [
+        (str(evidence), "addressed", 2),
+        (None, None, None),
+        (str(users), "open", None),
+    ]
+    assert [(p["checklist_item"], p["status"], p["addressed_in_revision"]) for p in task2["points"]] == [
+        ("problem is evidenced", "addressed", 2),
+        ("users identified", "open", None),
+    ]
+    [note] = task2["revisions"]
+    assert (note["revision"], note["change_note"], note["addressed_points"]) == (2, "added statistics", [str(evidence)])
+    fetched = await review.client.get(f"/tasks/{task2['task_id']}", headers=reviewer("r-quentin"))
+    assert fetched.json()["points"] == task2["points"]
+    # A task's brief is what came before it: the decided first task has none.
+    old = (await review.client.get(f"/tasks/{task['task_id']}", headers=auth("operator"))).json()
+    assert (old["earlier_iterations"], old["points"], old["revisions"][0]["revision"]) == ([], [], 2)
+
+    # The submitter sees the same states; operators also see who decided.
+    states = (await review.client.get(f"/cases/{case.case_id}/iterations", headers=own)).json()["points"]
+    assert [p["status"] for p in states] == ["addressed", "open"]
+    operator = (await review.client.get(f"/cases/{case.case_id}/iterations", headers=auth("operator"))).json()
+    assert operator["items"][0]["decisions"][0]["reviewer_id"] == "r-pia"
+    assert operator["revisions"][0]["addressed_points"] == [str(evidence)]
+
+
+async def test_a_four_eyes_reviewer_never_sees_the_other_slot_of_the_same_iteration(review: Review) -> None:
+    case = snapshot(reviewers=2)
+    await submit(review, case)
+    await open_tasks(review, case.case_id, count=2)
+    first = await claim(review, case.case_id, user="r-rauni")
+    decided = await decide(
+        review,
+        first["task_id"],
+        user="r-rauni",
+        decision="request_changes",
+        feedback=[{"checklist_item": "users identified", "met": False}],
+    )
+    assert decided.status_code == 200 and decided.json()["outcome"] is None
+    second = await claim(review, case.case_id, user="r-sami")
+    assert second["earlier_iterations"] == [] and second["points"] == []
+    # Nor does the submitter, until the iteration settles.
+    own = auth("submitter", user=case.submitter_id, org="org-espoo")
+    [waiting] = (await review.client.get(f"/cases/{case.case_id}/iterations", headers=own)).json()["items"]
+    assert (waiting["comment"], waiting["feedback"], waiting["decisions"]) == ("", [], [])

@@ -185,6 +185,9 @@ class FakeReviewRepository(ReviewRepository):
             if t.case_id == case_id and t.iteration in iterations
         ]
 
+    async def set_feedback(self, *, task_id: uuid.UUID, feedback: Sequence[FeedbackItem]) -> None:
+        self.tasks[task_id] = replace(self.tasks[task_id], feedback=tuple(feedback))
+
     async def close_iteration(
         self, *, case_id: uuid.UUID, iteration: int, status: IterationStatus, outcome: Decision | None
     ) -> None:
@@ -254,7 +257,11 @@ async def test_request_changes_settles_the_iteration_and_waits_for_a_revision() 
     repo = FakeReviewRepository()
     case = repo.add_case(stage=IsoStage.OPPORTUNITY, reviewers=1)
     task = repo.claim(case.case_id, reviewer_id="r-anna")
-    feedback = (FeedbackItem(checklist_item="problem is evidenced", met=False, comment="no data"),)
+    feedback = (
+        FeedbackItem(checklist_item="problem is evidenced", met=False, comment="no data"),
+        FeedbackItem(checklist_item="users identified", met=True),
+        FeedbackItem(checklist_item="opportunity fits the call", met=False, comment="which call goal?"),
+    )
 
     result, uow = await decide(
         repo, task, Decision.REQUEST_CHANGES, by="r-anna", comment="Show evidence.", feedback=feedback
@@ -265,7 +272,13 @@ async def test_request_changes_settles_the_iteration_and_waits_for_a_revision() 
     assert isinstance(event, ChangesRequestedV1)
     assert (event.case_id, event.call_id, event.iteration) == (case.case_id, case.call_id, 1)
     assert event.reviewer_ids == ["r-anna"] and event.comment == "Show evidence."
-    assert tuple(event.feedback) == feedback
+    assert [(f.checklist_item, f.met, f.comment) for f in event.feedback] == [
+        (f.checklist_item, f.met, f.comment) for f in feedback
+    ]
+    # The unmet items became points to address, with distinct ids; the stored decision carries the same ids.
+    ids = [f.point_id for f in event.feedback]
+    assert ids[1] is None and ids[0] is not None and ids[2] is not None and ids[0] != ids[2]
+    assert [f.point_id for f in repo.tasks[task.task_id].feedback] == ids
     iteration = repo.iterations[(case.case_id, 1)]
     assert iteration.status is IterationStatus.CHANGES_REQUESTED and iteration.outcome is Decision.REQUEST_CHANGES
     assert iteration.closed_at is not None
@@ -339,6 +352,40 @@ async def test_four_eyes_second_decision_settles_with_the_more_cautious_outcome(
     assert result.outcome is Decision.REJECT and result.review_status is ReviewStatus.REJECTED
     assert repo.iterations[(case.case_id, 1)].outcome is Decision.REJECT
     assert repo.cases[case.case_id].status is ReviewStatus.REJECTED
+
+
+async def test_four_eyes_request_changes_makes_points_of_both_reviewers_unmet_items() -> None:
+    repo = FakeReviewRepository()
+    case = repo.add_case(stage=IsoStage.CONCEPT, reviewers=2)
+    first = repo.claim(case.case_id, reviewer_id="r-dana")
+    second = repo.claim(case.case_id, reviewer_id="r-eero")
+    risks = FeedbackItem(checklist_item="main risks identified", met=False, comment="which risks?")
+    users = FeedbackItem(checklist_item="users involved in shaping the concept", met=False)
+    _, waiting = await decide(repo, first, Decision.ADVANCE, by="r-dana", feedback=(risks,))
+    # Nothing is numbered while the iteration waits: the outcome is not known yet.
+    assert waiting.events == [] and repo.tasks[first.task_id].feedback[0].point_id is None
+
+    _, uow = await decide(repo, second, Decision.REQUEST_CHANGES, by="r-eero", feedback=(users,))
+
+    [event] = uow.events
+    assert isinstance(event, ChangesRequestedV1)
+    assert [f.checklist_item for f in event.feedback] == [risks.checklist_item, users.checklist_item]
+    assert all(f.point_id is not None for f in event.feedback)
+    stored = [repo.tasks[t.task_id].feedback[0].point_id for t in (first, second)]
+    assert stored == [f.point_id for f in event.feedback]
+
+
+async def test_unmet_items_of_a_rejection_are_no_points() -> None:
+    repo = FakeReviewRepository()
+    case = repo.add_case(stage=IsoStage.CONCEPT, reviewers=1)
+    task = repo.claim(case.case_id, reviewer_id="r-anna")
+    unmet = (FeedbackItem(checklist_item="main risks identified", met=False),)
+
+    _, uow = await decide(repo, task, Decision.REJECT, by="r-anna", feedback=unmet)
+
+    [event] = uow.events
+    assert isinstance(event, CaseRejectedV1) and event.feedback[0].point_id is None
+    assert repo.tasks[task.task_id].feedback[0].point_id is None
 
 
 async def test_four_eyes_nomination_needs_both_reviewers() -> None:
