@@ -10,7 +10,7 @@ from services.intake.api import router as api_router
 from services.intake.handlers import router as event_router
 from services.intake.settings import IntakeSettings
 from shared import registry
-from shared.events import CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
+from shared.events import CallAnnouncedV1, CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
 from shared.service import ServiceDefinition, create_app
 
 
@@ -24,6 +24,6 @@ def create() -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
             event_router=event_router,
-            publishes=[CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
+            publishes=[CallAnnouncedV1, CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
         )
     )

@@ -7,7 +7,7 @@ title index in the migration is the one exception).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from services.intake.domain import (
     TimelineItem,
 )
 from shared.db import Connection
-from shared.events import CaseSnapshot
+from shared.events import CaseSnapshot, Criterion
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
 
 Row = asyncpg.Record | Mapping[str, Any]
@@ -38,8 +38,11 @@ _CALL_COLUMNS = ", ".join(
         "categories",
         "languages",
         "reviewers_per_iteration",
+        "criteria",
+        "revision",
         "created_by",
         "created_at",
+        "updated_at",
     )
 )
 _CASE_COLUMNS = ", ".join(
@@ -83,9 +86,16 @@ def _call(row: Row) -> Call:
         categories=[Category(c) for c in row["categories"]],
         languages=[Language(lang) for lang in row["languages"]],
         reviewers_per_iteration=row["reviewers_per_iteration"],
+        criteria=tuple(Criterion.model_validate(c) for c in row["criteria"]),
+        revision=row["revision"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
+
+
+def _criteria_json(criteria: Sequence[Criterion]) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in criteria]
 
 
 def _case(row: Row) -> StoredCase:
@@ -126,8 +136,8 @@ class IntakeRepository:
         row = await self._conn.fetchrow(
             f"""
             INSERT INTO calls (id, title, description, opens_at, closes_at, categories, languages,
-                               reviewers_per_iteration, created_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                               reviewers_per_iteration, criteria, created_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             RETURNING {_CALL_COLUMNS}
             """,  # noqa: S608 - constant column list, values bound
             call_id,
@@ -138,13 +148,36 @@ class IntakeRepository:
             [c.value for c in call.categories],
             [lang.value for lang in call.languages],
             call.reviewers_per_iteration,
+            _criteria_json(call.criteria),
             created_by,
         )
         assert row is not None
         return _call(row)
 
-    async def get_call(self, call_id: uuid.UUID) -> Call | None:
-        row = await self._conn.fetchrow(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = $1", call_id)  # noqa: S608
+    async def update_call(self, call: Call) -> Call:
+        """Store a changed call at its new revision (the caller holds the row lock)."""
+        row = await self._conn.fetchrow(
+            f"""
+            UPDATE calls SET description = $2, opens_at = $3, closes_at = $4, categories = $5, languages = $6,
+                             criteria = $7, revision = $8, updated_at = now()
+            WHERE id = $1
+            RETURNING {_CALL_COLUMNS}
+            """,  # noqa: S608 - constant column list, values bound
+            call.id,
+            call.description,
+            call.opens_at,
+            call.closes_at,
+            [c.value for c in call.categories],
+            [lang.value for lang in call.languages],
+            _criteria_json(call.criteria),
+            call.revision,
+        )
+        assert row is not None
+        return _call(row)
+
+    async def get_call(self, call_id: uuid.UUID, *, for_update: bool = False) -> Call | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = $1{lock}", call_id)  # noqa: S608
         return _call(row) if row is not None else None
 
     async def list_calls(self, *, open_at: datetime | None, limit: int, offset: int) -> tuple[list[Call], int]:
