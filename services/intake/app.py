@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.intake import jobs
 from services.intake.api import router as api_router
 from services.intake.handlers import router as event_router
 from services.intake.settings import IntakeSettings
@@ -25,5 +26,6 @@ def create() -> FastAPI:
             api_routers=[api_router],
             event_router=event_router,
             publishes=[CallAnnouncedV1, CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
+            background_jobs=[jobs.announce_unannounced_calls],
         )
     )

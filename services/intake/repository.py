@@ -136,8 +136,8 @@ class IntakeRepository:
         row = await self._conn.fetchrow(
             f"""
             INSERT INTO calls (id, title, description, opens_at, closes_at, categories, languages,
-                               reviewers_per_iteration, criteria, created_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                               reviewers_per_iteration, criteria, created_by, announced)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true)
             RETURNING {_CALL_COLUMNS}
             """,  # noqa: S608 - constant column list, values bound
             call_id,
@@ -155,11 +155,11 @@ class IntakeRepository:
         return _call(row)
 
     async def update_call(self, call: Call) -> Call:
-        """Store a changed call at its new revision (the caller holds the row lock)."""
+        """Store a changed call at its new revision, which the caller announces (and holds the row lock)."""
         row = await self._conn.fetchrow(
             f"""
             UPDATE calls SET description = $2, opens_at = $3, closes_at = $4, categories = $5, languages = $6,
-                             criteria = $7, revision = $8, updated_at = now()
+                             criteria = $7, revision = $8, announced = true, updated_at = now()
             WHERE id = $1
             RETURNING {_CALL_COLUMNS}
             """,  # noqa: S608 - constant column list, values bound
@@ -179,6 +179,20 @@ class IntakeRepository:
         lock = " FOR UPDATE" if for_update else ""
         row = await self._conn.fetchrow(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = $1{lock}", call_id)  # noqa: S608
         return _call(row) if row is not None else None
+
+    async def claim_unannounced_call(self) -> Call | None:
+        """Lock one call that was never announced (created before intake announced calls); other instances skip it."""
+        row = await self._conn.fetchrow(
+            f"""
+            SELECT {_CALL_COLUMNS} FROM calls WHERE NOT announced
+            ORDER BY created_at, id LIMIT 1
+            FOR UPDATE SKIP LOCKED
+            """  # noqa: S608 - constant column list
+        )
+        return _call(row) if row is not None else None
+
+    async def mark_announced(self, call_id: uuid.UUID) -> None:
+        await self._conn.execute("UPDATE calls SET announced = true WHERE id = $1", call_id)
 
     async def list_calls(self, *, open_at: datetime | None, limit: int, offset: int) -> tuple[list[Call], int]:
         """Calls, newest first; with ``open_at``, only those open at that moment."""

@@ -148,6 +148,22 @@ async def change_call(*, uow: Uow, call_id: uuid.UUID, changes: CallChanges, ope
     return changed
 
 
+async def announce_unannounced_call(*, uow: Uow) -> bool:
+    """Announce one call that was never announced (created before intake announced calls); False when none is left.
+
+    The announcement is of the call's current revision, so a reader that knows it already ignores it.
+    """
+    async with uow:
+        call = await uow.repo.claim_unannounced_call()
+        if call is None:
+            return False
+        await uow.emit(domain.call_announcement(call))
+        await uow.repo.mark_announced(call.id)
+        await uow.commit()
+    log.info("call announced", call_id=str(call.id), revision=call.revision)
+    return True
+
+
 async def list_calls(*, uow: Uow, open_now: bool, limit: int, offset: int) -> tuple[list[Call], int]:
     async with uow:
         return await uow.repo.list_calls(open_at=_now() if open_now else None, limit=limit, offset=offset)

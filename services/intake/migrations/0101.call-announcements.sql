@@ -14,3 +14,8 @@ UPDATE calls SET updated_at = created_at, criteria = '[
     {"key": "effectiveness", "name": "Effectiveness (performance)", "weight": 1.0, "scale_min": 0, "scale_max": 5}
 ]'::jsonb;
 ALTER TABLE calls ALTER COLUMN criteria SET NOT NULL;
+-- Calls created from now on are announced as they are created and changed; the ones before were never
+-- announced, and intake's start-up job (jobs.announce_unannounced_calls) announces them.
+ALTER TABLE calls ADD COLUMN announced boolean NOT NULL DEFAULT false;
+ALTER TABLE calls ALTER COLUMN announced SET DEFAULT true;
+CREATE INDEX calls_unannounced ON calls (created_at, id) WHERE NOT announced;
