@@ -511,20 +511,20 @@ async def test_calls_awards_has_not_learned_are_not_found(client: httpx.AsyncCli
     unknown = uuid.uuid4()
     criteria = {"criteria": [{"key": "impact", "name": "Impact", "weight": 1}]}
     jury = {"jurors": [{"user_id": "u-1", "name": "U1", "organisation_id": "org-u"}]}
-    requests = [
-        client.get(f"/calls/{unknown}/criteria", headers=OPERATOR),
-        client.put(f"/calls/{unknown}/criteria", json=criteria, headers=OPERATOR),
-        client.get(f"/calls/{unknown}/jury", headers=OPERATOR),
-        client.put(f"/calls/{unknown}/jury", json=jury, headers=OPERATOR),
-        client.get(f"/calls/{unknown}/leaderboard", headers=OPERATOR),
-        client.post(f"/calls/{unknown}/results/publish", headers=OPERATOR),
+    requests: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", "criteria", None),
+        ("PUT", "criteria", criteria),
+        ("GET", "jury", None),
+        ("PUT", "jury", jury),
+        ("GET", "leaderboard", None),
+        ("POST", "results/publish", None),
     ]
-    for request in requests:
-        response = await request
-        assert response.status_code == 404, f"{response.request.method} {response.request.url}: {response.text}"
-        body = response.json()
-        assert body["error"] == "not_found"
-        assert body["message"].startswith(f"call {unknown} is not known to awards"), body
+    for method, path, body in requests:
+        response = await client.request(method, f"/calls/{unknown}/{path}", json=body, headers=OPERATOR)
+        assert response.status_code == 404, f"{method} {path}: {response.text}"
+        refusal = response.json()
+        assert refusal["error"] == "not_found"
+        assert refusal["message"].startswith(f"call {unknown} is not known to awards"), refusal
     # Nothing was stored for the call on the way.
     assert await db_value("SELECT count(*) FROM juries WHERE call_id = $1", unknown) == 0
     assert await db_value("SELECT count(*) FROM call_criteria WHERE call_id = $1", unknown) == 0
