@@ -1,4 +1,5 @@
-"""The intake service process: HTTP API + the consumer of review and awards events."""
+"""The intake service process: HTTP API + the consumer of review and awards events + the start-up job that
+announces calls created before calls were announced."""
 
 from __future__ import annotations
 
