@@ -7,6 +7,7 @@ services' HTTP APIs, then prints the URLs and a development token for each role.
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,6 +82,26 @@ def _check(response: httpx.Response, what: str) -> Any:
     return response.json() if response.content else None
 
 
+def wait_until_awards_knows_call(
+    http: httpx.Client, awards_url: str, call_id: str, headers: dict[str, str], *, timeout_s: float = 60.0
+) -> None:
+    """Awards learns a call from intake's announcement (CallAnnouncedV1), moments after it is created; until
+    then it answers 404 for the call's jury. Waits for that, or stops with a message that says what is wrong."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = http.get(f"{awards_url}/calls/{call_id}/criteria", headers=headers)
+        if response.status_code == 200:
+            return
+        if response.status_code != 404:
+            _check(response, "ask awards about the demo call")
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"demo data: awards has not learned call {call_id} within {timeout_s:.0f}s: is awards consuming "
+                f"intake's topic? (last answer: HTTP {response.status_code} {response.text})"
+            )
+        time.sleep(0.5)
+
+
 def load_demo_data(urls: dict[str, str], tok: dict[str, str]) -> dict[str, str]:
     """Create the demo call, jury and case unless they exist; returns their ids."""
     with httpx.Client(timeout=15) as http:
@@ -105,6 +126,7 @@ def load_demo_data(urls: dict[str, str], tok: dict[str, str]) -> dict[str, str]:
                 ),
                 "create call",
             )
+        wait_until_awards_knows_call(http, urls["awards"], call["id"], operator)
         jurors = [
             {
                 "user_id": PEOPLE[j]["user_id"],

@@ -1,7 +1,8 @@
 """Event contracts: the CloudEvents 1.0 envelope and every versioned payload.
 
 An event on the wire is one JSON object in CloudEvents *structured* mode
-(``application/cloudevents+json``); the Kafka key is the case id (``subject``).
+(``application/cloudevents+json``); the Kafka key is the case id (``subject``), or the call id for a
+call's announcements.
 A payload change that breaks readers is a new ``.vN`` type, never an edit here.
 Consumers ignore fields they do not know (pydantic's default ``extra="ignore"``).
 """
@@ -9,12 +10,14 @@ Consumers ignore fields they do not know (pydantic's default ``extra="ignore"``)
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from shared import topics
+from shared.errors import Problem
 from shared.vocabulary import AwardOutcome, Category, Channel, IsoStage, Language
 
 CONTENT_TYPE = "application/cloudevents+json"
@@ -54,7 +57,10 @@ class EventPayload(BaseModel):
         return f"urn:kipina:schema:{cls.event_type}"
 
     def subject(self) -> str:
-        """The case the event is about: the CloudEvents ``subject`` and the Kafka key (per-case order)."""
+        """The case the event is about: the CloudEvents ``subject`` and the Kafka key (per-case order).
+
+        An event about something else (a call) overrides this with that thing's id.
+        """
         case_id = getattr(self, "case_id", None)
         if not isinstance(case_id, uuid.UUID):
             raise TypeError(f"{type(self).__name__} names no case_id; override subject()")
@@ -353,6 +359,79 @@ class Criterion(BaseModel):
     description: str = ""  # what the criterion means, for the jurors who score it
 
 
+# The Quality Innovation Award's five criteria, equally weighted, scored 0–5: a new call's criteria unless the
+# operator names others (intake), and what awards scores against for a call it has not learned yet. Jurors read
+# each description.
+QUALITY_INNOVATION_AWARD_CRITERIA: tuple[Criterion, ...] = (
+    Criterion(
+        key="novelty",
+        name="Novelty",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How new the innovation is compared with existing practice: a new idea, or a known one applied "
+        "in a new way or a new context in its sector.",
+    ),
+    Criterion(
+        key="usefulness",
+        name="Usefulness (applicability)",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How well the innovation solves a real problem, and how readily other organisations or "
+        "contexts could adopt it.",
+    ),
+    Criterion(
+        key="learning",
+        name="Learning",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How systematically the organisation learned while developing the innovation (experiments, "
+        "user feedback, measurement) and how it shares and uses what it learned.",
+    ),
+    Criterion(
+        key="customer_orientation",
+        name="Customer orientation",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="How well the innovation rests on the needs of its customers or users, how they were involved "
+        "in developing it, and how it improves their experience.",
+    ),
+    Criterion(
+        key="effectiveness",
+        name="Effectiveness (performance)",
+        weight=1.0,
+        scale_min=0,
+        scale_max=5,
+        description="The results the innovation has achieved, shown by measurement: its effect on quality, cost, "
+        "time, sustainability or other indicators of performance.",
+    ),
+)
+
+
+def criteria_problems(criteria: Sequence[Criterion]) -> list[Problem]:
+    """What is wrong with a call's criteria (empty when usable): each key once, each scale a range.
+
+    One rule wherever criteria are set: with the call in intake, or as an override in awards.
+    """
+    problems: list[Problem] = []
+    keys = [c.key for c in criteria]
+    for i, criterion in enumerate(criteria):
+        if criterion.scale_max <= criterion.scale_min:
+            problems.append(
+                Problem(
+                    f"criteria.{i}.scale_max",
+                    f"criterion {criterion.key!r}: scale_max ({criterion.scale_max}) must exceed scale_min",
+                )
+            )
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        problems.append(Problem("criteria", f"criterion keys must be unique; repeated: {', '.join(repeated)}"))
+    return problems
+
+
 class EvaluationOpenedV1(EventPayload):
     event_type: ClassVar[str] = "kipina.award.evaluation_opened.v1"
     topic: ClassVar[str] = topics.AWARDS
@@ -382,6 +461,35 @@ class ResultsPublishedV1(EventPayload):
     case_id: uuid.UUID
     call_id: uuid.UUID
     outcome: AwardOutcome
+
+
+# --------------------------------------------------------------------------- calls (intake announces them)
+
+
+class CallAnnouncedV1(EventPayload):
+    """A call opened or changed: everything other services know of a call, which intake owns.
+
+    Every announcement carries the whole call at one ``revision`` (1 when created, one more per change),
+    so a reader keeps the highest revision it has seen and ignores older ones. Its subject, and so its
+    Kafka key, is the call id: one call's announcements stay in order.
+    """
+
+    event_type: ClassVar[str] = "kipina.call.announced.v1"
+    topic: ClassVar[str] = topics.INTAKE
+
+    call_id: uuid.UUID
+    revision: int = Field(ge=1)
+    title: str
+    description: str = ""
+    opens_at: datetime
+    closes_at: datetime
+    categories: list[Category]
+    languages: list[Language]
+    reviewers_per_iteration: int = Field(ge=1, le=2)
+    criteria: list[Criterion]
+
+    def subject(self) -> str:
+        return str(self.call_id)
 
 
 # --------------------------------------------------------------------------- notify
@@ -420,7 +528,9 @@ __all__ = [
     "CASE_HEADER_FIELDS",
     "CONTENT_TYPE",
     "EVENT_TYPES",
+    "QUALITY_INNOVATION_AWARD_CRITERIA",
     "AwardDecidedV1",
+    "CallAnnouncedV1",
     "CaseHeader",
     "CaseNominatedV1",
     "CaseRejectedV1",
@@ -443,6 +553,7 @@ __all__ = [
     "ResultsPublishedV1",
     "StageAdvancedV1",
     "UnknownEventType",
+    "criteria_problems",
     "new_event",
     "parse_event",
 ]

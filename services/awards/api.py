@@ -173,7 +173,9 @@ def _assignment_view(assigned: workflow.AssignedCase) -> AssignmentView:
 
 
 def _criteria_result_view(call_id: uuid.UUID, result: workflow.CallCriteria) -> CriteriaView:
-    return CriteriaView(call_id=call_id, criteria=_criteria_view(result.criteria), is_default=result.is_default)
+    return CriteriaView(
+        call_id=call_id, criteria=_criteria_view(result.criteria), is_default=result.is_default, source=result.source
+    )
 
 
 def _jury_view(call_id: uuid.UUID, state: workflow.JuryState) -> JuryView:
@@ -200,7 +202,7 @@ def _jury_view(call_id: uuid.UUID, state: workflow.JuryState) -> JuryView:
 
 @router.put("/calls/{call_id}/criteria", response_model=CriteriaView)
 async def set_criteria(call_id: uuid.UUID, body: CriteriaBody, operator: Operator, uow: Uow) -> CriteriaView:
-    """Set the call's criteria; refused once any case of the call has been scored."""
+    """Override the call's announced criteria in awards; refused once any case of the call has been scored."""
     result = await workflow.set_criteria(
         uow=uow,
         call_id=call_id,

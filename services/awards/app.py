@@ -1,4 +1,4 @@
-"""The awards service process: HTTP API + the consumer of review and intake events."""
+"""The awards service process: HTTP API + the consumer of review and intake events (calls, withdrawals)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from shared.errors import Conflict, Problem
 from shared.events import (
+    QUALITY_INNOVATION_AWARD_CRITERIA,
     CaseHeader,
     CaseNominatedV1,
     CaseSnapshot,
@@ -28,54 +29,9 @@ from shared.vocabulary import IsoStage
 
 DEFAULT_JURORS_PER_CASE = 2
 
-# The Quality Innovation Award's five criteria, equally weighted, scored 0–5; jurors read each description.
-DEFAULT_CRITERIA: tuple[Criterion, ...] = (
-    Criterion(
-        key="novelty",
-        name="Novelty",
-        weight=1.0,
-        scale_min=0,
-        scale_max=5,
-        description="How new the innovation is compared with existing practice: a new idea, or a known one applied "
-        "in a new way or a new context in its sector.",
-    ),
-    Criterion(
-        key="usefulness",
-        name="Usefulness (applicability)",
-        weight=1.0,
-        scale_min=0,
-        scale_max=5,
-        description="How well the innovation solves a real problem, and how readily other organisations or "
-        "contexts could adopt it.",
-    ),
-    Criterion(
-        key="learning",
-        name="Learning",
-        weight=1.0,
-        scale_min=0,
-        scale_max=5,
-        description="How systematically the organisation learned while developing the innovation (experiments, "
-        "user feedback, measurement) and how it shares and uses what it learned.",
-    ),
-    Criterion(
-        key="customer_orientation",
-        name="Customer orientation",
-        weight=1.0,
-        scale_min=0,
-        scale_max=5,
-        description="How well the innovation rests on the needs of its customers or users, how they were involved "
-        "in developing it, and how it improves their experience.",
-    ),
-    Criterion(
-        key="effectiveness",
-        name="Effectiveness (performance)",
-        weight=1.0,
-        scale_min=0,
-        scale_max=5,
-        description="The results the innovation has achieved, shown by measurement: its effect on quality, cost, "
-        "time, sustainability or other indicators of performance.",
-    ),
-)
+# What a nomination is evaluated against while awards has not learned its call (intake's announcement
+# is on another topic and may arrive later): the Quality Innovation Award's five, one definition in shared.
+DEFAULT_CRITERIA: tuple[Criterion, ...] = QUALITY_INNOVATION_AWARD_CRITERIA
 
 
 # --------------------------------------------------------------------------- status
@@ -121,6 +77,78 @@ def transition(status: EvaluationStatus, action: EvaluationAction) -> Evaluation
             return EvaluationStatus.WITHDRAWN
         case _:
             raise InvalidTransition(status, action)
+
+
+# --------------------------------------------------------------------------- calls (learned from intake)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call as awards knows it: intake's announcement of the highest revision seen.
+
+    ``criteria`` are the call's own criteria as in force here: the announced ones, unless an announcement
+    came after the call's first score (``announced_criteria_effect``).
+    """
+
+    call_id: uuid.UUID
+    revision: int
+    title: str
+    opens_at: datetime
+    closes_at: datetime
+    criteria: tuple[Criterion, ...]
+    learned_at: datetime
+    updated_at: datetime
+
+
+class CriteriaSource(StrEnum):
+    CALL = "call"  # the call's own, as intake announced them
+    OVERRIDE = "override"  # set by an operator in awards (PUT /calls/{id}/criteria)
+    DEFAULT = "default"  # the call is not known yet: the Quality Innovation Award's five
+
+
+def criteria_in_force(
+    *, override: Sequence[Criterion] | None, call: Call | None
+) -> tuple[tuple[Criterion, ...], CriteriaSource]:
+    """What the call's cases are evaluated against: an operator's override, else the call's own criteria."""
+    if override is not None:
+        return tuple(override), CriteriaSource.OVERRIDE
+    if call is not None:
+        return call.criteria, CriteriaSource.CALL
+    return DEFAULT_CRITERIA, CriteriaSource.DEFAULT
+
+
+def is_newer_announcement(*, known_revision: int | None, revision: int) -> bool:
+    """Only a higher revision than the one known changes anything: older and repeated announcements are stale."""
+    return known_revision is None or revision > known_revision
+
+
+class AnnouncedCriteria(StrEnum):
+    """What an announcement does to the call's criteria in awards."""
+
+    UNCHANGED = "unchanged"  # the same criteria as before
+    APPLIED = "applied"  # the call's criteria, and those of its open evaluations, become the announced ones
+    RECORDED = "recorded"  # the call's criteria become the announced ones; the operator's override stays in force
+    FROZEN = "frozen"  # the call has scores: nothing changes, scores stay comparable (as for an override)
+
+
+def announced_criteria_effect(
+    *, known: Sequence[Criterion] | None, announced: Sequence[Criterion], overridden: bool, scored: bool
+) -> AnnouncedCriteria:
+    """The rule for criteria announced with a call (first or later revision).
+
+    Criteria never change once a case of the call is scored, whoever changes them; before that an
+    operator's override in awards wins over the call's own criteria, which take effect again only if the
+    operator sets them.
+    """
+    if known is not None and tuple(known) == tuple(announced):
+        return AnnouncedCriteria.UNCHANGED
+    match scored, overridden:
+        case True, _:
+            return AnnouncedCriteria.FROZEN
+        case False, True:
+            return AnnouncedCriteria.RECORDED
+        case _:
+            return AnnouncedCriteria.APPLIED
 
 
 # --------------------------------------------------------------------------- jury and conflicts
@@ -214,24 +242,6 @@ class Scorecard:
 
     def by_criterion(self) -> dict[str, int]:
         return {s.criterion: s.score for s in self.scores}
-
-
-def criteria_problems(criteria: Sequence[Criterion]) -> list[Problem]:
-    """What is wrong with a call's criteria (empty when usable): each key once, each scale a range."""
-    problems: list[Problem] = []
-    keys = [c.key for c in criteria]
-    for i, criterion in enumerate(criteria):
-        if criterion.scale_max <= criterion.scale_min:
-            problems.append(
-                Problem(
-                    f"criteria.{i}.scale_max",
-                    f"criterion {criterion.key!r}: scale_max ({criterion.scale_max}) must exceed scale_min",
-                )
-            )
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
-    if repeated:
-        problems.append(Problem("criteria", f"criterion keys must be unique; repeated: {', '.join(repeated)}"))
-    return problems
 
 
 def jury_problems(jurors: Sequence[JurorProfile]) -> list[Problem]:

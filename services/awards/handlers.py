@@ -1,5 +1,5 @@
-"""Awards' Kafka handlers: a nomination opens an evaluation; a withdrawal closes it; the case's content and review
-history are kept for its jurors (use cases in workflow.py)."""
+"""Awards' Kafka handlers: a call's announcement teaches awards the call; a nomination opens an evaluation;
+a withdrawal closes it; the case's content and review history are kept for its jurors (use cases in workflow.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from services.awards.domain import ReviewRoundEvent
 from services.awards.repository import AwardsRepository
 from shared.consumer import EventContext, EventRouter
 from shared.events import (
+    CallAnnouncedV1,
     CaseNominatedV1,
     CaseRevisedV1,
     CaseSubmittedV1,
@@ -18,6 +19,11 @@ from shared.events import (
 )
 
 router = EventRouter()
+
+
+@router.on(CallAnnouncedV1)
+async def learn_call(ctx: EventContext, payload: CallAnnouncedV1) -> None:
+    await workflow.learn_call(uow=ctx.unit_of_work(AwardsRepository), announcement=payload)
 
 
 @router.on(CaseNominatedV1)

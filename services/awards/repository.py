@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from services.awards.domain import (
+    Call,
     CaseContent,
     Dossier,
     Evaluation,
@@ -31,7 +32,7 @@ from services.awards.domain import (
     ScoreEntry,
 )
 from shared.db import Connection
-from shared.events import CASE_HEADER_FIELDS, CaseHeader, Criterion, FeedbackItem
+from shared.events import CASE_HEADER_FIELDS, CallAnnouncedV1, CaseHeader, Criterion, FeedbackItem
 from shared.vocabulary import IsoStage
 
 # A fetched row, or one rebuilt as a dict from the columns of a join.
@@ -214,6 +215,62 @@ class AwardsRepository:
             await self._conn.execute("SELECT pg_advisory_xact_lock_shared($1)", key)
         else:
             await self._conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+
+    # ----------------------------------------------------------------------- calls
+
+    async def get_call(self, call_id: uuid.UUID) -> Call | None:
+        row = await self._conn.fetchrow(
+            """
+            SELECT call_id, revision, title, opens_at, closes_at, criteria, learned_at, updated_at
+            FROM calls WHERE call_id = $1
+            """,
+            call_id,
+        )
+        if row is None:
+            return None
+        return Call(
+            call_id=row["call_id"],
+            revision=row["revision"],
+            title=row["title"],
+            opens_at=row["opens_at"],
+            closes_at=row["closes_at"],
+            criteria=_criteria(row["criteria"]),
+            learned_at=row["learned_at"],
+            updated_at=row["updated_at"],
+        )
+
+    async def save_call(self, announcement: CallAnnouncedV1, *, keep_criteria: bool) -> bool:
+        """Learn a call, or its newer revision; False (nothing written) if the stored revision is as new.
+
+        With ``keep_criteria`` a known call keeps its criteria (a new call takes the announced ones anyway).
+        """
+        result = await self._conn.execute(
+            """
+            INSERT INTO calls (call_id, revision, title, description, opens_at, closes_at, categories, languages,
+                               reviewers_per_iteration, criteria)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (call_id) DO UPDATE
+                SET revision = EXCLUDED.revision, title = EXCLUDED.title, description = EXCLUDED.description,
+                    opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at,
+                    categories = EXCLUDED.categories, languages = EXCLUDED.languages,
+                    reviewers_per_iteration = EXCLUDED.reviewers_per_iteration,
+                    criteria = CASE WHEN $11 THEN calls.criteria ELSE EXCLUDED.criteria END,
+                    updated_at = now()
+                WHERE calls.revision < EXCLUDED.revision
+            """,
+            announcement.call_id,
+            announcement.revision,
+            announcement.title,
+            announcement.description,
+            announcement.opens_at,
+            announcement.closes_at,
+            [c.value for c in announcement.categories],
+            [lang.value for lang in announcement.languages],
+            announcement.reviewers_per_iteration,
+            _criteria_json(announcement.criteria),
+            keep_criteria,
+        )
+        return result.endswith(" 1")
 
     # ----------------------------------------------------------------------- criteria
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from services.awards.domain import DEFAULT_JURORS_PER_CASE, EvaluationStatus, RoundOutcome
+from services.awards.domain import DEFAULT_JURORS_PER_CASE, CriteriaSource, EvaluationStatus, RoundOutcome
 from shared.events import CaseHeader
 from shared.feedback import PointStatus
 from shared.pagination import Page
@@ -34,7 +34,7 @@ class CriterionBody(BaseModel):
 class CriteriaBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Each key once and each scale a range: domain.criteria_problems, applied by the use case.
+    # Each key once and each scale a range: shared.events.criteria_problems, applied by the use case.
     criteria: list[CriterionBody] = Field(min_length=1, max_length=20)
 
 
@@ -50,7 +50,9 @@ class CriterionView(BaseModel):
 class CriteriaView(BaseModel):
     call_id: uuid.UUID
     criteria: list[CriterionView]
+    # true while the criteria are the call's own, as intake announced them (no override in awards)
     is_default: bool
+    source: CriteriaSource
 
 
 # --------------------------------------------------------------------------- jury

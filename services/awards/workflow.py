@@ -16,8 +16,10 @@ from datetime import datetime
 
 from services.awards import domain
 from services.awards.domain import (
-    DEFAULT_CRITERIA,
     NO_DOSSIER,
+    AnnouncedCriteria,
+    Call,
+    CriteriaSource,
     Dossier,
     Evaluation,
     EvaluationAction,
@@ -35,12 +37,14 @@ from services.awards.repository import Assignment, AwardsRepository
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import (
     AwardDecidedV1,
+    CallAnnouncedV1,
     CaseNominatedV1,
     CaseSnapshot,
     CaseWithdrawnV1,
     Criterion,
     EvaluationOpenedV1,
     ResultsPublishedV1,
+    criteria_problems,
 )
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
@@ -105,38 +109,56 @@ async def _locked_evaluation(
     return locked
 
 
+async def _known_call(repo: AwardsRepository, call_id: uuid.UUID) -> Call:
+    """The call as awards learned it from intake's announcement; 404 for a call awards has not learned."""
+    call = await repo.get_call(call_id)
+    if call is None:
+        raise NotFound(
+            f"call {call_id} is not known to awards: intake has not announced it "
+            "(a call created moments ago is learned once its announcement arrives)"
+        )
+    return call
+
+
 # --------------------------------------------------------------------------- calls: criteria and jury
 
 
 @dataclass(frozen=True)
 class CallCriteria:
     criteria: Sequence[Criterion]
-    is_default: bool
+    source: CriteriaSource
+
+    @property
+    def is_default(self) -> bool:
+        """The call's own criteria, as intake announced them: no operator has overridden them in awards."""
+        return self.source is not CriteriaSource.OVERRIDE
 
 
 async def call_criteria(*, uow: Uow, call_id: uuid.UUID) -> CallCriteria:
     async with uow:
-        criteria = await uow.repo.get_criteria(call_id)
-    return CallCriteria(criteria=criteria or DEFAULT_CRITERIA, is_default=criteria is None)
+        call = await _known_call(uow.repo, call_id)
+        criteria, source = domain.criteria_in_force(override=await uow.repo.get_criteria(call_id), call=call)
+    return CallCriteria(criteria=criteria, source=source)
 
 
 async def set_criteria(
     *, uow: Uow, call_id: uuid.UUID, criteria: Sequence[Criterion], operator_id: str
 ) -> CallCriteria:
-    """Set the call's criteria; refused once any case of the call has been scored."""
-    problems = domain.criteria_problems(criteria)
+    """Override the call's criteria in awards; refused once any case of the call has been scored."""
+    problems = criteria_problems(criteria)
     if problems:
         raise Invalid.of(problems)
     with bind_event_context(case_id=None, correlation_id=uow.origin.correlation_id, call_id=str(call_id)):
         async with uow:
             await uow.repo.lock_call(call_id)
+            await _known_call(uow.repo, call_id)
             if await uow.repo.call_has_scores(call_id):
                 raise Conflict(f"call {call_id} already has scores; its criteria can no longer change")
             await uow.repo.set_criteria(call_id=call_id, criteria=criteria, updated_by=operator_id)
             updated = await uow.repo.replace_open_criteria(call_id=call_id, criteria=criteria)
             await uow.commit()
         log.info("criteria set", criteria=[c.key for c in criteria], open_evaluations_updated=updated)
-    return CallCriteria(criteria=criteria, is_default=False)
+    return CallCriteria(criteria=criteria, source=CriteriaSource.OVERRIDE)
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,7 @@ class JuryState:
 
 async def get_jury(*, uow: Uow, call_id: uuid.UUID) -> JuryState:
     async with uow:
+        await _known_call(uow.repo, call_id)
         jury = await uow.repo.get_jury(call_id)
         if jury is None:
             raise NotFound(f"no jury has been set for call {call_id}")
@@ -164,6 +187,7 @@ async def set_jury(*, uow: Uow, call_id: uuid.UUID, jury: Jury, operator_id: str
         async with uow:
             repo = uow.repo
             await repo.lock_call(call_id)
+            await _known_call(repo, call_id)
             await repo.set_jury(call_id=call_id, jury=jury, updated_by=operator_id)
             for evaluation in await repo.open_evaluations_of_call(call_id):
                 conflicted = domain.conflicted_jurors(
@@ -187,6 +211,7 @@ async def leaderboard(
 ) -> list[LeaderboardRow]:
     """Evaluated cases ranked per category, optionally of one category only."""
     async with uow:
+        await _known_call(uow.repo, call_id)
         cases = await uow.repo.scored_cases(call_id)
     return [
         r for r in domain.leaderboard(cases, normalise=normalise) if category is None or r.category == category.value
@@ -197,6 +222,7 @@ async def publish_results(*, uow: Uow, call_id: uuid.UUID) -> list[uuid.UUID]:
     """Announce every decided, not yet published evaluation of the call (one ResultsPublishedV1 each)."""
     with bind_event_context(case_id=None, correlation_id=uow.origin.correlation_id, call_id=str(call_id)):
         async with uow:
+            await _known_call(uow.repo, call_id)
             decided = await uow.repo.decided_unpublished(call_id)
             for evaluation in decided:
                 assert evaluation.outcome is not None
@@ -358,7 +384,12 @@ async def open_evaluation(*, uow: Uow, nomination: CaseNominatedV1) -> None:
     async with uow:
         repo = uow.repo
         await repo.lock_call(nomination.call_id)
-        criteria = await repo.get_criteria(nomination.call_id) or DEFAULT_CRITERIA
+        call = await repo.get_call(nomination.call_id)
+        criteria, source = domain.criteria_in_force(override=await repo.get_criteria(nomination.call_id), call=call)
+        if call is None:
+            # The announcement travels on another topic and may come later; it then gives this evaluation the
+            # call's criteria (no juror can score before: a jury needs a known call).
+            log.warning("nomination for a call awards has not learned yet; default criteria until it is announced")
         # The withdrawal travels on another topic and may overtake the nomination.
         if await repo.was_withdrawn(nomination.case_id):
             await repo.insert_evaluation(case=nomination.header(), criteria=criteria, status=EvaluationStatus.WITHDRAWN)
@@ -377,7 +408,7 @@ async def open_evaluation(*, uow: Uow, nomination: CaseNominatedV1) -> None:
             )
         )
         await uow.commit()
-    log.info("evaluation opened", juror_ids=juror_ids, criteria=[c.key for c in criteria])
+    log.info("evaluation opened", juror_ids=juror_ids, criteria=[c.key for c in criteria], criteria_source=source)
 
 
 async def withdraw_evaluation(*, uow: Uow, withdrawal: CaseWithdrawnV1) -> None:
@@ -401,6 +432,46 @@ async def withdraw_evaluation(*, uow: Uow, withdrawal: CaseWithdrawnV1) -> None:
         await repo.mark_withdrawn(case_id=withdrawal.case_id, status=new_status)
         await uow.commit()
     log.info("evaluation withdrawn", previous_status=evaluation.status.value)
+
+
+async def learn_call(*, uow: Uow, announcement: CallAnnouncedV1) -> None:
+    """Learn a call from intake's announcement; older revisions than the one known are ignored.
+
+    The announced criteria follow ``domain.announced_criteria_effect``: they become the call's criteria and
+    those of its open evaluations unless an operator overrode them in awards, and never once the call has scores.
+    """
+    call_id = announcement.call_id
+    with bind_event_context(case_id=None, correlation_id=uow.origin.correlation_id, call_id=str(call_id)):
+        async with uow:
+            repo = uow.repo
+            await repo.lock_call(call_id)  # exclusively: no score or criteria change meanwhile
+            known = await repo.get_call(call_id)
+            known_revision = known.revision if known is not None else None
+            if not domain.is_newer_announcement(known_revision=known_revision, revision=announcement.revision):
+                log.info("stale call announcement ignored", revision=announcement.revision, known=known_revision)
+                return
+            effect = domain.announced_criteria_effect(
+                known=known.criteria if known is not None else None,
+                announced=announcement.criteria,
+                overridden=await repo.get_criteria(call_id) is not None,
+                scored=await repo.call_has_scores(call_id),
+            )
+            await repo.save_call(announcement, keep_criteria=effect is AnnouncedCriteria.FROZEN)
+            updated = 0
+            if effect is AnnouncedCriteria.APPLIED:
+                updated = await repo.replace_open_criteria(call_id=call_id, criteria=announcement.criteria)
+            await uow.commit()
+        if effect is AnnouncedCriteria.FROZEN:
+            log.warning(
+                "call announced with other criteria after its first score; the criteria in force stay",
+                revision=announcement.revision,
+            )
+        log.info(
+            "call learned",
+            revision=announcement.revision,
+            criteria=effect.value,
+            open_evaluations_updated=updated,
+        )
 
 
 # --------------------------------------------------------------------------- what jurors read, from case events

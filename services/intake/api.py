@@ -8,6 +8,7 @@ shared/http_errors.py.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from services.intake import domain, workflow
 from services.intake.domain import (
     Call,
+    CallChanges,
     CaseChanges,
     CaseDraft,
     CaseStatus,
@@ -27,11 +29,13 @@ from services.intake.domain import (
 )
 from services.intake.repository import IntakeRepository
 from services.intake.schemas import (
+    CallChangesIn,
     CallIn,
     CallOut,
     CaseIn,
     CaseOut,
     ContactIn,
+    CriterionOut,
     FeedbackPointOut,
     FeedbackPointsOut,
     RevisionIn,
@@ -65,7 +69,7 @@ SubmitterOrOperator = Annotated[Principal, Depends(require_roles(Role.SUBMITTER,
 
 
 def _new_call(body: CallIn) -> NewCall:
-    return NewCall(
+    call = NewCall(
         title=body.title,
         description=body.description,
         opens_at=body.opens_at,
@@ -73,6 +77,19 @@ def _new_call(body: CallIn) -> NewCall:
         categories=tuple(body.categories),
         languages=tuple(body.languages),
         reviewers_per_iteration=body.reviewers_per_iteration,
+    )
+    # Left out, the criteria are NewCall's default: the Quality Innovation Award's five.
+    return call if body.criteria is None else replace(call, criteria=tuple(c.criterion() for c in body.criteria))
+
+
+def _call_changes(body: CallChangesIn) -> CallChanges:
+    return CallChanges(
+        description=body.description,
+        opens_at=body.opens_at,
+        closes_at=body.closes_at,
+        categories=tuple(body.categories) if body.categories is not None else None,
+        languages=tuple(body.languages) if body.languages is not None else None,
+        criteria=tuple(c.criterion() for c in body.criteria) if body.criteria is not None else None,
     )
 
 
@@ -132,9 +149,12 @@ def _call_out(call: Call) -> CallOut:
         categories=call.categories,
         languages=call.languages,
         reviewers_per_iteration=call.reviewers_per_iteration,
+        criteria=[CriterionOut(**c.model_dump()) for c in call.criteria],
+        revision=call.revision,
         open=domain.call_is_open(opens_at=call.opens_at, closes_at=call.closes_at, now=datetime.now(UTC)),
         created_by=call.created_by,
         created_at=call.created_at,
+        updated_at=call.updated_at,
     )
 
 
@@ -198,7 +218,17 @@ def _feedback_point_out(point: FeedbackPoint) -> FeedbackPointOut:
 
 @router.post("/calls", status_code=status.HTTP_201_CREATED, tags=["calls"])
 async def create_call(body: CallIn, operator: Operator, uow: Uow) -> CallOut:
+    """Open a call; review and awards learn it from its announcement (CallAnnouncedV1)."""
     return _call_out(await workflow.create_call(uow=uow, call=_new_call(body), operator_id=operator.user_id))
+
+
+@router.patch("/calls/{call_id}", tags=["calls"])
+async def change_call(call_id: uuid.UUID, body: CallChangesIn, operator: Operator, uow: Uow) -> CallOut:
+    """Change the call's window, description, categories, languages or criteria; announces its next revision."""
+    changed = await workflow.change_call(
+        uow=uow, call_id=call_id, changes=_call_changes(body), operator_id=operator.user_id
+    )
+    return _call_out(changed)
 
 
 @router.get("/calls", tags=["calls"])

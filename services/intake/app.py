@@ -1,4 +1,5 @@
-"""The intake service process: HTTP API + the consumer of review and awards events."""
+"""The intake service process: HTTP API + the consumer of review and awards events + the start-up job that
+announces calls created before calls were announced."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.intake import jobs
 from services.intake.api import router as api_router
 from services.intake.handlers import router as event_router
 from services.intake.settings import IntakeSettings
 from shared import registry
-from shared.events import CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
+from shared.events import CallAnnouncedV1, CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
 from shared.service import ServiceDefinition, create_app
 
 
@@ -24,6 +26,7 @@ def create() -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
             event_router=event_router,
-            publishes=[CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
+            publishes=[CallAnnouncedV1, CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
+            background_jobs=[jobs.announce_unannounced_calls],
         )
     )

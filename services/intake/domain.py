@@ -16,12 +16,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared.errors import Conflict, Invalid, Problem
 from shared.events import (
+    QUALITY_INNOVATION_AWARD_CRITERIA,
     AwardDecidedV1,
+    CallAnnouncedV1,
     CaseNominatedV1,
     CaseRejectedV1,
     CaseSnapshot,
     ChangesRequestedV1,
     Contact,
+    Criterion,
     EvaluationOpenedV1,
     EventPayload,
     IterationEscalatedV1,
@@ -29,6 +32,7 @@ from shared.events import (
     Organisation,
     ResultsPublishedV1,
     StageAdvancedV1,
+    criteria_problems,
 )
 from shared.feedback import OPEN, PointState, PointStatus
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
@@ -83,8 +87,12 @@ class Call:
     categories: list[Category]
     languages: list[Language]
     reviewers_per_iteration: int
+    criteria: tuple[Criterion, ...]
+    # 1 when created, one more per change: the revision each CallAnnouncedV1 carries.
+    revision: int
     created_by: str
     created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,26 @@ class NewCall:
     categories: tuple[Category, ...]
     languages: tuple[Language, ...]
     reviewers_per_iteration: int
+    criteria: tuple[Criterion, ...] = QUALITY_INNOVATION_AWARD_CRITERIA
+
+
+@dataclass(frozen=True)
+class CallChanges:
+    """An operator's change to a call; a field left None stays as it was.
+
+    The title and the number of reviewers are not among them: submitted cases carry both in their snapshots.
+    """
+
+    description: str | None = None
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    categories: tuple[Category, ...] | None = None
+    languages: tuple[Language, ...] | None = None
+    criteria: tuple[Criterion, ...] | None = None
+
+    def edited(self) -> dict[str, Any]:
+        """The edited fields by name, with their new values."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 def call_window_problem(*, opens_at: datetime, closes_at: datetime) -> str | None:
@@ -105,6 +133,58 @@ def call_window_problem(*, opens_at: datetime, closes_at: datetime) -> str | Non
     if closes_at <= opens_at:
         return "closes_at must be after opens_at"
     return None
+
+
+def ensure_usable_criteria(criteria: Sequence[Criterion]) -> None:
+    """Refuse criteria nobody could score against: a key twice, or a scale that is no range."""
+    problems = criteria_problems(criteria)
+    if problems:
+        raise Invalid.of(problems)
+
+
+def changed_call(call: Call, changes: CallChanges) -> Call:
+    """The call with an operator's changes, at its next revision; refused (422) if the result is no call.
+
+    The window is checked as it will stand, so moving one end alone must still leave it a window.
+    """
+    edited = changes.edited()
+    if not edited:
+        raise Invalid(
+            error="nothing_to_change",
+            message="name at least one of description, opens_at, closes_at, categories, languages, criteria",
+        )
+    changed = replace(
+        call,
+        description=changes.description if changes.description is not None else call.description,
+        opens_at=changes.opens_at or call.opens_at,
+        closes_at=changes.closes_at or call.closes_at,
+        categories=list(changes.categories) if changes.categories is not None else call.categories,
+        languages=list(changes.languages) if changes.languages is not None else call.languages,
+        criteria=changes.criteria if changes.criteria is not None else call.criteria,
+        revision=call.revision + 1,
+    )
+    problem = call_window_problem(opens_at=changed.opens_at, closes_at=changed.closes_at)
+    if problem is not None:
+        field_name = "closes_at" if changes.closes_at is not None else "opens_at"
+        raise Invalid.of([Problem(field_name, problem)])
+    ensure_usable_criteria(changed.criteria)
+    return changed
+
+
+def call_announcement(call: Call) -> CallAnnouncedV1:
+    """The call as review and awards learn it: the whole call at its revision."""
+    return CallAnnouncedV1(
+        call_id=call.id,
+        revision=call.revision,
+        title=call.title,
+        description=call.description,
+        opens_at=call.opens_at,
+        closes_at=call.closes_at,
+        categories=list(call.categories),
+        languages=list(call.languages),
+        reviewers_per_iteration=call.reviewers_per_iteration,
+        criteria=list(call.criteria),
+    )
 
 
 def call_is_open(*, opens_at: datetime, closes_at: datetime, now: datetime) -> bool:

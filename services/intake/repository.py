@@ -25,7 +25,7 @@ from services.intake.domain import (
     TimelineKind,
 )
 from shared.db import Connection
-from shared.events import CaseSnapshot
+from shared.events import CaseSnapshot, Criterion
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
 
 Row = asyncpg.Record | Mapping[str, Any]
@@ -40,8 +40,11 @@ _CALL_COLUMNS = ", ".join(
         "categories",
         "languages",
         "reviewers_per_iteration",
+        "criteria",
+        "revision",
         "created_by",
         "created_at",
+        "updated_at",
     )
 )
 _CASE_COLUMNS = ", ".join(
@@ -85,9 +88,16 @@ def _call(row: Row) -> Call:
         categories=[Category(c) for c in row["categories"]],
         languages=[Language(lang) for lang in row["languages"]],
         reviewers_per_iteration=row["reviewers_per_iteration"],
+        criteria=tuple(Criterion.model_validate(c) for c in row["criteria"]),
+        revision=row["revision"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
+
+
+def _criteria_json(criteria: Sequence[Criterion]) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in criteria]
 
 
 def _case(row: Row) -> StoredCase:
@@ -128,8 +138,8 @@ class IntakeRepository:
         row = await self._conn.fetchrow(
             f"""
             INSERT INTO calls (id, title, description, opens_at, closes_at, categories, languages,
-                               reviewers_per_iteration, created_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                               reviewers_per_iteration, criteria, created_by, announced)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true)
             RETURNING {_CALL_COLUMNS}
             """,  # noqa: S608 - constant column list, values bound
             call_id,
@@ -140,14 +150,51 @@ class IntakeRepository:
             [c.value for c in call.categories],
             [lang.value for lang in call.languages],
             call.reviewers_per_iteration,
+            _criteria_json(call.criteria),
             created_by,
         )
         assert row is not None
         return _call(row)
 
-    async def get_call(self, call_id: uuid.UUID) -> Call | None:
-        row = await self._conn.fetchrow(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = $1", call_id)  # noqa: S608
+    async def update_call(self, call: Call) -> Call:
+        """Store a changed call at its new revision, which the caller announces (and holds the row lock)."""
+        row = await self._conn.fetchrow(
+            f"""
+            UPDATE calls SET description = $2, opens_at = $3, closes_at = $4, categories = $5, languages = $6,
+                             criteria = $7, revision = $8, announced = true, updated_at = now()
+            WHERE id = $1
+            RETURNING {_CALL_COLUMNS}
+            """,  # noqa: S608 - constant column list, values bound
+            call.id,
+            call.description,
+            call.opens_at,
+            call.closes_at,
+            [c.value for c in call.categories],
+            [lang.value for lang in call.languages],
+            _criteria_json(call.criteria),
+            call.revision,
+        )
+        assert row is not None
+        return _call(row)
+
+    async def get_call(self, call_id: uuid.UUID, *, for_update: bool = False) -> Call | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(f"SELECT {_CALL_COLUMNS} FROM calls WHERE id = $1{lock}", call_id)  # noqa: S608
         return _call(row) if row is not None else None
+
+    async def claim_unannounced_call(self) -> Call | None:
+        """Lock one call that was never announced (created before intake announced calls); other instances skip it."""
+        row = await self._conn.fetchrow(
+            f"""
+            SELECT {_CALL_COLUMNS} FROM calls WHERE NOT announced
+            ORDER BY created_at, id LIMIT 1
+            FOR UPDATE SKIP LOCKED
+            """  # noqa: S608 - constant column list
+        )
+        return _call(row) if row is not None else None
+
+    async def mark_announced(self, call_id: uuid.UUID) -> None:
+        await self._conn.execute("UPDATE calls SET announced = true WHERE id = $1", call_id)
 
     async def list_calls(self, *, open_at: datetime | None, limit: int, offset: int) -> tuple[list[Call], int]:
         """Calls, newest first; with ``open_at``, only those open at that moment."""

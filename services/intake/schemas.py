@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
@@ -15,7 +15,7 @@ from services.intake.domain import (
     call_window_problem,
     oecd_principles_problems,
 )
-from shared.events import Contact, Organisation
+from shared.events import Contact, Criterion, Organisation
 from shared.feedback import PointStatus
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
 
@@ -50,6 +50,31 @@ LongText = Annotated[str, Field(min_length=20, max_length=10000)]
 # --------------------------------------------------------------------------- calls
 
 
+class CriterionIn(Strict):
+    """One award criterion of a call (the same bounds as an override in awards)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="snake_case identifier, unique in the call")
+    name: str = Field(min_length=1, max_length=200)
+    weight: float = Field(gt=0, le=1000)
+    scale_min: int = Field(default=0, ge=-1000, le=1000)
+    scale_max: int = Field(default=5, ge=-1000, le=1000)
+
+    def criterion(self) -> Criterion:
+        return Criterion(**self.model_dump())
+
+
+# Each key once and each scale a range: domain.ensure_usable_criteria, applied by the use cases.
+CriteriaIn = Annotated[list[CriterionIn], Field(min_length=1, max_length=20)]
+
+
+T = TypeVar("T")
+
+
+def _first_of_each(values: list[T]) -> list[T]:
+    """Duplicates carry no meaning; keep the first occurrence's order."""
+    return list(dict.fromkeys(values))
+
+
 class CallIn(Strict):
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(default="", max_length=5000)
@@ -58,16 +83,46 @@ class CallIn(Strict):
     categories: list[Category] = Field(min_length=1)
     languages: list[Language] = Field(min_length=1)
     reviewers_per_iteration: int = Field(default=1, ge=1, le=2)
+    criteria: CriteriaIn | None = Field(
+        default=None, description="the award criteria; the Quality Innovation Award's five when left out"
+    )
 
     @model_validator(mode="after")
     def _window(self) -> CallIn:
         problem = call_window_problem(opens_at=self.opens_at, closes_at=self.closes_at)
         if problem is not None:
             raise ValueError(problem)
-        # Duplicates carry no meaning; keep the first occurrence's order.
-        self.categories = list(dict.fromkeys(self.categories))
-        self.languages = list(dict.fromkeys(self.languages))
+        self.categories = _first_of_each(self.categories)
+        self.languages = _first_of_each(self.languages)
         return self
+
+
+class CallChangesIn(Strict):
+    """A change to a call: any of these fields; those left out stay as they were. The window is checked as it
+    will stand after the change."""
+
+    description: str | None = Field(default=None, max_length=5000)
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
+    categories: list[Category] | None = Field(default=None, min_length=1)
+    languages: list[Language] | None = Field(default=None, min_length=1)
+    criteria: CriteriaIn | None = None
+
+    @model_validator(mode="after")
+    def _deduplicate(self) -> CallChangesIn:
+        if self.categories is not None:
+            self.categories = _first_of_each(self.categories)
+        if self.languages is not None:
+            self.languages = _first_of_each(self.languages)
+        return self
+
+
+class CriterionOut(BaseModel):
+    key: str
+    name: str
+    weight: float
+    scale_min: int
+    scale_max: int
 
 
 class CallOut(BaseModel):
@@ -79,9 +134,12 @@ class CallOut(BaseModel):
     categories: list[Category]
     languages: list[Language]
     reviewers_per_iteration: int
+    criteria: list[CriterionOut]
+    revision: int
     open: bool
     created_by: str
     created_at: datetime
+    updated_at: datetime
 
 
 # --------------------------------------------------------------------------- cases

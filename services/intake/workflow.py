@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from services.intake import domain
 from services.intake.domain import (
     Call,
+    CallChanges,
     CaseDraft,
     CaseProgress,
     CaseStatus,
@@ -127,11 +128,52 @@ async def _title_taken(
 
 
 async def create_call(*, uow: Uow, call: NewCall, operator_id: str) -> Call:
+    """Open a new call; announces it (CallAnnouncedV1, revision 1) so review and awards learn it."""
+    domain.ensure_usable_criteria(call.criteria)
     async with uow:
         created = await uow.repo.insert_call(call_id=uuid.uuid4(), call=call, created_by=operator_id)
+        await uow.emit(domain.call_announcement(created))
         await uow.commit()
-    log.info("call created", call_id=str(created.id))
+    log.info("call created", call_id=str(created.id), criteria=[c.key for c in created.criteria])
     return created
+
+
+async def change_call(*, uow: Uow, call_id: uuid.UUID, changes: CallChanges, operator_id: str) -> Call:
+    """Change a call's window, description, categories, languages or criteria; announces its next revision.
+
+    The row lock orders concurrent changes, so revisions and their announcements leave in the same order.
+    """
+    async with uow:
+        call = await uow.repo.get_call(call_id, for_update=True)
+        if call is None:
+            raise NotFound(f"call {call_id} does not exist")
+        changed = await uow.repo.update_call(domain.changed_call(call, changes))
+        await uow.emit(domain.call_announcement(changed))
+        await uow.commit()
+    log.info(
+        "call changed",
+        call_id=str(call_id),
+        revision=changed.revision,
+        changed=sorted(changes.edited()),
+        operator_id=operator_id,
+    )
+    return changed
+
+
+async def announce_unannounced_call(*, uow: Uow) -> bool:
+    """Announce one call that was never announced (created before intake announced calls); False when none is left.
+
+    The announcement is of the call's current revision, so a reader that knows it already ignores it.
+    """
+    async with uow:
+        call = await uow.repo.claim_unannounced_call()
+        if call is None:
+            return False
+        await uow.emit(domain.call_announcement(call))
+        await uow.repo.mark_announced(call.id)
+        await uow.commit()
+    log.info("call announced", call_id=str(call.id), revision=call.revision)
+    return True
 
 
 async def list_calls(*, uow: Uow, open_now: bool, limit: int, offset: int) -> tuple[list[Call], int]:

@@ -7,6 +7,7 @@ and converts the result; refusals (``shared.errors``) become HTTP errors in shar
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -15,6 +16,7 @@ from services.review import domain, workflow
 from services.review.domain import FeedbackPoint, IterationRecord, RevisionNote, Task, TaskSlot, TaskStatus, Verdict
 from services.review.repository import ReviewRepository
 from services.review.schemas import (
+    CallView,
     CaseView,
     DecisionIn,
     DecisionOut,
@@ -264,6 +266,7 @@ def _case_view(task: Task) -> CaseView:
         oecd_principles=list(case.details.oecd_principles),
         drivers=list(case.details.drivers),
         obstacles=list(case.details.obstacles),
+        call=CallView(**asdict(task.call)) if task.call is not None else None,
     )
 
 

@@ -212,6 +212,28 @@ class TaskSlot:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A call as review knows it: intake's announcement of the highest revision seen.
+
+    Iterations take their number of reviewers from the case's snapshot, not from here: a case and its
+    call's announcement have different Kafka keys, so the case may arrive first; and a call's number of
+    reviewers never changes after cases were submitted to it.
+    """
+
+    call_id: uuid.UUID
+    revision: int
+    title: str
+    opens_at: datetime
+    closes_at: datetime
+    reviewers_per_iteration: int
+
+
+def is_newer_announcement(*, known_revision: int | None, revision: int) -> bool:
+    """Only a higher revision than the one known changes anything: older and repeated announcements are stale."""
+    return known_revision is None or revision > known_revision
+
+
+@dataclass(frozen=True)
 class Task:
     """A review task on the queue, with the stage of its iteration and the case it is about."""
 
@@ -232,6 +254,8 @@ class Task:
     feedback: tuple[FeedbackItem, ...]
     decided_at: datetime | None
     case: ReviewedCase
+    # The case's call as announced by intake; None until review has learned it.
+    call: Call | None = None
 
     @property
     def case_id(self) -> uuid.UUID:

@@ -1,4 +1,4 @@
-"""Review's Kafka handlers: intake's case events, each handed to its use case in workflow.py."""
+"""Review's Kafka handlers: intake's call and case events, each handed to its use case in workflow.py."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from services.review import workflow
 from services.review.repository import ReviewRepository
 from services.review.settings import ReviewSettings
 from shared.consumer import EventContext, EventRouter
-from shared.events import CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
+from shared.events import CallAnnouncedV1, CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
 
 
 def build_event_router(settings: ReviewSettings) -> EventRouter:
     """The handlers, bound to the service's settings (the iteration timebox)."""
     router = EventRouter()
+
+    @router.on(CallAnnouncedV1)
+    async def call_announced(ctx: EventContext, payload: CallAnnouncedV1) -> None:
+        await workflow.learn_call(uow=ctx.unit_of_work(ReviewRepository), announcement=payload)
 
     @router.on(CaseSubmittedV1)
     async def case_submitted(ctx: EventContext, payload: CaseSubmittedV1) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from services.review.domain import (
+    Call,
     CaseDetails,
     Decision,
     Iteration,
@@ -28,7 +29,7 @@ from services.review.domain import (
     Verdict,
 )
 from shared.db import Connection
-from shared.events import CASE_HEADER_FIELDS, CaseHeader, CaseSnapshot, FeedbackItem
+from shared.events import CASE_HEADER_FIELDS, CallAnnouncedV1, CaseHeader, CaseSnapshot, FeedbackItem
 from shared.vocabulary import IsoStage
 
 Row = asyncpg.Record | Mapping[str, Any]
@@ -40,6 +41,7 @@ _REVISABLE_HEADER_FIELDS = tuple(f for f in CASE_HEADER_FIELDS if f not in ("cas
 _CASE_COLUMNS = ", ".join(
     (*CASE_HEADER_FIELDS, "status", "stage", "revision", "reviewers_per_iteration", "details", "submitter_id")
 )
+_CALL_FIELDS = ("call_id", "revision", "title", "opens_at", "closes_at", "reviewers_per_iteration")
 _ITERATION_COLUMNS = "case_id, iteration, stage, revision, status, outcome, opened_at, due_at, escalated_at, closed_at"
 _SLOT_COLUMNS = (
     "task_id, iteration, slot, status, reviewer_id, claimed_at, lease_expires_at, decision, comment, feedback, "
@@ -61,12 +63,14 @@ _TASK_COLUMNS = ", ".join(
         "c.reviewers_per_iteration",
         "c.details",
         "c.submitter_id",
+        *(f"k.{column} AS known_call_{column}" for column in _CALL_FIELDS),
     )
 )
 _TASK_FROM = """
     FROM review_tasks t
     JOIN iterations i ON i.case_id = t.case_id AND i.iteration = t.iteration
     JOIN cases c ON c.case_id = t.case_id
+    LEFT JOIN calls k ON k.call_id = c.call_id
 """
 _QUEUE_ORDER = "t.due_at, t.created_at, t.slot"
 
@@ -169,6 +173,12 @@ def _slot(row: Row) -> TaskSlot:
     )
 
 
+def _call(row: Row, prefix: str = "") -> Call | None:
+    if row[f"{prefix}call_id"] is None:  # not learned yet (the outer join found nothing)
+        return None
+    return Call(**{f: row[f"{prefix}{f}"] for f in _CALL_FIELDS})
+
+
 def _task(row: Row) -> Task:
     status = TaskStatus(row["status"])
     return Task(
@@ -196,6 +206,7 @@ def _task(row: Row) -> Task:
             details=_details(row["details"]),
             submitter_id=row["submitter_id"],
         ),
+        call=_call(row, prefix="known_call_"),
     )
 
 
@@ -214,6 +225,41 @@ class ReviewRepository:
         a few executions PostgreSQL may settle on a generic plan, which would scan instead.
         """
         await self._conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+    # ----------------------------------------------------------------------- calls
+
+    async def get_call(self, call_id: uuid.UUID) -> Call | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {', '.join(_CALL_FIELDS)} FROM calls WHERE call_id = $1",  # noqa: S608 - fixed text
+            call_id,
+        )
+        return _call(row) if row is not None else None
+
+    async def save_call(self, announcement: CallAnnouncedV1) -> bool:
+        """Learn a call, or its newer revision; False (nothing written) if the stored revision is as new."""
+        result = await self._conn.execute(
+            """
+            INSERT INTO calls (call_id, revision, title, description, opens_at, closes_at, categories, languages,
+                               reviewers_per_iteration)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (call_id) DO UPDATE
+                SET revision = EXCLUDED.revision, title = EXCLUDED.title, description = EXCLUDED.description,
+                    opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at,
+                    categories = EXCLUDED.categories, languages = EXCLUDED.languages,
+                    reviewers_per_iteration = EXCLUDED.reviewers_per_iteration, updated_at = now()
+                WHERE calls.revision < EXCLUDED.revision
+            """,
+            announcement.call_id,
+            announcement.revision,
+            announcement.title,
+            announcement.description,
+            announcement.opens_at,
+            announcement.closes_at,
+            [c.value for c in announcement.categories],
+            [lang.value for lang in announcement.languages],
+            announcement.reviewers_per_iteration,
+        )
+        return result.endswith(" 1")
 
     # ----------------------------------------------------------------------- cases
 

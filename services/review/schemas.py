@@ -30,6 +30,17 @@ class DecisionIn(BaseModel):
     feedback: list[FeedbackIn] = Field(default_factory=list, max_length=50)
 
 
+class CallView(BaseModel):
+    """The case's call as intake last announced it."""
+
+    call_id: uuid.UUID
+    revision: int
+    title: str
+    opens_at: datetime
+    closes_at: datetime
+    reviewers_per_iteration: int
+
+
 class CaseView(CaseHeader):
     """What a reviewer sees of the case (no contact data): its header and what review knows of it."""
 
@@ -42,6 +53,8 @@ class CaseView(CaseHeader):
     oecd_principles: list[int] = Field(default_factory=list)
     drivers: list[str] = Field(default_factory=list)
     obstacles: list[str] = Field(default_factory=list)
+    # null until review has learned the call from its announcement
+    call: CallView | None = None
 
 
 class FeedbackOut(BaseModel):

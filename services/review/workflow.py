@@ -32,7 +32,7 @@ from services.review.repository import ClaimRaced, ReviewRepository
 from shared import tracing
 from shared.auth import Principal
 from shared.errors import NotFound
-from shared.events import CaseSnapshot, IterationEscalatedV1, IterationOpenedV1
+from shared.events import CallAnnouncedV1, CaseSnapshot, IterationEscalatedV1, IterationOpenedV1
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import IsoStage, Role
@@ -326,6 +326,21 @@ async def case_withdrawn(*, uow: Uow, case_id: uuid.UUID, reason: str) -> None:
         await repo.set_case_status(case_id=case_id, status=ReviewStatus.WITHDRAWN)
         await uow.commit()
     log.info("case withdrawn; open tasks cancelled", tasks_cancelled=cancelled, reason=reason)
+
+
+async def learn_call(*, uow: Uow, announcement: CallAnnouncedV1) -> None:
+    """Learn a call from intake's announcement, or its newer revision; older revisions are ignored."""
+    with bind_event_context(case_id=None, correlation_id=uow.origin.correlation_id, call_id=str(announcement.call_id)):
+        async with uow:
+            known = await uow.repo.get_call(announcement.call_id)
+            known_revision = known.revision if known is not None else None
+            newer = domain.is_newer_announcement(known_revision=known_revision, revision=announcement.revision)
+            # save_call checks the revision again in its statement: two instances may learn the call at once.
+            if not (newer and await uow.repo.save_call(announcement)):
+                log.info("stale call announcement ignored", revision=announcement.revision, known=known_revision)
+                return
+            await uow.commit()
+        log.info("call learned", revision=announcement.revision)
 
 
 # --------------------------------------------------------------------------- escalation (job)

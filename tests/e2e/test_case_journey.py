@@ -6,6 +6,7 @@ PostgreSQL (see conftest.py); emails land in an SMTP sink.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from deploy import demo
 from tests.support.harness import auth, eventually
 
 pytestmark = pytest.mark.e2e
@@ -91,6 +93,21 @@ async def test_case_travels_through_all_four_services(stack) -> None:
             ),
             201,
         )
+        # Intake owns the call: its criteria change there, and awards learns the call and its criteria from
+        # intake's announcements (it knows no call before that).
+        criteria = [
+            {"key": "impact", "name": "Impact", "weight": 2, "scale_min": 0, "scale_max": 5},
+            {"key": "scalability", "name": "Scalability", "weight": 1, "scale_min": 0, "scale_max": 5},
+        ]
+        changed = ok(await http.patch(f"{intake}/calls/{call['id']}", headers=OPERATOR, json={"criteria": criteria}))
+        assert changed["revision"] == 2
+
+        async def awards_criteria() -> list[str] | None:
+            response = await http.get(f"{awards}/calls/{call['id']}/criteria", headers=OPERATOR)
+            keys = [c["key"] for c in ok(response)["criteria"]] if response.status_code != 404 else []
+            return keys if keys == ["impact", "scalability"] else None
+
+        await eventually(awards_criteria, timeout=60, what="awards learning the call's revision 2")
         ok(
             await http.put(
                 f"{awards}/calls/{call['id']}/jury",
@@ -134,6 +151,16 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         await assert_never_offered(http, review, case_id, SAME_ORG_REVIEWER)
         task = await claim_task_of(http, review, case_id)
         assert task["iteration"] == 1 and task["earlier_iterations"] == []
+
+        # Review learned the call from intake too, and shows it with the task.
+        async def task_call() -> dict[str, Any] | None:
+            shown: dict[str, Any] | None = ok(await http.get(f"{review}/tasks/{task['task_id']}", headers=REVIEWER))[
+                "case"
+            ]["call"]
+            return shown if shown is not None and shown["revision"] == 2 else None
+
+        shown = await eventually(task_call, timeout=60, what="review learning the call")
+        assert shown["title"] == call["title"] and shown["closes_at"] == changed["closes_at"]
         ok(
             await http.post(
                 f"{review}/tasks/{task['task_id']}/decision",
@@ -235,7 +262,7 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         for juror, points in ((JUROR_A, 4), (JUROR_B, 5)):
             assigned = await eventually(lambda j=juror: assignment(j), timeout=60, what="juror assignment")
             scores = [{"criterion": c["key"], "score": points, "comment": "Solid."} for c in assigned["criteria"]]
-            assert len(scores) == 5  # the Quality Innovation Award's default criteria
+            assert [s["criterion"] for s in scores] == ["impact", "scalability"]  # the call's, from intake
             ok(await http.put(f"{awards}/evaluations/{case_id}/scores", headers=juror, json={"scores": scores}))
         assert (
             ok(await http.get(f"{awards}/assignments", headers=auth("juror", user="juror-c", org="org-city")))["items"]
@@ -298,3 +325,17 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         assert again.status_code == 200 and again.json()["id"] == case_id
         stranger = auth("submitter", user="someone-else", org="org-other", email="x@example.org")
         assert (await http.get(f"{intake}/cases/{case_id}", headers=stranger)).status_code == 404
+
+
+async def test_the_demo_data_loads_and_loads_again(stack) -> None:
+    """`make up`'s demo loader creates a call in intake and names its jury in awards, which must learn the call
+    first; a second run (a restarted stack) finds everything in place."""
+    tok = demo.tokens()
+    first = await asyncio.to_thread(demo.load_demo_data, stack.urls, tok)
+    again = await asyncio.to_thread(demo.load_demo_data, stack.urls, tok)
+    assert again == first
+    async with httpx.AsyncClient(timeout=20) as http:
+        jury = ok(await http.get(f"{stack.urls['awards']}/calls/{first['call_id']}/jury", headers=OPERATOR))
+        assert [j["user_id"] for j in jury["jurors"]] == ["demo-juror-1", "demo-juror-2"]
+        criteria = ok(await http.get(f"{stack.urls['awards']}/calls/{first['call_id']}/criteria", headers=OPERATOR))
+        assert criteria["source"] == "call" and len(criteria["criteria"]) == 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,8 @@ import pytest
 
 from shared import topics
 from shared.events import (
+    QUALITY_INNOVATION_AWARD_CRITERIA,
+    CallAnnouncedV1,
     CaseNominatedV1,
     CaseRevisedV1,
     CaseSnapshot,
@@ -22,6 +24,7 @@ from shared.events import (
     ChangesRequestedV1,
     CloudEvent,
     Contact,
+    Criterion,
     FeedbackItem,
     IterationOpenedV1,
     Organisation,
@@ -69,6 +72,42 @@ async def db_value(query: str, *args: Any) -> Any:
 
 def juror(user_id: str) -> dict[str, str]:
     return auth("juror", user=user_id, org=f"org-of-{user_id}")
+
+
+def announcement(
+    call_id: uuid.UUID, *, revision: int = 1, criteria: Sequence[Criterion] = QUALITY_INNOVATION_AWARD_CRITERIA
+) -> CloudEvent:
+    now = datetime.now(UTC)
+    payload = CallAnnouncedV1(
+        call_id=call_id,
+        revision=revision,
+        title=f"Quality Innovation Award 2026 (revision {revision})",
+        opens_at=now - timedelta(days=1),
+        closes_at=now + timedelta(days=30 + revision),
+        categories=[Category.PUBLIC_SECTOR, Category.EDUCATION],
+        languages=[Language.FI, Language.EN],
+        reviewers_per_iteration=1,
+        criteria=list(criteria),
+    )
+    return make_event(payload, service="intake", subject=str(call_id))
+
+
+async def handled(event: CloudEvent) -> None:
+    """Wait until awards' consumer has handled the event (its inbox row commits with whatever it changed)."""
+
+    async def seen() -> bool:
+        return bool(await db_value("SELECT 1 FROM inbox WHERE event_id = $1", event.id))
+
+    await eventually(seen, timeout=60, what=f"{event.type} {event.id} handled")
+
+
+async def announce(bootstrap: str, call_id: uuid.UUID | None = None, **kwargs: Any) -> tuple[uuid.UUID, CloudEvent]:
+    """Announce a call as intake would, and wait until awards has learned it."""
+    call_id = call_id or uuid.uuid4()
+    event = announcement(call_id, **kwargs)
+    await produce_event(bootstrap, event, topic=topics.INTAKE)
+    await handled(event)
+    return call_id, event
 
 
 def nomination(case_id: uuid.UUID, call_id: uuid.UUID, *, org: str, category: Category, title: str) -> CloudEvent:
@@ -138,7 +177,7 @@ def panel(case_org: str) -> list[dict[str, Any]]:
 
 
 async def test_nomination_to_decision_and_results(client: httpx.AsyncClient, bootstrap: str) -> None:
-    call_id = uuid.uuid4()
+    call_id, _ = await announce(bootstrap)
     case_org = f"org-{uuid.uuid4().hex[:6]}"
     jury = await set_jury(client, call_id, panel(case_org))
     assert [j["user_id"] for j in jury["jurors"]] == ["j-own", "j-declared", "j-a", "j-b", "j-c"]
@@ -204,6 +243,15 @@ async def test_nomination_to_decision_and_results(client: httpx.AsyncClient, boo
         assert detail["scorecards"][0]["scores"][0]["comment"].endswith("comment")
         assert detail["weighted_score"] == 4.0  # (4 + 4) / 2
 
+        # Intake announces the call again with other criteria: after the first score they change nothing.
+        await announce(bootstrap, call_id, revision=2, criteria=[Criterion(key="reach", name="R", weight=1)])
+        assert await db_value("SELECT revision FROM calls WHERE call_id = $1", call_id) == 2
+        assert [
+            c["key"] for c in (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()["criteria"]
+        ] == (DEFAULT_KEYS)
+        in_force = (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).json()
+        assert [c["key"] for c in in_force["criteria"]] == DEFAULT_KEYS and in_force["source"] == "call"
+
         # Leaderboard: the case ranks first in its category.
         board = (await client.get(f"/calls/{call_id}/leaderboard", headers=OPERATOR)).json()
         (row,) = board["items"]
@@ -256,7 +304,7 @@ async def test_nomination_to_decision_and_results(client: httpx.AsyncClient, boo
 async def test_custom_criteria_conflict_declaration_and_normalised_leaderboard(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
-    call_id = uuid.uuid4()
+    call_id, _ = await announce(bootstrap)
     criteria = [
         {"key": "impact", "name": "Impact", "weight": 3, "scale_min": 1, "scale_max": 10},
         {"key": "scalability", "name": "Scalability", "weight": 1, "scale_min": 1, "scale_max": 10},
@@ -268,6 +316,7 @@ async def test_custom_criteria_conflict_declaration_and_normalised_leaderboard(
     assert response.status_code == 422
     got = (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).json()
     assert [c["key"] for c in got["criteria"]] == ["impact", "scalability"] and got["is_default"] is False
+    assert got["source"] == "override"
 
     jurors = [
         {"user_id": "k-1", "name": "K1", "organisation_id": "org-1"},
@@ -315,7 +364,7 @@ async def test_custom_criteria_conflict_declaration_and_normalised_leaderboard(
 
 
 async def test_withdrawal_closes_the_evaluation(client: httpx.AsyncClient, bootstrap: str) -> None:
-    call_id = uuid.uuid4()
+    call_id, _ = await announce(bootstrap)
     await set_jury(client, call_id, [{"user_id": "w-1", "name": "W1", "organisation_id": "org-w"}], k=2)
     case_id, evaluation = await nominate(client, bootstrap, call_id, org="org-x")
     assert [j["juror_id"] for j in evaluation["jurors"]] == ["w-1"]  # the panel allows only one
@@ -337,7 +386,7 @@ async def test_withdrawal_closes_the_evaluation(client: httpx.AsyncClient, boots
 
 
 async def test_jury_set_after_nomination_assigns_jurors(client: httpx.AsyncClient, bootstrap: str) -> None:
-    call_id = uuid.uuid4()
+    call_id, _ = await announce(bootstrap)
     case_id, evaluation = await nominate(client, bootstrap, call_id, org="org-late")
     assert evaluation["jurors"] == []
     response = await client.post(
@@ -359,8 +408,8 @@ async def test_jury_set_after_nomination_assigns_jurors(client: httpx.AsyncClien
     assert [j["juror_id"] for j in detail["jurors"]] == ["l-3", "l-4"]
 
 
-async def test_authentication_and_roles(client: httpx.AsyncClient) -> None:
-    call_id = uuid.uuid4()
+async def test_authentication_and_roles(client: httpx.AsyncClient, bootstrap: str) -> None:
+    call_id, _ = await announce(bootstrap)
     case_id = uuid.uuid4()
     assert (await client.get(f"/calls/{call_id}/leaderboard")).status_code == 401
     assert (await client.get("/assignments", headers={"Authorization": "Bearer nonsense"})).status_code == 401
@@ -375,7 +424,8 @@ async def test_authentication_and_roles(client: httpx.AsyncClient) -> None:
     assert response.status_code == 403
     # Unknown things are 404, bad input 422.
     assert (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).status_code == 404
-    assert (await client.get(f"/calls/{call_id}/jury", headers=OPERATOR)).status_code == 404
+    response = await client.get(f"/calls/{call_id}/jury", headers=OPERATOR)
+    assert response.status_code == 404 and "no jury has been set" in response.json()["message"]
     assert (await client.get("/evaluations?limit=0", headers=OPERATOR)).status_code == 422
     response = await client.post(
         f"/evaluations/{case_id}/decision", json={"outcome": "best_ever", "feedback": "x"}, headers=OPERATOR
@@ -385,11 +435,12 @@ async def test_authentication_and_roles(client: httpx.AsyncClient) -> None:
     response = await client.put(f"/calls/{call_id}/jury", json={"jurors": duplicate}, headers=OPERATOR)
     assert response.status_code == 422 and "more than once" in response.json()["message"]
     default = (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).json()
-    assert default["is_default"] is True and [c["key"] for c in default["criteria"]] == DEFAULT_KEYS
+    assert default["is_default"] is True and default["source"] == "call"
+    assert [c["key"] for c in default["criteria"]] == DEFAULT_KEYS
 
 
 async def test_repeated_nomination_and_early_withdrawal(client: httpx.AsyncClient, bootstrap: str) -> None:
-    call_id = uuid.uuid4()
+    call_id, _ = await announce(bootstrap)
     await set_jury(
         client,
         call_id,
@@ -612,3 +663,68 @@ async def test_criteria_descriptions_are_set_and_read(client: httpx.AsyncClient)
     ]
     too_long = {"criteria": [{"key": "impact", "name": "Impact", "weight": 1, "description": "x" * 2001}]}
     assert (await client.put(f"/calls/{call_id}/criteria", json=too_long, headers=OPERATOR)).status_code == 422
+
+
+async def test_calls_awards_has_not_learned_are_not_found(client: httpx.AsyncClient) -> None:
+    unknown = uuid.uuid4()
+    criteria = {"criteria": [{"key": "impact", "name": "Impact", "weight": 1}]}
+    jury = {"jurors": [{"user_id": "u-1", "name": "U1", "organisation_id": "org-u"}]}
+    requests: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("GET", "criteria", None),
+        ("PUT", "criteria", criteria),
+        ("GET", "jury", None),
+        ("PUT", "jury", jury),
+        ("GET", "leaderboard", None),
+        ("POST", "results/publish", None),
+    ]
+    for method, path, body in requests:
+        response = await client.request(method, f"/calls/{unknown}/{path}", json=body, headers=OPERATOR)
+        assert response.status_code == 404, f"{method} {path}: {response.text}"
+        refusal = response.json()
+        assert refusal["error"] == "not_found"
+        assert refusal["message"].startswith(f"call {unknown} is not known to awards"), refusal
+    # Nothing was stored for the call on the way.
+    assert await db_value("SELECT count(*) FROM juries WHERE call_id = $1", unknown) == 0
+    assert await db_value("SELECT count(*) FROM call_criteria WHERE call_id = $1", unknown) == 0
+
+
+async def test_a_call_is_learned_from_its_announcements_newest_revision_first(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    call_id = uuid.uuid4()
+    impact = [Criterion(key="impact", name="Impact", weight=2, scale_min=1, scale_max=10)]
+    reach = [Criterion(key="reach", name="Reach", weight=1), Criterion(key="depth", name="Depth", weight=1)]
+
+    # A nomination that overtakes its call's announcement is evaluated against the defaults meanwhile.
+    case_id, evaluation = await nominate(client, bootstrap, call_id, org="org-early")
+    assert [c["key"] for c in evaluation["criteria"]] == DEFAULT_KEYS
+    assert (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).status_code == 404
+
+    # The announcement teaches awards the call, and its criteria reach the evaluation opened before it.
+    await announce(bootstrap, call_id, revision=1, criteria=impact)
+    got = (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).json()
+    assert got == {
+        "call_id": str(call_id),
+        "criteria": [c.model_dump() for c in impact],
+        "is_default": True,
+        "source": "call",
+    }
+    detail = (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()
+    assert [c["key"] for c in detail["criteria"]] == ["impact"]
+
+    # A newer revision changes the criteria again; an older one, arriving late, changes nothing.
+    await announce(bootstrap, call_id, revision=3, criteria=reach)
+    await announce(bootstrap, call_id, revision=2, criteria=impact)
+    got = (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).json()
+    assert [c["key"] for c in got["criteria"]] == ["reach", "depth"]
+    assert await db_value("SELECT revision FROM calls WHERE call_id = $1", call_id) == 3
+    assert await db_value("SELECT title FROM calls WHERE call_id = $1", call_id) == (
+        "Quality Innovation Award 2026 (revision 3)"
+    )
+    detail = (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()
+    assert [c["key"] for c in detail["criteria"]] == ["reach", "depth"]
+
+    # The call is known now: its jury, leaderboard and results answer.
+    await set_jury(client, call_id, [{"user_id": "n-1", "name": "N1", "organisation_id": "org-n"}], k=1)
+    assert (await client.get(f"/calls/{call_id}/leaderboard", headers=OPERATOR)).json()["items"] == []
+    assert (await client.post(f"/calls/{call_id}/results/publish", headers=OPERATOR)).json()["published"] == []

@@ -100,7 +100,15 @@ async def test_one_trace_from_submission_to_email(stack: Stack) -> None:
         },
     )
     assert call.status_code == 201, call.text
-    stack.spans.clear()  # the call is another request, another trace
+
+    # The call is another request, another trace, which goes on while review, awards and notify learn the call
+    # from its announcement: wait for that before starting on the case's trace.
+    async def call_learned() -> bool:
+        spans = list(stack.spans.get_finished_spans())
+        return all(_consumed(spans, service, "kipina.call.announced.v1") for service in ("review", "awards", "notify"))
+
+    await eventually(call_learned, timeout=60, what="the call's announcement consumed")
+    stack.spans.clear()
 
     response = await intake.post(
         "/cases",

@@ -12,6 +12,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,8 @@ from services.review import jobs
 from services.review.app import create
 from shared import topics
 from shared.events import (
+    QUALITY_INNOVATION_AWARD_CRITERIA,
+    CallAnnouncedV1,
     CaseNominatedV1,
     CaseRejectedV1,
     CaseRevisedV1,
@@ -665,3 +668,62 @@ async def test_a_four_eyes_reviewer_never_sees_the_other_slot_of_the_same_iterat
     own = auth("submitter", user=case.submitter_id, org="org-espoo")
     [waiting] = (await review.client.get(f"/cases/{case.case_id}/iterations", headers=own)).json()["items"]
     assert (waiting["comment"], waiting["feedback"], waiting["decisions"]) == ("", [], [])
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def call_announcement(call_id: uuid.UUID, *, revision: int) -> CallAnnouncedV1:
+    opens_at = datetime(2026, 1, 1, tzinfo=UTC)
+    return CallAnnouncedV1(
+        call_id=call_id,
+        revision=revision,
+        title=f"Idea competition (revision {revision})",
+        opens_at=opens_at,
+        closes_at=opens_at + timedelta(days=30 * revision),
+        categories=[Category.PUBLIC_SECTOR],
+        languages=[Language.FI],
+        reviewers_per_iteration=1,
+        criteria=list(QUALITY_INNOVATION_AWARD_CRITERIA),
+    )
+
+
+async def announce(review: Review, announcement: CallAnnouncedV1) -> None:
+    """Announce a call as intake would, and wait until review's consumer has handled it."""
+    event = await publish(review, announcement, announcement.call_id)
+
+    async def handled() -> bool:
+        return bool(await db_fetch(review, "SELECT 1 FROM inbox WHERE event_id = $1", event.id))
+
+    await eventually(handled, timeout=30, what=f"call announcement {event.id} handled")
+
+
+async def test_a_task_shows_its_call_as_last_announced(review: Review) -> None:
+    call_id = uuid.uuid4()
+    await announce(review, call_announcement(call_id, revision=2))
+    await announce(review, call_announcement(call_id, revision=1))  # late: older than what review knows
+
+    case = snapshot(call_id=call_id)
+    await submit(review, case)
+    await open_tasks(review, case.case_id)
+    task = await claim(review, case.case_id, user="r-calls")
+    assert task["case"]["call"] == {
+        "call_id": str(call_id),
+        "revision": 2,
+        "title": "Idea competition (revision 2)",
+        "opens_at": "2026-01-01T00:00:00Z",
+        "closes_at": "2026-03-02T00:00:00Z",
+        "reviewers_per_iteration": 1,
+    }
+
+    await announce(review, call_announcement(call_id, revision=3))
+    fetched = (await review.client.get(f"/tasks/{task['task_id']}", headers=reviewer("r-calls"))).json()
+    assert fetched["case"]["call"]["revision"] == 3
+    assert fetched["case"]["call"]["closes_at"] == "2026-04-01T00:00:00Z"
+
+    # A case whose call review has not learned yet is reviewed all the same; its task shows no call.
+    stranger = snapshot()
+    await submit(review, stranger)
+    await open_tasks(review, stranger.case_id)
+    task = await claim(review, stranger.case_id, user="r-calls-2")
+    assert task["case"]["call"] is None and task["case"]["call_title"] == stranger.call_title

@@ -16,7 +16,7 @@ from services.awards.domain import (
     ScoredCase,
     ScoreEntry,
 )
-from shared.events import Criterion
+from shared.events import Criterion, criteria_problems
 
 CASE = uuid.UUID("00000000-0000-0000-0000-00000000000a")
 
@@ -255,8 +255,8 @@ def test_criteria_problems() -> None:
         Criterion(key="a", name="A", weight=1, scale_min=3, scale_max=3),
         Criterion(key="a", name="A2", weight=1),
     ]
-    assert len(domain.criteria_problems(bad)) == 2
-    assert domain.criteria_problems(DEFAULT_CRITERIA) == []
+    assert len(criteria_problems(bad)) == 2
+    assert criteria_problems(DEFAULT_CRITERIA) == []
 
 
 def test_missing_jurors() -> None:

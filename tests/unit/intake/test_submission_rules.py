@@ -36,7 +36,7 @@ from services.intake.domain import (
     withdrawn_entry,
 )
 from shared.errors import Conflict, Invalid, Problem
-from shared.events import CaseSnapshot, Contact, Organisation
+from shared.events import QUALITY_INNOVATION_AWARD_CRITERIA, CaseSnapshot, Contact, Organisation
 from shared.vocabulary import Category, IsoStage, Language, OecdPrinciple
 
 NOW = datetime(2025, 5, 1, 12, tzinfo=UTC)
@@ -52,8 +52,11 @@ def a_call(**overrides: Any) -> Call:
         categories=[Category.PUBLIC_SECTOR, Category.EDUCATION],
         languages=[Language.FI, Language.EN],
         reviewers_per_iteration=1,
+        criteria=QUALITY_INNOVATION_AWARD_CRITERIA,
+        revision=1,
         created_by="op",
         created_at=NOW,
+        updated_at=NOW,
     )
     return replace(call, **overrides)
 

@@ -30,7 +30,15 @@ from services.intake.domain import (
 from services.intake.repository import DuplicateIdempotencyKey, DuplicateTitle, IntakeRepository
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid
-from shared.events import CaseRevisedV1, CaseSnapshot, CaseSubmittedV1, CaseWithdrawnV1, Contact, Organisation
+from shared.events import (
+    QUALITY_INNOVATION_AWARD_CRITERIA,
+    CaseRevisedV1,
+    CaseSnapshot,
+    CaseSubmittedV1,
+    CaseWithdrawnV1,
+    Contact,
+    Organisation,
+)
 from shared.vocabulary import Category, IsoStage, Language, OecdPrinciple, Role
 from tests.support.fakes import FakeUnitOfWork
 
@@ -74,7 +82,7 @@ class FakeIntakeRepository(IntakeRepository):
         if other is not None:
             await other()
 
-    async def get_call(self, call_id: uuid.UUID) -> Call | None:
+    async def get_call(self, call_id: uuid.UUID, *, for_update: bool = False) -> Call | None:
         return self.calls.get(call_id)
 
     async def find_by_idempotency_key(self, *, submitter_id: str, key: str) -> StoredCase | None:
@@ -171,8 +179,11 @@ def a_call(**overrides: Any) -> Call:
         categories=[Category.PUBLIC_SECTOR, Category.EDUCATION],
         languages=[Language.FI, Language.EN],
         reviewers_per_iteration=2,
+        criteria=QUALITY_INNOVATION_AWARD_CRITERIA,
+        revision=1,
         created_by="op-1",
         created_at=NOW,
+        updated_at=NOW,
     )
     return replace(call, **overrides)
 
