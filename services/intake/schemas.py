@@ -58,6 +58,7 @@ class CriterionIn(Strict):
     weight: float = Field(gt=0, le=1000)
     scale_min: int = Field(default=0, ge=-1000, le=1000)
     scale_max: int = Field(default=5, ge=-1000, le=1000)
+    description: str = Field(default="", max_length=2000, description="what the criterion means, for the jurors")
 
     def criterion(self) -> Criterion:
         return Criterion(**self.model_dump())
@@ -123,6 +124,7 @@ class CriterionOut(BaseModel):
     weight: float
     scale_min: int
     scale_max: int
+    description: str = ""
 
 
 class CallOut(BaseModel):

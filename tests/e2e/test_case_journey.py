@@ -96,8 +96,8 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         # Intake owns the call: its criteria change there, and awards learns the call and its criteria from
         # intake's announcements (it knows no call before that).
         criteria = [
-            {"key": "impact", "name": "Impact", "weight": 2, "scale_min": 0, "scale_max": 5},
-            {"key": "scalability", "name": "Scalability", "weight": 1, "scale_min": 0, "scale_max": 5},
+            {"key": "impact", "name": "Impact", "weight": 2, "description": "The measured effect on residents."},
+            {"key": "scalability", "name": "Scalability", "weight": 1, "description": "How far others can adopt it."},
         ]
         changed = ok(await http.patch(f"{intake}/calls/{call['id']}", headers=OPERATOR, json={"criteria": criteria}))
         assert changed["revision"] == 2

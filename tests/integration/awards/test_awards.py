@@ -544,7 +544,8 @@ def snapshot(case_id: uuid.UUID, call_id: uuid.UUID, *, org: str, revision: int,
 async def test_an_assigned_juror_reads_the_whole_case_and_nobody_else_does(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
-    call_id, case_id = uuid.uuid4(), uuid.uuid4()
+    call_id, _ = await announce(bootstrap)
+    case_id = uuid.uuid4()
     case_org = f"org-{uuid.uuid4().hex[:6]}"
     await set_jury(client, call_id, panel(case_org), k=2)  # j-a and j-b are assigned; j-c is not
     evidence, users = uuid.uuid4(), uuid.uuid4()
@@ -646,8 +647,8 @@ async def test_an_assigned_juror_reads_the_whole_case_and_nobody_else_does(
     assert (await client.get(f"/assignments/{case_id}", headers=juror("j-b"))).status_code == 404
 
 
-async def test_criteria_descriptions_are_set_and_read(client: httpx.AsyncClient) -> None:
-    call_id = uuid.uuid4()
+async def test_criteria_descriptions_are_set_and_read(client: httpx.AsyncClient, bootstrap: str) -> None:
+    call_id, _ = await announce(bootstrap)
     body = {
         "criteria": [
             {"key": "impact", "name": "Impact", "weight": 2, "description": "Measured effect on residents."},

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 INTAKE_MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "intake" / "migrations"
 QIA_KEYS = [c.key for c in QUALITY_INNOVATION_AWARD_CRITERIA]
-IMPACT = {"key": "impact", "name": "Impact", "weight": 3, "scale_min": 1, "scale_max": 10}
+IMPACT = {"key": "impact", "name": "Impact", "weight": 3, "scale_min": 1, "scale_max": 10, "description": "Effect."}
 
 
 async def test_a_new_call_is_announced_with_its_criteria(client: httpx.AsyncClient, bootstrap: str) -> None:
