@@ -443,6 +443,11 @@ class EvaluationOpenedV1(EventPayload):
 
 
 class AwardDecidedV1(EventPayload):
+    """The jury's decision, embargoed until its call's results are published (docs/design.md, "The embargo").
+
+    Emitted again when the decision is changed before publication; the last one stands.
+    """
+
     event_type: ClassVar[str] = "kipina.award.decided.v1"
     topic: ClassVar[str] = topics.AWARDS
 
@@ -455,12 +460,15 @@ class AwardDecidedV1(EventPayload):
 
 
 class ResultsPublishedV1(EventPayload):
+    """A case's result released to its submitter: the outcome and the jury's feedback (never score or rank)."""
+
     event_type: ClassVar[str] = "kipina.award.results_published.v1"
     topic: ClassVar[str] = topics.AWARDS
 
     case_id: uuid.UUID
     call_id: uuid.UUID
     outcome: AwardOutcome
+    feedback: str = ""
 
 
 # --------------------------------------------------------------------------- calls (intake announces them)

@@ -278,7 +278,7 @@ async def get_leaderboard(
 
 @router.post("/calls/{call_id}/results/publish", response_model=PublishView)
 async def publish_results(call_id: uuid.UUID, _: Operator, uow: Uow) -> PublishView:
-    """Announce every decided, not yet published evaluation of the call (one ResultsPublishedV1 each)."""
+    """Release every decided evaluation of the call to its submitter at once; their decisions become final."""
     published = await workflow.publish_results(uow=uow, call_id=call_id)
     return PublishView(call_id=call_id, published=published)
 
@@ -343,7 +343,8 @@ async def get_evaluation(case_id: uuid.UUID, _: Operator, uow: Uow) -> Evaluatio
 
 @router.post("/evaluations/{case_id}/decision", response_model=DecisionView)
 async def decide(case_id: uuid.UUID, body: DecisionBody, operator: Operator, uow: Uow) -> DecisionView:
-    """Finalise the outcome once every assigned juror has scored; emits AwardDecidedV1."""
+    """Decide once every assigned juror has scored; emits AwardDecidedV1 (embargoed until the results are
+    published). Deciding again before publication replaces the decision; after it, 409 ``results_published``."""
     decided = await workflow.decide(
         uow=uow,
         case_id=case_id,

@@ -39,7 +39,8 @@ DEFAULT_CRITERIA: tuple[Criterion, ...] = QUALITY_INNOVATION_AWARD_CRITERIA
 
 class EvaluationStatus(StrEnum):
     OPEN = "open"
-    DECIDED = "decided"
+    DECIDED = "decided"  # the jury's decision, embargoed: only jurors and operators know it
+    PUBLISHED = "published"  # the call's results are out: the decision is final and the submitter knows it
     WITHDRAWN = "withdrawn"
 
 
@@ -48,6 +49,7 @@ class EvaluationAction(StrEnum):
     SCORE = "score"
     DECLARE_CONFLICT = "declare_conflict"
     DECIDE = "decide"
+    PUBLISH = "publish"
     WITHDRAW = "withdraw"
 
 
@@ -56,10 +58,26 @@ class EvaluationAction(StrEnum):
 
 
 class InvalidTransition(Conflict):
-    def __init__(self, status: EvaluationStatus, action: EvaluationAction) -> None:
-        super().__init__(f"cannot {action.value.replace('_', ' ')}: the evaluation is {status.value}")
+    def __init__(
+        self, status: EvaluationStatus, action: EvaluationAction, message: str | None = None, error: str | None = None
+    ) -> None:
+        super().__init__(
+            message or f"cannot {action.value.replace('_', ' ')}: the evaluation is {status.value}", error=error
+        )
         self.status = status
         self.action = action
+
+
+class ResultsPublished(InvalidTransition):
+    """A decision asked for after the call's results went out: what was announced stands."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            EvaluationStatus.PUBLISHED,
+            EvaluationAction.DECIDE,
+            "cannot decide: the results of this case are published, and a published decision can no longer change",
+            error="results_published",
+        )
 
 
 def transition(status: EvaluationStatus, action: EvaluationAction) -> EvaluationStatus:
@@ -70,10 +88,19 @@ def transition(status: EvaluationStatus, action: EvaluationAction) -> Evaluation
             EvaluationAction.ASSIGN | EvaluationAction.SCORE | EvaluationAction.DECLARE_CONFLICT,
         ):
             return EvaluationStatus.OPEN
-        case EvaluationStatus.OPEN, EvaluationAction.DECIDE:
+        # Until publication a decision may be taken again: the new one replaces it.
+        case EvaluationStatus.OPEN | EvaluationStatus.DECIDED, EvaluationAction.DECIDE:
             return EvaluationStatus.DECIDED
-        # A submitter may withdraw until results are out; a decided case is withdrawn too (not published).
-        case EvaluationStatus.OPEN | EvaluationStatus.DECIDED, EvaluationAction.WITHDRAW:
+        case EvaluationStatus.PUBLISHED, EvaluationAction.DECIDE:
+            raise ResultsPublished()
+        case EvaluationStatus.DECIDED, EvaluationAction.PUBLISH:
+            return EvaluationStatus.PUBLISHED
+        # A submitter may withdraw until results are out (intake refuses later). A withdrawal already on its way
+        # when the results went out still closes the evaluation; the published result was announced all the same.
+        case (
+            EvaluationStatus.OPEN | EvaluationStatus.DECIDED | EvaluationStatus.PUBLISHED,
+            EvaluationAction.WITHDRAW,
+        ):
             return EvaluationStatus.WITHDRAWN
         case _:
             raise InvalidTransition(status, action)

@@ -397,10 +397,10 @@ class AwardsRepository:
     async def open_evaluations_of_call(self, call_id: uuid.UUID) -> list[Evaluation]:
         return await self._evaluations_of_call(call_id, EvaluationStatus.OPEN, "ORDER BY opened_at, case_id")
 
-    async def decided_unpublished(self, call_id: uuid.UUID) -> list[Evaluation]:
-        """The call's decided evaluations awaiting publication, locked for it."""
+    async def decided_evaluations_of_call(self, call_id: uuid.UUID) -> list[Evaluation]:
+        """The call's decided evaluations (awaiting publication), locked for it."""
         return await self._evaluations_of_call(
-            call_id, EvaluationStatus.DECIDED, "AND published_at IS NULL ORDER BY decided_at, case_id FOR UPDATE"
+            call_id, EvaluationStatus.DECIDED, "ORDER BY decided_at, case_id FOR UPDATE"
         )
 
     async def _evaluations_of_call(self, call_id: uuid.UUID, status: EvaluationStatus, rest: str) -> list[Evaluation]:
@@ -440,9 +440,11 @@ class AwardsRepository:
         assert row is not None
         return _evaluation(row)
 
-    async def mark_published(self, case_ids: Sequence[uuid.UUID]) -> None:
+    async def mark_published(self, case_ids: Sequence[uuid.UUID], *, status: EvaluationStatus) -> None:
         await self._conn.execute(
-            "UPDATE evaluations SET published_at = now() WHERE case_id = ANY($1::uuid[])", list(case_ids)
+            "UPDATE evaluations SET status = $2, published_at = now() WHERE case_id = ANY($1::uuid[])",
+            list(case_ids),
+            status.value,
         )
 
     async def mark_withdrawn(self, *, case_id: uuid.UUID, status: EvaluationStatus) -> None:

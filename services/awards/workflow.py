@@ -219,20 +219,27 @@ async def leaderboard(
 
 
 async def publish_results(*, uow: Uow, call_id: uuid.UUID) -> list[uuid.UUID]:
-    """Announce every decided, not yet published evaluation of the call (one ResultsPublishedV1 each)."""
+    """Release every decided evaluation of the call at once (one ResultsPublishedV1 each, with the jury's
+    feedback); from then on their decisions are final. Evaluations still open wait for a later publication."""
     with bind_event_context(case_id=None, correlation_id=uow.origin.correlation_id, call_id=str(call_id)):
         async with uow:
             await _known_call(uow.repo, call_id)
-            decided = await uow.repo.decided_unpublished(call_id)
+            # Exclusive call lock: a decision being taken (shared lock) commits before, or waits until after.
+            await uow.repo.lock_call(call_id)
+            decided = await uow.repo.decided_evaluations_of_call(call_id)
             for evaluation in decided:
+                domain.transition(evaluation.status, EvaluationAction.PUBLISH)  # decided → published
                 assert evaluation.outcome is not None
                 await uow.emit(
                     ResultsPublishedV1(
-                        case_id=evaluation.case_id, call_id=call_id, outcome=AwardOutcome(evaluation.outcome)
+                        case_id=evaluation.case_id,
+                        call_id=call_id,
+                        outcome=AwardOutcome(evaluation.outcome),
+                        feedback=evaluation.feedback or "",
                     )
                 )
             published = [e.case_id for e in decided]
-            await uow.repo.mark_published(published)
+            await uow.repo.mark_published(published, status=EvaluationStatus.PUBLISHED)
             await uow.commit()
         log.info("results published", cases=len(published))
     return published
@@ -272,7 +279,11 @@ async def evaluation_detail(*, uow: Uow, case_id: uuid.UUID) -> EvaluationDetail
 
 
 async def decide(*, uow: Uow, case_id: uuid.UUID, outcome: AwardOutcome, feedback: str, operator_id: str) -> Evaluation:
-    """Finalise the outcome once every assigned juror has scored; emits AwardDecidedV1. Returns the decided record."""
+    """Decide the outcome once every assigned juror has scored; emits AwardDecidedV1. Returns the decided record.
+
+    Until the call's results are published a new decision replaces the last (outcome, feedback and the standing
+    taken again) and is announced again; after publication it is refused.
+    """
     with bind_event_context(case_id=str(case_id), correlation_id=uow.origin.correlation_id):
         async with uow:
             repo = uow.repo
@@ -301,7 +312,13 @@ async def decide(*, uow: Uow, case_id: uuid.UUID, outcome: AwardOutcome, feedbac
                 )
             )
             await uow.commit()
-        log.info("award decided", outcome=outcome.value, weighted_score=weighted, rank_in_category=rank)
+        log.info(
+            "award decided",
+            outcome=outcome.value,
+            weighted_score=weighted,
+            rank_in_category=rank,
+            replaces=evaluation.outcome,
+        )
     return decided
 
 
@@ -427,7 +444,7 @@ async def withdraw_evaluation(*, uow: Uow, withdrawal: CaseWithdrawnV1) -> None:
             # Nothing to undo (already withdrawn): a domain no-op, not a failure worth dead-lettering.
             log.info("withdrawal ignored", reason=str(exc))
             return
-        if evaluation.published_at is not None:
+        if evaluation.status is EvaluationStatus.PUBLISHED:
             log.warning("case withdrawn after its result was published; marked withdrawn anyway")
         await repo.mark_withdrawn(case_id=withdrawal.case_id, status=new_status)
         await uow.commit()

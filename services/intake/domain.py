@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
@@ -35,7 +35,7 @@ from shared.events import (
     criteria_problems,
 )
 from shared.feedback import OPEN, PointState, PointStatus
-from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
+from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple, Role
 
 # --------------------------------------------------------------------------- refusals
 
@@ -229,12 +229,15 @@ class CaseStatus(StrEnum):
     REVISED = "revised"
     NOMINATED = "nominated"
     IN_EVALUATION = "in_evaluation"
-    DECIDED = "decided"
+    DECIDED = "decided"  # the jury has decided; embargoed: its submitter still sees in_evaluation
+    PUBLISHED = "published"  # the call's results are out: the submitter sees the outcome and feedback
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
 
 
-FINAL_STATUSES = frozenset({CaseStatus.DECIDED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN})
+# A decided case is not final: the decision may still change, and its submitter may still withdraw it (they
+# cannot know it is decided, so nothing they do may behave differently than for a case in evaluation).
+FINAL_STATUSES = frozenset({CaseStatus.PUBLISHED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN})
 
 # How far along a status is. A case never moves to a lower phase: an event that would do so
 # arrived late (topics are ordered per case, but review and awards are two topics).
@@ -245,9 +248,11 @@ _PHASE = {
     CaseStatus.REVISED: 0,
     CaseStatus.NOMINATED: 1,
     CaseStatus.IN_EVALUATION: 2,
-    CaseStatus.DECIDED: 3,
     CaseStatus.REJECTED: 3,
     CaseStatus.WITHDRAWN: 3,
+    # Not final, yet past review: only award events move a decided case on.
+    CaseStatus.DECIDED: 4,
+    CaseStatus.PUBLISHED: 5,
 }
 
 
@@ -255,18 +260,23 @@ class TransitionRefused(Conflict):
     """A submitter action the case's status does not allow."""
 
 
+# Only a case's submitter revises or withdraws it, so a refusal names the status as they see it.
+
+
 def ensure_revisable(status: CaseStatus) -> None:
     if status is not CaseStatus.CHANGES_REQUESTED:
+        shown = shown_status(Viewer.SUBMITTER, status)
         raise TransitionRefused(
             error="not_revisable",
-            message=f"the case can be revised only when changes are requested; its status is {status.value!r}",
+            message=f"the case can be revised only when changes are requested; its status is {shown.value!r}",
         )
 
 
 def ensure_withdrawable(status: CaseStatus) -> None:
     if status in FINAL_STATUSES:
+        shown = shown_status(Viewer.SUBMITTER, status)
         raise TransitionRefused(
-            error="not_withdrawable", message=f"the case can no longer be withdrawn; its status is {status.value!r}"
+            error="not_withdrawable", message=f"the case can no longer be withdrawn; its status is {shown.value!r}"
         )
 
 
@@ -338,6 +348,65 @@ class StoredCase:
     @property
     def revision(self) -> int:
         return self.snapshot.revision
+
+
+# --------------------------------------------------------------------------- the embargo: who sees what
+
+
+class Viewer(StrEnum):
+    """Whom a case is shown to: its submitter (the owner), or an operator (everything, always)."""
+
+    SUBMITTER = "submitter"
+    OPERATOR = "operator"
+
+
+def viewer_of(roles: Collection[Role]) -> Viewer:
+    """An operator sees a case as an operator; anyone else who may see it at all is its submitter."""
+    return Viewer.OPERATOR if Role.OPERATOR in roles else Viewer.SUBMITTER
+
+
+# The timeline entries a submitter never sees: the jury's decision carries score and rank, and before
+# publication the outcome itself. The released result is the results_published entry.
+SUBMITTER_HIDDEN_ENTRIES = frozenset({TimelineKind.DECIDED})
+
+
+def shown_status(viewer: Viewer, status: CaseStatus) -> CaseStatus:
+    """The status ``viewer`` is shown for a case whose status is ``status``."""
+    match viewer, status:
+        case Viewer.SUBMITTER, CaseStatus.DECIDED:
+            return CaseStatus.IN_EVALUATION  # until the call's results are published
+        case _:
+            return status
+
+
+def statuses_shown_as(viewer: Viewer, status: CaseStatus) -> frozenset[CaseStatus]:
+    """The statuses ``viewer`` is shown as ``status`` (the inverse of ``shown_status``, for filtering lists)."""
+    return frozenset(s for s in CaseStatus if shown_status(viewer, s) is status)
+
+
+def seen_by(
+    viewer: Viewer, case: StoredCase, timeline: Sequence[TimelineItem] = ()
+) -> tuple[StoredCase, list[TimelineItem]]:
+    """What ``viewer`` may see of a case and its timeline: the embargo on the jury's decision.
+
+    Operators see everything. A submitter sees no outcome, feedback, score or rank and no ``decided`` status
+    until the call's results are published (the case reads ``in_evaluation`` until then), and then the
+    outcome and the jury's feedback as published; the decision entries of the timeline (with score and rank)
+    never.
+    """
+    match viewer:
+        case Viewer.OPERATOR:
+            return case, list(timeline)
+        case Viewer.SUBMITTER:
+            released = case.progress.status is CaseStatus.PUBLISHED
+            progress = replace(
+                case.progress,
+                status=shown_status(viewer, case.progress.status),
+                outcome=case.progress.outcome if released else None,
+                feedback=case.progress.feedback if released else None,
+            )
+            visible = [item for item in timeline if item.kind not in SUBMITTER_HIDDEN_ENTRIES]
+            return replace(case, progress=progress), visible
 
 
 # --------------------------------------------------------------------------- submitter commands
@@ -631,9 +700,7 @@ class Transition:
 
 def _move(current: CaseProgress, proposed: CaseProgress, *, iteration: int | None) -> tuple[CaseProgress, bool]:
     """Accept ``proposed`` unless it would move the case back (a stale, out-of-order event)."""
-    if current.status in FINAL_STATUSES and not (
-        current.status is CaseStatus.DECIDED and proposed.status is CaseStatus.DECIDED
-    ):
+    if current.status in FINAL_STATUSES:
         return current, False
     if _PHASE[proposed.status] < _PHASE[current.status]:
         return current, False
@@ -707,6 +774,7 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
                 {"criteria": [c.key for c in criteria], "jurors": len(juror_ids)},
             )
             progress, applied = _move(current, proposed, iteration=None)
+        # Embargoed until publication (seen_by): a later decision before then replaces this one.
         case AwardDecidedV1(outcome=outcome, feedback=feedback, weighted_score=score, rank_in_category=rank):
             proposed = replace(current, status=CaseStatus.DECIDED, outcome=outcome, feedback=feedback)
             entry = TimelineEntry(
@@ -716,9 +784,16 @@ def apply_event(current: CaseProgress, payload: EventPayload) -> Transition:
                 {"outcome": outcome.value, "feedback": feedback, "weighted_score": score, "rank_in_category": rank},
             )
             progress, applied = _move(current, proposed, iteration=None)
-        case ResultsPublishedV1(outcome=outcome):
-            entry = TimelineEntry(TimelineKind.RESULTS_PUBLISHED, "Results published", None, {"outcome": outcome.value})
-            progress, applied = current, True
+        # The released result: what the submitter learns, from the event that releases it.
+        case ResultsPublishedV1(outcome=outcome, feedback=feedback):
+            proposed = replace(current, status=CaseStatus.PUBLISHED, outcome=outcome, feedback=feedback)
+            entry = TimelineEntry(
+                TimelineKind.RESULTS_PUBLISHED,
+                f"Results published: {outcome.value.replace('_', ' ')}",
+                None,
+                {"outcome": outcome.value, "feedback": feedback},
+            )
+            progress, applied = _move(current, proposed, iteration=None)
         case _:
             raise ValueError(f"intake does not track {payload.event_type}")
     return Transition(progress=progress, entry=entry, applied=applied)

@@ -7,7 +7,7 @@ title index in the migration is the one exception).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -330,17 +330,17 @@ class IntakeRepository:
         *,
         submitter_id: str | None,
         call_id: uuid.UUID | None,
-        status: CaseStatus | None,
+        statuses: Collection[CaseStatus] | None,
         limit: int,
         offset: int,
     ) -> tuple[list[StoredCase], int]:
-        """Cases, newest first; ``submitter_id`` None means everyone's (operators)."""
+        """Cases, newest first; ``submitter_id`` None means everyone's (operators), ``statuses`` None any status."""
         where = """
             WHERE ($1::text IS NULL OR submitter_id = $1)
               AND ($2::uuid IS NULL OR call_id = $2)
-              AND ($3::text IS NULL OR status = $3)
+              AND ($3::text[] IS NULL OR status = ANY($3::text[]))
         """
-        args = (submitter_id, call_id, status.value if status else None)
+        args = (submitter_id, call_id, sorted(s.value for s in statuses) if statuses is not None else None)
         total = await self._conn.fetchval(f"SELECT count(*) FROM cases {where}", *args)  # noqa: S608
         rows = await self._conn.fetch(
             f"SELECT {_CASE_COLUMNS} FROM cases {where} ORDER BY created_at DESC, id LIMIT $4 OFFSET $5",  # noqa: S608

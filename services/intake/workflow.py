@@ -27,6 +27,7 @@ from services.intake.domain import (
     StoredCase,
     TimelineItem,
     TrackedEvent,
+    Viewer,
 )
 from services.intake.repository import DuplicateIdempotencyKey, DuplicateTitle, IntakeRepository
 from shared.auth import Principal
@@ -61,8 +62,10 @@ def _now() -> datetime:
 # --------------------------------------------------------------------------- steps shared by the use cases
 
 
-async def _detail(repo: IntakeRepository, case: StoredCase) -> CaseDetail:
-    return CaseDetail(case, await repo.timeline(case.id))
+async def _detail(repo: IntakeRepository, case: StoredCase, viewer: Viewer) -> CaseDetail:
+    """The case and its timeline as ``viewer`` may see them (domain.seen_by: the embargo on decisions)."""
+    shown, timeline = domain.seen_by(viewer, case, await repo.timeline(case.id))
+    return CaseDetail(shown, timeline)
 
 
 async def _visible_case(repo: IntakeRepository, *, case_id: uuid.UUID, viewer: Principal) -> StoredCase:
@@ -92,7 +95,7 @@ async def _replay(repo: IntakeRepository, *, submitter_id: str, key: str, finger
         return None
     domain.ensure_same_request(earlier, fingerprint=fingerprint, key=key)
     log.info("idempotent retry; returning the original case", original_case_id=str(earlier.id))
-    return Submission(await _detail(repo, earlier), replayed=True)
+    return Submission(await _detail(repo, earlier, Viewer.SUBMITTER), replayed=True)
 
 
 async def _ensure_title_free(
@@ -243,7 +246,7 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
                 raise
             await repo.add_timeline_entry(case_id=case.id, entry=domain.submitted_entry(call_title=call.title))
             await uow.emit(CaseSubmittedV1(case=snapshot))
-            detail = await _detail(repo, case)
+            detail = await _detail(repo, case, Viewer.SUBMITTER)
             await uow.commit()
         log.info("case submitted", call_id=str(call.id))
     return Submission(detail, replayed=False)
@@ -258,17 +261,21 @@ async def list_cases(
     limit: int,
     offset: int,
 ) -> tuple[list[StoredCase], int]:
-    # Operators see every case; a submitter only their own.
-    submitter_id = None if viewer.has(Role.OPERATOR) else viewer.user_id
+    # Operators see every case; a submitter only their own, and filtered by the status they are shown.
+    seen_as = domain.viewer_of(viewer.roles)
+    submitter_id = None if seen_as is Viewer.OPERATOR else viewer.user_id
+    statuses = domain.statuses_shown_as(seen_as, status) if status is not None else None
     async with uow:
-        return await uow.repo.list_cases(
-            submitter_id=submitter_id, call_id=call_id, status=status, limit=limit, offset=offset
+        cases, total = await uow.repo.list_cases(
+            submitter_id=submitter_id, call_id=call_id, statuses=statuses, limit=limit, offset=offset
         )
+    return [domain.seen_by(seen_as, case)[0] for case in cases], total
 
 
 async def get_case(*, uow: Uow, case_id: uuid.UUID, viewer: Principal) -> CaseDetail:
     async with uow:
-        return await _detail(uow.repo, await _visible_case(uow.repo, case_id=case_id, viewer=viewer))
+        case = await _visible_case(uow.repo, case_id=case_id, viewer=viewer)
+        return await _detail(uow.repo, case, domain.viewer_of(viewer.roles))
 
 
 async def case_feedback(*, uow: Uow, case_id: uuid.UUID, viewer: Principal) -> list[FeedbackPoint]:
@@ -307,7 +314,7 @@ async def revise_case(*, uow: Uow, case_id: uuid.UUID, revision: Revision, submi
             await repo.mark_points_addressed(case_id=case.id, point_ids=revision.addresses, revision=snapshot.revision)
             addressed = list(revision.addresses)
             await uow.emit(CaseRevisedV1(case=snapshot, change_note=revision.change_note, addressed_points=addressed))
-            detail = await _detail(repo, revised)
+            detail = await _detail(repo, revised, Viewer.SUBMITTER)
             await uow.commit()
         log.info("case revised", revision=snapshot.revision)
     return detail
@@ -325,7 +332,7 @@ async def withdraw_case(*, uow: Uow, case_id: uuid.UUID, reason: str, submitter_
             )
             await repo.add_timeline_entry(case_id=case.id, entry=domain.withdrawn_entry(reason=reason))
             await uow.emit(CaseWithdrawnV1(case_id=case.id, call_id=case.snapshot.call_id, reason=reason))
-            detail = await _detail(repo, withdrawn)
+            detail = await _detail(repo, withdrawn, Viewer.SUBMITTER)
             await uow.commit()
         log.info("case withdrawn")
     return detail

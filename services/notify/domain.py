@@ -38,9 +38,21 @@ CONSUMED_EVENTS: tuple[type[EventPayload], ...] = tuple(
 )
 CONSUMED_EVENT_TYPES: frozenset[str] = frozenset(p.event_type for p in CONSUMED_EVENTS)
 
+# Events whose content is embargoed (docs/design.md, "The embargo"): the jury's decision, with outcome, score,
+# rank and feedback, is for operators and jurors only. A webhook is a channel out of Kipinä (an agency's
+# system), so these are never delivered to one, before publication or after: the result a webhook gets is
+# kipina.award.results_published.v1, which carries what was released.
+EMBARGOED_EVENT_TYPES: frozenset[str] = frozenset({AwardDecidedV1.event_type})
+WEBHOOK_EVENT_TYPES: frozenset[str] = CONSUMED_EVENT_TYPES - EMBARGOED_EVENT_TYPES
+
 
 def unknown_event_types(event_types: Iterable[str]) -> list[str]:
     return [t for t in event_types if t not in CONSUMED_EVENT_TYPES]
+
+
+def embargoed_event_types(event_types: Iterable[str]) -> list[str]:
+    """The types among ``event_types`` that no webhook may subscribe to."""
+    return [t for t in event_types if t in EMBARGOED_EVENT_TYPES]
 
 
 class Template(StrEnum):
@@ -184,10 +196,11 @@ def what_to_tell(payload: EventPayload) -> tuple[Template, Audience, dict[str, A
             return Template.CASE_NOMINATED, Audience.SUBMITTER_AND_TEAM, {"comment": payload.comment}
         case EvaluationOpenedV1():
             return Template.EVALUATION_OPENED, Audience.SUBMITTER, {}
+        # Embargoed: the case's people hear nothing until the results are published (ResultsPublishedV1).
         case AwardDecidedV1():
             return (
                 Template.AWARD_DECIDED,
-                Audience.EVERYONE,
+                Audience.OPERATORS,
                 {
                     "outcome": str(payload.outcome),
                     "weighted_score": payload.weighted_score,
@@ -195,8 +208,13 @@ def what_to_tell(payload: EventPayload) -> tuple[Template, Audience, dict[str, A
                     "feedback_text": payload.feedback,
                 },
             )
+        # The released result: each of the case's people learns its outcome and the jury's feedback.
         case ResultsPublishedV1():
-            return Template.RESULTS_PUBLISHED, Audience.EVERYONE, {"outcome": str(payload.outcome)}
+            return (
+                Template.RESULTS_PUBLISHED,
+                Audience.EVERYONE,
+                {"outcome": str(payload.outcome), "feedback_text": payload.feedback},
+            )
         case IterationEscalatedV1():
             return (
                 Template.ITERATION_ESCALATED,
@@ -225,7 +243,9 @@ def plan_notices(payload: EventPayload, directory: Directory, *, operator_emails
 
 
 def wants_event(subscribed_types: Collection[str], event_type: str) -> bool:
-    """A webhook subscription with no types gets every event."""
+    """A webhook subscription with no types gets every event but the embargoed ones, which no webhook gets."""
+    if event_type in EMBARGOED_EVENT_TYPES:
+        return False
     return not subscribed_types or event_type in subscribed_types
 
 

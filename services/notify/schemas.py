@@ -7,7 +7,13 @@ from datetime import datetime
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-from services.notify.domain import CONSUMED_EVENT_TYPES, DeliveryStatus, unknown_event_types
+from services.notify.domain import (
+    WEBHOOK_EVENT_TYPES,
+    DeliveryStatus,
+    embargoed_event_types,
+    unknown_event_types,
+)
+from shared.events import ResultsPublishedV1
 from shared.vocabulary import Channel
 
 
@@ -46,14 +52,24 @@ class WebhookBody(BaseModel):
 
     url: AnyHttpUrl = Field(description="http(s) endpoint that receives CloudEvents")
     secret: str = Field(min_length=16, max_length=256, description="HMAC-SHA256 key for X-Kipina-Signature")
-    event_types: list[str] = Field(default=[], max_length=50, description="CloudEvent types; empty = all")
+    event_types: list[str] = Field(
+        default=[],
+        max_length=50,
+        description="CloudEvent types; empty = all but the embargoed kipina.award.decided.v1, which no webhook gets",
+    )
 
     @field_validator("event_types")
     @classmethod
     def known_types(cls, value: list[str]) -> list[str]:
         unknown = unknown_event_types(value)
         if unknown:
-            raise ValueError(f"unknown event types {unknown}; known: {sorted(CONSUMED_EVENT_TYPES)}")
+            raise ValueError(f"unknown event types {unknown}; known: {sorted(WEBHOOK_EVENT_TYPES)}")
+        embargoed = embargoed_event_types(value)
+        if embargoed:
+            raise ValueError(
+                f"{', '.join(embargoed)} is embargoed and never delivered to webhooks (the jury's decision stays "
+                f"inside Kipinä); subscribe to {ResultsPublishedV1.event_type} for the published results"
+            )
         return sorted(set(value))
 
 

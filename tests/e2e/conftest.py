@@ -17,7 +17,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from deploy.stack import SERVICES, service_env, start_service, stop_process, wait_ready
+from tests.support import webhooks
 from tests.support.infra import database_env_name, own_database, reset_database, unique_group
+from tests.support.webhooks import WebhookReceiver
+
+OPERATOR_EMAIL = "operator@kipina.example"  # the operators notify tells (of escalations and award decisions)
 
 
 def free_port() -> int:
@@ -40,6 +44,13 @@ class Mailbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
+
+
+@pytest.fixture(scope="package")
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    """A local endpoint for notify's webhook POSTs (an agency's system, as far as Kipinä can tell)."""
+    async with webhooks.webhook_receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +81,8 @@ class Stack:
         return self.logs[service].read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")  # stopped after the e2e module: later tests must not share the broker with it
+# One stack for the e2e package, stopped after it: later tests must not share the broker with it.
+@pytest.fixture(scope="package")
 async def stack(
     infra_env: dict[str, str], smtp_sink: tuple[Mailbox, int], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
@@ -83,6 +95,7 @@ async def stack(
     base["KIPINA_NOTIFY_SMTP_HOST"] = "127.0.0.1"
     base["KIPINA_NOTIFY_SMTP_PORT"] = str(smtp_port)
     base["KIPINA_NOTIFY_DELIVERY_POLL_S"] = "0.2"
+    base["KIPINA_NOTIFY_OPERATOR_EMAILS"] = OPERATOR_EMAIL
     env = service_env(base)
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     stack = Stack(

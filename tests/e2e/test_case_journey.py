@@ -15,48 +15,19 @@ import httpx
 import pytest
 
 from deploy import demo
+from tests.e2e.steps import JUROR_A, JUROR_B, OPERATOR, REVIEWER, claim_task_of, ok
 from tests.support.harness import auth, eventually
 
 pytestmark = pytest.mark.e2e
 
-OPERATOR = auth("operator", user="op-1", org="org-ops")
 SUBMITTER_EMAIL = "saara@example-city.fi"
 SUBMITTER = auth("submitter", user="sub-e2e", org="org-city", lang="fi", email=SUBMITTER_EMAIL, name="Saara")
-REVIEWER = auth("reviewer", user="rev-1", org="org-review")
 SAME_ORG_REVIEWER = auth("reviewer", user="rev-city", org="org-city")
-JUROR_A = auth("juror", user="juror-a", org="org-jury-a")
-JUROR_B = auth("juror", user="juror-b", org="org-jury-b")
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.text}"
-    return response.json() if response.content else None
 
 
 async def case_status(http: httpx.AsyncClient, intake: str, case_id: str, wanted: str) -> dict[str, Any] | None:
     case = ok(await http.get(f"{intake}/cases/{case_id}", headers=SUBMITTER))
     return case if case["status"] == wanted else None
-
-
-async def claim_task_of(http: httpx.AsyncClient, review: str, case_id: str) -> dict[str, Any]:
-    """Claim review tasks until this case's comes up (the queue may be shared); then release the others."""
-    held: list[str] = []
-
-    async def claim() -> dict[str, Any] | None:
-        response = await http.post(f"{review}/tasks/claim", headers=REVIEWER)
-        if response.status_code == 204:
-            return None
-        task = ok(response)
-        if task["case_id"] == case_id:
-            return task
-        held.append(task["task_id"])
-        return None
-
-    try:
-        return await eventually(claim, timeout=60, what=f"a review task for case {case_id}")
-    finally:
-        for task_id in held:
-            ok(await http.post(f"{review}/tasks/{task_id}/release", headers=REVIEWER))
 
 
 async def assert_never_offered(http: httpx.AsyncClient, review: str, case_id: str, reviewer: dict[str, str]) -> None:
@@ -279,9 +250,17 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         )
         assert decision["weighted_score"] == pytest.approx(4.5)
 
-        # Intake shows the final status and the whole story.
-        final = await eventually(lambda: case_status(http, intake, case_id, "decided"), timeout=60, what="decided")
+        # The operator publishes the call's results: the submitter learns the outcome and the jury's feedback
+        # (tests/e2e/test_results_embargo.py: nothing of it before).
+        assert ok(await http.post(f"{awards}/calls/{call['id']}/results/publish", headers=OPERATOR)) == {
+            "call_id": call["id"],
+            "published": [case_id],
+        }
+
+        # Intake shows the final status and the whole story, as the submitter may see it.
+        final = await eventually(lambda: case_status(http, intake, case_id, "published"), timeout=60, what="published")
         assert final["outcome"] == "award_winner"
+        assert final["feedback"] == "A clear, measurable improvement for residents."
         assert final["revision"] == 2
         kinds = [entry["kind"] for entry in final["timeline"]]
         expected = [
@@ -292,7 +271,7 @@ async def test_case_travels_through_all_four_services(stack) -> None:
             "iteration_opened",
             "nominated",
             "evaluation_opened",
-            "decided",
+            "results_published",
         ]
         assert [k for k in kinds if k in expected] == expected, kinds
 
@@ -307,14 +286,22 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         received = await eventually(all_mails, timeout=60, what="the submitter's emails")
         templates = sorted(str(m["X-Kipina-Template"]) for m in received)
         assert templates == sorted(
-            ["case_submitted", "changes_requested", "case_nominated", "evaluation_opened", "award_decided"]
+            ["case_submitted", "changes_requested", "case_nominated", "evaluation_opened", "results_published"]
         ), templates
-        decided_mail = next(m for m in received if m["X-Kipina-Template"] == "award_decided")
-        text = decided_mail.get_content()
+        results_mail = next(m for m in received if m["X-Kipina-Template"] == "results_published")
+        text = results_mail.get_content()
+        assert "palkinnon voittaja" in text
         assert "A clear, measurable improvement for residents." in text
         assert "Chatbot for building permits" in text
-        # The team heard about the decision too, and each delivery is logged in notify.
-        assert any(m["X-Kipina-Case-Id"] == case_id for m in stack.mailbox.to("tiina@example-city.fi"))
+
+        # The team heard about the result too, and each delivery is logged in notify.
+        async def team_told() -> bool:
+            return any(
+                m["X-Kipina-Case-Id"] == case_id and m["X-Kipina-Template"] == "results_published"
+                for m in stack.mailbox.to("tiina@example-city.fi")
+            )
+
+        await eventually(team_told, timeout=60, what="the team's results email")
         deliveries = ok(await http.get(f"{notify}/cases/{case_id}/deliveries", headers=OPERATOR))
         delivered = [d for d in deliveries["items"] if d["channel"] == "email" and d["status"] == "delivered"]
         assert len(delivered) >= 5

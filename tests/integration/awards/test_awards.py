@@ -279,13 +279,27 @@ async def test_nomination_to_decision_and_results(client: httpx.AsyncClient, boo
         assert decided.data["rank_in_category"] == 1
         assert decided.data["feedback"] == decision["feedback"]
 
-        # Decided once only; scoring closed.
-        response = await client.post(f"/evaluations/{case_id}/decision", json=decision, headers=OPERATOR)
-        assert response.status_code == 409
+        # Until publication the decision may change: the new one replaces it and is announced again.
+        changed = {"outcome": "prize_winner", "feedback": "On reflection: a prize for its measurable results."}
+        response = await client.post(f"/evaluations/{case_id}/decision", json=changed, headers=OPERATOR)
+        assert response.status_code == 200, response.text
+        assert response.json()["outcome"] == "prize_winner" and response.json()["rank_in_category"] == 1
+        detail = (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()
+        assert detail["status"] == "decided" and detail["decision"]["feedback"] == changed["feedback"]
+
+        async def decided_twice() -> list[CloudEvent] | None:
+            found = awards_topic.events(subject=str(case_id), event_type="kipina.award.decided.v1")
+            return found if len(found) == 2 else None
+
+        first, second = await eventually(decided_twice, timeout=30, what="the changed AwardDecidedV1")
+        assert (first.id, first.data["outcome"]) == (decided.id, "award_winner")
+        assert second.data["outcome"] == "prize_winner" and second.data["feedback"] == changed["feedback"]
+
+        # Scoring stays closed.
         response = await client.put(f"/evaluations/{case_id}/scores", json=score_body(1), headers=juror("j-b"))
         assert response.status_code == 409
 
-        # Results: published once.
+        # Results: published once, with the decision as it stands and the jury's feedback.
         response = await client.post(f"/calls/{call_id}/results/publish", headers=OPERATOR)
         assert response.status_code == 200 and response.json()["published"] == [str(case_id)]
         response = await client.post(f"/calls/{call_id}/results/publish", headers=OPERATOR)
@@ -295,10 +309,73 @@ async def test_nomination_to_decision_and_results(client: httpx.AsyncClient, boo
             return awards_topic.events(subject=str(case_id), event_type="kipina.award.results_published.v1")
 
         (published,) = await eventually(published_event, timeout=30, what="ResultsPublishedV1")
-        assert published.data["outcome"] == "award_winner"
+        assert published.data["outcome"] == "prize_winner"
+        assert published.data["feedback"] == changed["feedback"]
+        assert "weighted_score" not in published.data and "rank_in_category" not in published.data
 
-    listing = (await client.get(f"/evaluations?call_id={call_id}&status=decided", headers=OPERATOR)).json()
+        # Published, the decision is final.
+        response = await client.post(f"/evaluations/{case_id}/decision", json=decision, headers=OPERATOR)
+        assert response.status_code == 409
+        assert response.json()["error"] == "results_published"
+        assert "results of this case are published" in response.json()["message"]
+        detail = (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()
+        assert detail["status"] == "published" and detail["published_at"] is not None
+        assert detail["decision"]["outcome"] == "prize_winner"
+
+    listing = (await client.get(f"/evaluations?call_id={call_id}&status=published", headers=OPERATOR)).json()
     assert listing["total"] == 1 and listing["items"][0]["case"]["case_id"] == str(case_id)
+    listing = (await client.get(f"/evaluations?call_id={call_id}&status=decided", headers=OPERATOR)).json()
+    assert listing["total"] == 0
+
+
+async def test_publication_releases_every_decided_case_of_the_call_at_once(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    call_id, other_call = uuid.uuid4(), uuid.uuid4()
+    jurors = [{"user_id": f"p-{i}", "name": f"P{i}", "organisation_id": f"org-p{i}"} for i in (1, 2)]
+    await set_jury(client, call_id, jurors)
+    await set_jury(client, other_call, jurors)
+    first, _ = await nominate(client, bootstrap, call_id, org="org-x", title="First")
+    second, _ = await nominate(client, bootstrap, call_id, org="org-y", title="Second")
+    still_open, _ = await nominate(client, bootstrap, call_id, org="org-z", title="Still open")
+    elsewhere, _ = await nominate(client, bootstrap, other_call, org="org-x", title="Elsewhere")
+    for case_id in (first, second, elsewhere):
+        for who in ("p-1", "p-2"):
+            response = await client.put(f"/evaluations/{case_id}/scores", json=score_body(3), headers=juror(who))
+            assert response.status_code == 200, response.text
+        response = await client.post(
+            f"/evaluations/{case_id}/decision", json={"outcome": "finalist", "feedback": "fb"}, headers=OPERATOR
+        )
+        assert response.status_code == 200, response.text
+
+    async with watch(bootstrap, topics.AWARDS) as awards_topic:
+        response = await client.post(f"/calls/{call_id}/results/publish", headers=OPERATOR)
+        assert response.status_code == 200, response.text
+        assert sorted(response.json()["published"]) == sorted([str(first), str(second)])
+
+        async def both_published() -> list[CloudEvent] | None:
+            found = [
+                e
+                for e in awards_topic.events(event_type="kipina.award.results_published.v1")
+                if e.data["call_id"] == str(call_id)
+            ]
+            return found if len(found) == 2 else None
+
+        released = await eventually(both_published, timeout=30, what="ResultsPublishedV1 for both decided cases")
+        assert {e.subject for e in released} == {str(first), str(second)}
+    # Awards' own record of what it emitted (committed with the publication): nothing for the others.
+    for case_id in (still_open, elsewhere):
+        emitted = await db_value(
+            "SELECT count(*) FROM outbox WHERE message_key = $1 AND event_type = $2",
+            str(case_id),
+            "kipina.award.results_published.v1",
+        )
+        assert emitted == 0
+    statuses = {
+        c: (await client.get(f"/evaluations/{c}", headers=OPERATOR)).json()["status"]
+        for c in (first, second, still_open, elsewhere)
+    }
+    assert statuses == {first: "published", second: "published", still_open: "open", elsewhere: "decided"}
 
 
 async def test_custom_criteria_conflict_declaration_and_normalised_leaderboard(

@@ -18,8 +18,11 @@ from shared.events import (
     AwardDecidedV1,
     CaseSubmittedV1,
     ChangesRequestedV1,
+    Criterion,
+    EvaluationOpenedV1,
     FeedbackItem,
     IterationOpenedV1,
+    ResultsPublishedV1,
 )
 from shared.vocabulary import AwardOutcome, IsoStage
 from tests.integration.intake.helpers import (
@@ -569,3 +572,137 @@ async def test_events_for_unknown_cases_are_acked_and_final_cases_stay_final(
 
     # The withdrawn title is free again.
     await new_case(client, call["id"], title=case["title"])
+
+
+# --------------------------------------------------------------------------- the embargo on award decisions
+
+
+async def test_a_decision_reaches_the_submitter_only_when_the_results_are_published(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Connection
+) -> None:
+    call = await new_call(client)
+    case = await new_case(client, call["id"])
+    case_id, call_id = uuid.UUID(case["id"]), uuid.UUID(call["id"])
+    secret = "Strong evidence; the jury was unanimous."
+    await produce(
+        producer,
+        EvaluationOpenedV1(
+            case_id=case_id,
+            call_id=call_id,
+            criteria=[Criterion(key="novelty", name="Novelty", weight=1)],
+            juror_ids=[],
+        ),
+        case_id=case_id,
+    )
+    await produce(
+        producer,
+        AwardDecidedV1(
+            case_id=case_id,
+            call_id=call_id,
+            outcome=AwardOutcome.FINALIST,
+            weighted_score=4.25,
+            rank_in_category=3,
+            feedback=secret,
+        ),
+        case_id=case_id,
+    )
+    changed = await produce(
+        producer,
+        AwardDecidedV1(
+            case_id=case_id,
+            call_id=call_id,
+            outcome=AwardOutcome.AWARD_WINNER,
+            weighted_score=4.25,
+            rank_in_category=1,
+            feedback="Changed: the winner.",
+        ),
+        case_id=case_id,
+    )
+
+    async def handled(event_id: uuid.UUID) -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id))
+
+    await eventually(lambda: handled(changed.id), what="the changed decision to be handled")
+
+    # Operators see the decision as it stands, and both decisions in the timeline.
+    seen = (await client.get(f"/cases/{case_id}", headers=OPERATOR)).json()
+    assert (seen["status"], seen["outcome"], seen["feedback"]) == ("decided", "award_winner", "Changed: the winner.")
+    decisions = [t for t in seen["timeline"] if t["kind"] == AwardDecidedV1.event_type]
+    assert [d["details"]["outcome"] for d in decisions] == ["finalist", "award_winner"]
+    listed = await client.get("/cases", params={"call_id": str(call_id), "status": "decided"}, headers=OPERATOR)
+    assert [c["id"] for c in listed.json()["items"]] == [str(case_id)]
+
+    # The submitter sees a case in evaluation, by every route.
+    mine = await client.get(f"/cases/{case_id}", headers=ALICE)
+    assert mine.status_code == 200
+    body = mine.json()
+    assert (body["status"], body["outcome"], body["feedback"]) == ("in_evaluation", None, None)
+    assert [t["kind"] for t in body["timeline"]] == ["submitted", EvaluationOpenedV1.event_type]
+    for leak in ("decided", "finalist", "award_winner", secret, "Changed", "4.25", "rank_in_category"):
+        assert leak not in mine.text, leak
+    listing = await client.get("/cases", params={"call_id": str(call_id)}, headers=ALICE)
+    (item,) = listing.json()["items"]
+    assert (item["status"], item["outcome"], item["feedback"]) == ("in_evaluation", None, None)
+    assert "award_winner" not in listing.text and secret not in listing.text
+    by_status = await client.get("/cases", params={"call_id": str(call_id), "status": "in_evaluation"}, headers=ALICE)
+    assert [c["id"] for c in by_status.json()["items"]] == [str(case_id)]
+    by_status = await client.get("/cases", params={"call_id": str(call_id), "status": "decided"}, headers=ALICE)
+    assert by_status.json()["total"] == 0
+    refused = await client.post(f"/cases/{case_id}/revisions", json={"change_note": "x"}, headers=ALICE)
+    assert refused.status_code == 409
+    assert "'in_evaluation'" in refused.json()["message"] and "decided" not in refused.text
+
+    # Publication releases the outcome and the jury's feedback.
+    published = await produce(
+        producer,
+        ResultsPublishedV1(
+            case_id=case_id, call_id=call_id, outcome=AwardOutcome.AWARD_WINNER, feedback="Changed: the winner."
+        ),
+        case_id=case_id,
+    )
+    await eventually(lambda: handled(published.id), what="the publication to be handled")
+    released = (await client.get(f"/cases/{case_id}", headers=ALICE)).json()
+    assert (released["status"], released["outcome"], released["feedback"]) == (
+        "published",
+        "award_winner",
+        "Changed: the winner.",
+    )
+    assert [t["kind"] for t in released["timeline"]] == [
+        "submitted",
+        EvaluationOpenedV1.event_type,
+        ResultsPublishedV1.event_type,
+    ]
+    assert released["timeline"][-1]["details"] == {"outcome": "award_winner", "feedback": "Changed: the winner."}
+    assert secret not in str(released) and "4.25" not in str(released)  # the superseded decision, score, rank
+    assert (await client.get(f"/cases/{case_id}", headers=OPERATOR)).json()["status"] == "published"
+    refused = await client.post(f"/cases/{case_id}/withdraw", headers=ALICE)
+    assert refused.status_code == 409 and "'published'" in refused.json()["message"]
+
+
+async def test_a_submitter_may_withdraw_a_case_decided_under_embargo(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, db: asyncpg.Connection
+) -> None:
+    """Refusing would tell them it is decided; awards closes the evaluation, so it is never published."""
+    call = await new_call(client)
+    case = await new_case(client, call["id"])
+    case_id = uuid.UUID(case["id"])
+    decided = await produce(
+        producer,
+        AwardDecidedV1(
+            case_id=case_id,
+            call_id=uuid.UUID(call["id"]),
+            outcome=AwardOutcome.NOT_AWARDED,
+            weighted_score=1.0,
+            feedback="Not this time.",
+        ),
+        case_id=case_id,
+    )
+
+    async def handled() -> bool:
+        return bool(await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", decided.id))
+
+    await eventually(handled, what="the decision to be handled")
+    r = await client.post(f"/cases/{case_id}/withdraw", json={"reason": "merged"}, headers=ALICE)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["outcome"], r.json()["feedback"]) == ("withdrawn", None, None)
+    assert "Not this time." not in r.text and AwardDecidedV1.event_type not in r.text

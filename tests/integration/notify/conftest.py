@@ -7,7 +7,6 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -16,10 +15,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared import topics
 from shared.events import CONTENT_TYPE, EventPayload, new_event
-from tests.support import mail
+from tests.support import mail, webhooks
 from tests.support.harness import running_app
 from tests.support.infra import reset_database, unique_group
-from tests.support.mail import SmtpSink, free_port
+from tests.support.mail import SmtpSink
+from tests.support.webhooks import WebhookReceiver
 
 
 @pytest.fixture(scope="module")
@@ -28,39 +28,11 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
 
 
-@dataclass
-class WebhookReceiver:
-    port: int
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-
 @pytest.fixture(scope="module")
 async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     """A minimal HTTP/1.1 server that records POSTs and answers 204."""
-    receiver = WebhookReceiver(port=free_port())
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode().split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            receiver.requests.append((headers, body))
-            writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            await writer.drain()
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", receiver.port)
-    try:
+    async with webhooks.webhook_receiver() as receiver:
         yield receiver
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 @pytest.fixture(scope="module")

@@ -21,17 +21,13 @@ from shared.events import (
     Contact,
     EvaluationOpenedV1,
     Organisation,
+    ResultsPublishedV1,
 )
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
-from tests.integration.notify.conftest import (
-    NotifyTopic,
-    SmtpSink,
-    WebhookReceiver,
-    free_port,
-    notify_service,
-    produce,
-)
+from tests.integration.notify.conftest import NotifyTopic, notify_service, produce
 from tests.support.harness import auth, eventually
+from tests.support.mail import SmtpSink, free_port
+from tests.support.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -80,20 +76,32 @@ async def test_emails_feed_dedupe_and_webhooks(
     submitter = f"user-{uuid.uuid4().hex[:8]}"
     tag = case_id.hex[:8]
     async with notify_service(
-        infra_env, KIPINA_NOTIFY_SMTP_PORT=str(smtp_sink.port), KIPINA_NOTIFY_SMTP_HOST="127.0.0.1"
+        infra_env,
+        KIPINA_NOTIFY_SMTP_PORT=str(smtp_sink.port),
+        KIPINA_NOTIFY_SMTP_HOST="127.0.0.1",
+        KIPINA_NOTIFY_OPERATOR_EMAILS=f"ops-{tag}@example.org",
     ) as client:
         operator = auth("operator", user="op-1", org="org-ops")
 
-        # A webhook for award decisions only.
+        # Two webhooks: one for everything, one for published results only. None may have award decisions.
         secret = "s3cret-s3cret-s3cret"
         r = await client.post(
             "/webhooks",
             json={"url": webhook_receiver.url, "secret": secret, "event_types": ["kipina.award.decided.v1"]},
             headers=operator,
         )
-        assert r.status_code == 201, r.text
-        webhook = r.json()
-        assert "secret" not in webhook
+        assert r.status_code == 422, r.text
+        assert "kipina.award.decided.v1 is embargoed" in r.json()["message"]
+        webhooks = {}
+        for name, types in (("everything", []), ("results", ["kipina.award.results_published.v1"])):
+            r = await client.post(
+                "/webhooks",
+                json={"url": webhook_receiver.url, "secret": secret, "event_types": types},
+                headers=operator,
+            )
+            assert r.status_code == 201, r.text
+            webhooks[name] = r.json()
+            assert "secret" not in webhooks[name]
 
         # 1. submitted → the submitter hears in Finnish (the event comes with a trace of its own)
         started = datetime.now(UTC)
@@ -131,80 +139,111 @@ async def test_emails_feed_dedupe_and_webhooks(
         assert by_recipient[f"bjorn-{tag}@example.org"]["Subject"].startswith("Ändringar begärs")
 
         # 3. NotificationDeliveredV1 on kipina.notify.v1 (3 emails so far)
-        await eventually(
-            lambda: _async(len(notify_topic.for_case(case_id, DELIVERED)) >= 3), what="NotificationDeliveredV1 x3"
-        )
+        def emails_delivered_events() -> list[dict[str, Any]]:
+            return [e for e in notify_topic.for_case(case_id, DELIVERED) if e["data"]["channel"] == "email"]
+
+        await eventually(lambda: _async(len(emails_delivered_events()) >= 3), what="NotificationDeliveredV1 x3")
         delivered = notify_topic.for_case(case_id, DELIVERED)
-        assert {e["data"]["template"] for e in delivered} == {"case_submitted", "changes_requested"}
-        assert all(e["data"]["channel"] == "email" and e["data"]["attempts"] == 1 for e in delivered)
+        emails_delivered = emails_delivered_events()
+        assert {e["data"]["template"] for e in emails_delivered} == {"case_submitted", "changes_requested"}
+        assert all(e["data"]["attempts"] == 1 for e in delivered)
         assert any(e["causationid"] == str(event_id) for e in delivered)
         # The receipt's delivery joined the submission's trace: recorded in the consumer's span, sent in a
         # span continuing it, and announced from inside that span.
-        (receipt_delivered,) = [e for e in delivered if e["data"]["template"] == "case_submitted"]
+        (receipt_delivered,) = [e for e in emails_delivered if e["data"]["template"] == "case_submitted"]
         assert receipt_delivered["traceparent"].split("-")[1] == trace_id
 
-        # 4. award decided → everyone (3 people) + the signed webhook
+        # 4. the award decision is embargoed: only the configured operator hears of it; then the results are
+        #    published → everyone (3 people) hears their outcome with the jury's feedback, and the webhooks
+        call_id = uuid.uuid4()
         await produce(
             producer,
-            EvaluationOpenedV1(case_id=case_id, call_id=uuid.uuid4(), criteria=[], juror_ids=[]),
+            EvaluationOpenedV1(case_id=case_id, call_id=call_id, criteria=[], juror_ids=[]),
             case_id=case_id,
         )
         await produce(
             producer,
             AwardDecidedV1(
                 case_id=case_id,
-                call_id=uuid.uuid4(),
+                call_id=call_id,
                 outcome=AwardOutcome.FINALIST,
                 weighted_score=3.2,
+                rank_in_category=4,
                 feedback="Selkeä vaikuttavuus.",
             ),
             case_id=case_id,
         )
-        await eventually(
-            lambda: _async(
-                len([m for m in smtp_sink.for_case(case_id) if m["X-Kipina-Template"] == "award_decided"]) == 3
+
+        def mails_of(template: str) -> list:
+            return [m for m in smtp_sink.for_case(case_id) if m["X-Kipina-Template"] == template]
+
+        (told,) = await eventually(lambda: _async(mails_of("award_decided")), what="the operator's decision email")
+        assert told["To"].addresses[0].addr_spec == f"ops-{tag}@example.org"
+        await produce(
+            producer,
+            ResultsPublishedV1(
+                case_id=case_id, call_id=call_id, outcome=AwardOutcome.FINALIST, feedback="Selkeä vaikuttavuus."
             ),
-            what="award emails",
+            case_id=case_id,
         )
+        await eventually(lambda: _async(len(mails_of("results_published")) == 3), what="results emails")
+        results = {m["To"].addresses[0].addr_spec: m for m in mails_of("results_published")}
+        assert results[f"aino-{tag}@example.org"]["Subject"] == (
+            f"Tulokset on julkaistu: Digitaalinen neuvonta {tag} – finalisti"
+        )
+        assert "Selkeä vaikuttavuus." in results[f"aino-{tag}@example.org"].get_content()
+        assert results[f"bjorn-{tag}@example.org"]["Subject"].startswith("Resultaten har publicerats")
+        assert "3.2" not in results[f"pat-{tag}@example.org"].get_content()  # no score in the published result
 
         def hooks() -> list:
             return [(h, b) for h, b in webhook_receiver.requests if json.loads(b).get("subject") == str(case_id)]
 
-        await eventually(lambda: _async(len(hooks()) >= 1), what="webhook POST")
-        # Every event of the case has been handled (the award emails were sent, and the evaluation opened
-        # before the decision on the same partition), so every webhook delivery it asked for is recorded.
-        # Once none of the case's deliveries is pending or sending, every POST has been made: nothing else
-        # can still arrive, and the subscription (award decisions only) got exactly one.
+        # Every event of the case has been handled (the results emails were sent, and the events before them on
+        # the same partition were handled first), so every webhook delivery it asked for is recorded. Once none
+        # of the case's deliveries is pending or sending, every POST has been made: nothing else can still arrive.
         settled = await eventually(
             lambda: _settled_deliveries(client, case_id, operator), what="the case's deliveries to settle"
         )
-        assert [d["source_event_type"] for d in settled if d["channel"] == "webhook"] == ["kipina.award.decided.v1"]
-        headers, body = hooks()[0]
-        assert len(hooks()) == 1
-        assert headers["content-type"] == "application/cloudevents+json"
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert headers["x-kipina-signature"] == f"sha256={expected}"
-        assert json.loads(body)["type"] == "kipina.award.decided.v1"
+        by_webhook = sorted((d["recipient"], d["source_event_type"]) for d in settled if d["channel"] == "webhook")
+        everything, results_only = webhooks["everything"]["id"], webhooks["results"]["id"]
+        assert by_webhook == sorted(
+            [
+                (everything, "kipina.case.submitted.v1"),
+                (everything, "kipina.review.changes_requested.v1"),
+                (everything, "kipina.award.evaluation_opened.v1"),
+                (everything, "kipina.award.results_published.v1"),
+                (results_only, "kipina.award.results_published.v1"),
+            ]
+        )
+        assert len(hooks()) == 5
+        for headers, body in hooks():
+            assert headers["content-type"] == "application/cloudevents+json"
+            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            assert headers["x-kipina-signature"] == f"sha256={expected}"
+            assert json.loads(body)["type"] != "kipina.award.decided.v1"
+        published_body = json.loads(next(b for _, b in hooks() if b"results_published" in b))
+        assert published_body["data"]["feedback"] == "Selkeä vaikuttavuus."
 
         # exactly one email per (event, recipient), even after the duplicate
         assert len(changes_mails()) == 2
-        assert len(smtp_sink.for_case(case_id)) == 1 + 2 + 1 + 3
+        assert len(smtp_sink.for_case(case_id)) == 1 + 2 + 1 + 1 + 3
         mails = smtp_sink.for_case(case_id)
         assert all(m["Date"] is not None for m in mails)
         assert len({m["Message-ID"] for m in mails}) == len(mails)
 
-        # 5. the submitter's in-app feed, newest first
+        # 5. the submitter's in-app feed, newest first: no decision in it
         me = auth("submitter", user=submitter)
         r = await client.get("/feed", headers=me)
         assert r.status_code == 200, r.text
         feed = r.json()
         assert feed["total"] == 4 and feed["limit"] == 50 and feed["offset"] == 0
         assert [i["template"] for i in feed["items"]] == [
-            "award_decided",
+            "results_published",
             "evaluation_opened",
             "changes_requested",
             "case_submitted",
         ]
+        assert "Selkeä vaikuttavuus." in feed["items"][0]["body"]
         item_id = feed["items"][0]["id"]
         other = auth("submitter", user="someone-else")
         assert (await client.post(f"/feed/{item_id}/read", headers=other)).status_code == 404
@@ -217,19 +256,20 @@ async def test_emails_feed_dedupe_and_webhooks(
         # 6. operator delivery logs
         r = await client.get(f"/cases/{case_id}/deliveries", headers=operator)
         assert r.status_code == 200, r.text
-        assert r.json()["total"] == 8  # 7 emails + 1 webhook
+        assert r.json()["total"] == 13  # 8 emails + 5 webhook POSTs
         r = await client.get(
             "/deliveries",
             params={"case_id": str(case_id), "channel": "webhook", "status": "delivered"},
             headers=operator,
         )
-        assert r.json()["total"] == 1 and r.json()["items"][0]["recipient"] == webhook["id"]
+        assert r.json()["total"] == 5
 
         # 7. webhooks: list, delete, delete again
         r = await client.get("/webhooks", headers=operator)
-        assert [w["id"] for w in r.json()["items"]] == [webhook["id"]]
-        assert (await client.delete(f"/webhooks/{webhook['id']}", headers=operator)).status_code == 204
-        assert (await client.delete(f"/webhooks/{webhook['id']}", headers=operator)).status_code == 404
+        assert sorted(w["id"] for w in r.json()["items"]) == sorted([everything, results_only])
+        for webhook_id in (everything, results_only):
+            assert (await client.delete(f"/webhooks/{webhook_id}", headers=operator)).status_code == 204
+        assert (await client.delete(f"/webhooks/{everything}", headers=operator)).status_code == 404
         assert (await client.get("/webhooks", headers=operator)).json()["total"] == 0
 
 

@@ -16,6 +16,7 @@ from services.awards.domain import (
     ScoredCase,
     ScoreEntry,
 )
+from shared.errors import Conflict
 from shared.events import Criterion, criteria_problems
 
 CASE = uuid.UUID("00000000-0000-0000-0000-00000000000a")
@@ -266,32 +267,42 @@ def test_missing_jurors() -> None:
 # --------------------------------------------------------------------------- status
 
 
-@pytest.mark.parametrize(
-    ("status", "action", "expected"),
-    [
-        (EvaluationStatus.OPEN, EvaluationAction.SCORE, EvaluationStatus.OPEN),
-        (EvaluationStatus.OPEN, EvaluationAction.ASSIGN, EvaluationStatus.OPEN),
-        (EvaluationStatus.OPEN, EvaluationAction.DECLARE_CONFLICT, EvaluationStatus.OPEN),
-        (EvaluationStatus.OPEN, EvaluationAction.DECIDE, EvaluationStatus.DECIDED),
-        (EvaluationStatus.OPEN, EvaluationAction.WITHDRAW, EvaluationStatus.WITHDRAWN),
-        (EvaluationStatus.DECIDED, EvaluationAction.WITHDRAW, EvaluationStatus.WITHDRAWN),
-    ],
-)
-def test_allowed_transitions(status: EvaluationStatus, action: EvaluationAction, expected: EvaluationStatus) -> None:
-    assert domain.transition(status, action) == expected
+S, A = EvaluationStatus, EvaluationAction
+
+# Every allowed (status, action) and where it leads; every pair not listed is refused.
+ALLOWED: dict[tuple[EvaluationStatus, EvaluationAction], EvaluationStatus] = {
+    (S.OPEN, A.ASSIGN): S.OPEN,
+    (S.OPEN, A.SCORE): S.OPEN,
+    (S.OPEN, A.DECLARE_CONFLICT): S.OPEN,
+    (S.OPEN, A.DECIDE): S.DECIDED,
+    (S.DECIDED, A.DECIDE): S.DECIDED,  # a new decision replaces the last until publication
+    (S.DECIDED, A.PUBLISH): S.PUBLISHED,
+    (S.OPEN, A.WITHDRAW): S.WITHDRAWN,
+    (S.DECIDED, A.WITHDRAW): S.WITHDRAWN,
+    (S.PUBLISHED, A.WITHDRAW): S.WITHDRAWN,  # a withdrawal already on its way when the results went out
+}
+ALL_PAIRS = [(status, action) for status in EvaluationStatus for action in EvaluationAction]
 
 
-@pytest.mark.parametrize(
-    ("status", "action"),
-    [
-        (EvaluationStatus.DECIDED, EvaluationAction.DECIDE),
-        (EvaluationStatus.DECIDED, EvaluationAction.SCORE),
-        (EvaluationStatus.WITHDRAWN, EvaluationAction.SCORE),
-        (EvaluationStatus.WITHDRAWN, EvaluationAction.DECIDE),
-        (EvaluationStatus.WITHDRAWN, EvaluationAction.WITHDRAW),
-        (EvaluationStatus.DECIDED, EvaluationAction.DECLARE_CONFLICT),
-    ],
-)
-def test_refused_transitions(status: EvaluationStatus, action: EvaluationAction) -> None:
-    with pytest.raises(InvalidTransition):
-        domain.transition(status, action)
+@pytest.mark.parametrize(("status", "action"), ALL_PAIRS)
+def test_transitions_exhaustively(status: EvaluationStatus, action: EvaluationAction) -> None:
+    if (status, action) in ALLOWED:
+        assert domain.transition(status, action) == ALLOWED[(status, action)]
+    else:
+        with pytest.raises(InvalidTransition) as refused:
+            domain.transition(status, action)
+        assert refused.value.status is status and refused.value.action is action
+
+
+def test_a_published_decision_is_final_and_says_so() -> None:
+    with pytest.raises(domain.ResultsPublished) as refused:
+        domain.transition(S.PUBLISHED, A.DECIDE)
+    assert isinstance(refused.value, Conflict)
+    assert refused.value.error == "results_published"
+    assert "results of this case are published" in refused.value.message
+
+
+def test_only_decided_evaluations_are_published() -> None:
+    for status in set(EvaluationStatus) - {S.DECIDED}:
+        with pytest.raises(InvalidTransition, match=f"cannot publish: the evaluation is {status.value}"):
+            domain.transition(status, A.PUBLISH)

@@ -182,6 +182,10 @@ def nominated(iteration: int = 1) -> CaseNominatedV1:
     )
 
 
+def rejected(iteration: int = 1) -> CaseRejectedV1:
+    return CaseRejectedV1(case_id=CASE, call_id=CALL, iteration=iteration, reviewer_ids=["r"], comment="Out of scope")
+
+
 def decided(outcome: AwardOutcome = AwardOutcome.AWARD_WINNER) -> AwardDecidedV1:
     return AwardDecidedV1(case_id=CASE, call_id=CALL, outcome=outcome, weighted_score=4.2, feedback="Great work")
 
@@ -250,14 +254,30 @@ def test_timeline_only_events_keep_the_status() -> None:
     assert t.applied
     assert t.progress == current
     assert "escalated" in t.entry.summary
+
+
+def test_publication_releases_the_published_outcome_and_feedback() -> None:
     done = CaseProgress(status=CaseStatus.DECIDED, stage=IsoStage.SOLUTION, outcome=AwardOutcome.FINALIST)
-    published = apply_event(done, ResultsPublishedV1(case_id=CASE, call_id=CALL, outcome=AwardOutcome.FINALIST))
-    assert published.progress == done
+    event = ResultsPublishedV1(case_id=CASE, call_id=CALL, outcome=AwardOutcome.PRIZE_WINNER, feedback="Bold")
+    published = apply_event(done, event)
+    assert published.applied
+    assert published.progress == CaseProgress(
+        status=CaseStatus.PUBLISHED, stage=IsoStage.SOLUTION, outcome=AwardOutcome.PRIZE_WINNER, feedback="Bold"
+    )
     assert published.entry.kind is TimelineKind.RESULTS_PUBLISHED
+    assert published.entry.summary == "Results published: prize winner"
+    assert published.entry.details == {"outcome": "prize_winner", "feedback": "Bold"}
 
 
-@pytest.mark.parametrize("final", [CaseStatus.DECIDED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN])
-@pytest.mark.parametrize("event", [opened(3), changes(3), nominated(3), evaluation()])
+def test_a_published_result_is_final() -> None:
+    published = CaseProgress(status=CaseStatus.PUBLISHED, stage=IsoStage.SOLUTION, outcome=AwardOutcome.FINALIST)
+    late = apply_event(published, decided(AwardOutcome.AWARD_WINNER))
+    assert not late.applied
+    assert late.progress == published
+
+
+@pytest.mark.parametrize("final", [CaseStatus.DECIDED, CaseStatus.PUBLISHED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN])
+@pytest.mark.parametrize("event", [opened(3), changes(3), nominated(3), evaluation(), rejected(3)])
 def test_a_stale_event_never_moves_a_final_case_back(final: CaseStatus, event: object) -> None:
     current = progress(final)
     t = apply_event(current, event)  # type: ignore[arg-type]
@@ -333,17 +353,21 @@ def test_intake_does_not_track_its_own_events() -> None:
 
 def test_revision_only_when_changes_are_requested() -> None:
     ensure_revisable(CaseStatus.CHANGES_REQUESTED)
-    for status in set(CaseStatus) - {CaseStatus.CHANGES_REQUESTED}:
+    for status in set(CaseStatus) - {CaseStatus.CHANGES_REQUESTED, CaseStatus.DECIDED}:
         with pytest.raises(TransitionRefused, match=repr(status.value)):
             ensure_revisable(status)
+    # The refusal names the status as the submitter sees it: a decided case is still in evaluation to them.
+    with pytest.raises(TransitionRefused, match=r"its status is 'in_evaluation'$"):
+        ensure_revisable(CaseStatus.DECIDED)
 
 
 def test_withdrawal_unless_final() -> None:
     for status in CaseStatus:
-        if status in (CaseStatus.DECIDED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
+        if status in (CaseStatus.PUBLISHED, CaseStatus.REJECTED, CaseStatus.WITHDRAWN):
             with pytest.raises(TransitionRefused, match=status.value):
                 ensure_withdrawable(status)
         else:
+            # A decided case too: its submitter cannot know it is decided, so it behaves as one in evaluation.
             ensure_withdrawable(status)
 
 

@@ -171,7 +171,7 @@ def test_transition_refusals_carry_their_error_codes() -> None:
     assert isinstance(refused.value, Conflict)
     assert refused.value.error == "not_revisable"
     with pytest.raises(TransitionRefused) as refused:
-        ensure_withdrawable(CaseStatus.DECIDED)
+        ensure_withdrawable(CaseStatus.PUBLISHED)
     assert refused.value.error == "not_withdrawable"
 
 

@@ -6,11 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from services.notify import domain
 from services.notify.domain import Audience, DeliveryStatus, Template
 from services.notify.handlers import build_router
 from services.notify.rendering import render
+from services.notify.schemas import WebhookBody
 from services.notify.settings import NotifySettings
 from services.notify.worker import sign
 from shared import topics
@@ -86,15 +88,29 @@ def test_changes_requested_tells_submitter_and_team_once_each_with_comment() -> 
     assert all(n.context["comment"] == "Lisää" for n in notices)
 
 
-def test_award_decided_tells_everyone() -> None:
+def test_an_award_decision_is_embargoed_it_tells_only_the_configured_operators() -> None:
     payload = AwardDecidedV1(
         case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.FINALIST, weighted_score=3.5, feedback="Hyvä"
     )
-    assert recipients(payload) == [
-        ("aino@example.org", "award_decided"),
-        ("bjorn@example.org", "award_decided"),
-        ("pat@example.org", "award_decided"),
+    assert recipients(payload) == []  # no submitter, team or partner; so no feed item either
+    assert recipients(payload, ops=["ops@example.org"]) == [("ops@example.org", "award_decided")]
+    notices = domain.plan_notices(payload, DIRECTORY, operator_emails=["ops@example.org"])
+    assert [n.recipient.user_id for n in notices] == [None]
+
+
+def test_published_results_tell_everyone_their_outcome_and_the_jurys_feedback() -> None:
+    payload = ResultsPublishedV1(
+        case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.PRIZE_WINNER, feedback="Rohkea ja vaikuttava."
+    )
+    notices = domain.plan_notices(payload, DIRECTORY, operator_emails=["ops@example.org"])
+    assert [(n.recipient.email, str(n.template)) for n in notices] == [
+        ("aino@example.org", "results_published"),
+        ("bjorn@example.org", "results_published"),
+        ("pat@example.org", "results_published"),
     ]
+    assert notices[0].recipient.user_id == "user-1"  # the submitter's feed gets it too
+    assert all(n.context["outcome"] == "prize_winner" for n in notices)
+    assert all(n.context["feedback_text"] == "Rohkea ja vaikuttava." for n in notices)
 
 
 @pytest.mark.parametrize(
@@ -192,8 +208,34 @@ def test_older_snapshot_does_not_replace_newer() -> None:
 def test_webhook_subscription_matching() -> None:
     assert domain.wants_event([], "kipina.case.submitted.v1")
     assert domain.wants_event(["kipina.case.submitted.v1"], "kipina.case.submitted.v1")
-    assert not domain.wants_event(["kipina.award.decided.v1"], "kipina.case.submitted.v1")
+    assert not domain.wants_event(["kipina.award.results_published.v1"], "kipina.case.submitted.v1")
     assert domain.unknown_event_types(["kipina.case.submitted.v1", "nope"]) == ["nope"]
+
+
+@pytest.mark.parametrize("subscribed", [[], ["kipina.award.decided.v1"], sorted(domain.CONSUMED_EVENT_TYPES)])
+def test_no_webhook_ever_gets_an_embargoed_event(subscribed: list[str]) -> None:
+    assert not domain.wants_event(subscribed, AwardDecidedV1.event_type)
+    assert domain.wants_event(subscribed or [], ResultsPublishedV1.event_type) == (
+        not subscribed or ResultsPublishedV1.event_type in subscribed
+    )
+
+
+def test_the_embargoed_types_are_the_decision_and_webhooks_may_have_every_other() -> None:
+    assert {AwardDecidedV1.event_type} == domain.EMBARGOED_EVENT_TYPES
+    assert domain.CONSUMED_EVENT_TYPES - {AwardDecidedV1.event_type} == domain.WEBHOOK_EVENT_TYPES
+    assert domain.embargoed_event_types(["kipina.case.submitted.v1", AwardDecidedV1.event_type]) == [
+        AwardDecidedV1.event_type
+    ]
+
+
+def test_a_webhook_cannot_subscribe_to_an_embargoed_event() -> None:
+    body = {"url": "http://agency.example/h", "secret": "0123456789abcdef"}
+    with pytest.raises(
+        ValidationError, match=r"kipina\.award\.decided\.v1 is embargoed and never delivered to webhooks"
+    ):
+        WebhookBody.model_validate({**body, "event_types": ["kipina.case.submitted.v1", AwardDecidedV1.event_type]})
+    ok = WebhookBody.model_validate({**body, "event_types": [ResultsPublishedV1.event_type]})
+    assert ok.event_types == [ResultsPublishedV1.event_type]
 
 
 # --------------------------------------------------------------------------- rendering
@@ -252,15 +294,62 @@ def test_every_template_renders_in_every_language(template: Template, language: 
     assert "Case & Co" in rendered.subject + rendered.body  # plain text: no HTML escaping
 
 
-def test_award_decided_localises_outcome_and_includes_feedback() -> None:
+def test_award_decided_tells_operators_score_rank_and_feedback_and_that_it_is_embargoed() -> None:
     payload = AwardDecidedV1(
-        case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.HONOURABLE_MENTION, weighted_score=3.456, feedback="Hyvä"
+        case_id=CASE_ID,
+        call_id=CALL_ID,
+        outcome=AwardOutcome.HONOURABLE_MENTION,
+        weighted_score=3.456,
+        rank_in_category=2,
+        feedback="Hyvä",
+    )
+    notice = domain.plan_notices(payload, DIRECTORY, operator_emails=["ops@example.org"])[0]
+    en = render(notice.template, Language.EN, notice.context)
+    assert "honourable mention" in en.subject and "embargoed" in en.subject
+    assert "3.46" in en.body and "Rank in category: 2" in en.body and "Hyvä" in en.body
+    assert str(CASE_ID) in en.body
+    fi = render(notice.template, Language.FI, notice.context)
+    assert "kunniamaininta" in fi.subject
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "label", "feedback_heading"),
+    [
+        (Language.FI, "Tulokset on julkaistu: Digitaalinen neuvonta – palkittu", "tulos: palkittu", "Raadin palaute:"),
+        (
+            Language.SV,
+            "Resultaten har publicerats: Digitaalinen neuvonta – pristagare",
+            "Resultat för ansökan",
+            "Juryns återkoppling:",
+        ),
+        (
+            Language.EN,
+            "Results published: Digitaalinen neuvonta – prize winner",
+            "Outcome for",
+            "The jury's feedback:",
+        ),
+    ],
+)
+def test_published_results_are_rendered_in_each_language_without_score_or_rank(
+    language: Language, subject: str, label: str, feedback_heading: str
+) -> None:
+    payload = ResultsPublishedV1(
+        case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.PRIZE_WINNER, feedback="Rohkea ja vaikuttava."
     )
     notice = domain.plan_notices(payload, DIRECTORY, operator_emails=[])[0]
-    fi = render(notice.template, Language.FI, notice.context)
-    sv = render(notice.template, Language.SV, notice.context)
-    assert "kunniamaininta" in fi.subject and "3.46" in fi.body and "Hyvä" in fi.body
-    assert "hedersomnämnande" in sv.subject
+    rendered = render(notice.template, language, notice.context)
+    assert rendered.subject == subject
+    assert label in rendered.body
+    assert f"{feedback_heading}\nRohkea ja vaikuttava." in rendered.body
+    assert "{{" not in rendered.body
+    # The published result is the outcome and the feedback: the context carries no score or rank to show.
+    assert not {"weighted_score", "rank_in_category"} & notice.context.keys()
+
+
+def test_published_results_without_feedback_leave_out_the_heading() -> None:
+    payload = ResultsPublishedV1(case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.FINALIST)
+    notice = domain.plan_notices(payload, DIRECTORY, operator_emails=[])[0]
+    assert "palaute" not in render(notice.template, Language.FI, notice.context).body
 
 
 # --------------------------------------------------------------------------- retries and signatures

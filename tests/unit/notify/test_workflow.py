@@ -21,6 +21,7 @@ from services.notify.domain import (
 from shared import tracing
 from shared.errors import NotFound
 from shared.events import (
+    AwardDecidedV1,
     CaseRevisedV1,
     CaseSnapshot,
     CaseSubmittedV1,
@@ -30,9 +31,10 @@ from shared.events import (
     NotificationDeliveredV1,
     NotificationFailedV1,
     Organisation,
+    ResultsPublishedV1,
     new_event,
 )
-from shared.vocabulary import Category, Channel, IsoStage, Language
+from shared.vocabulary import AwardOutcome, Category, Channel, IsoStage, Language
 from tests.support.fakes import FakeUnitOfWork
 
 CASE_ID = uuid.UUID("00000000-0000-0000-0000-0000000000c1")
@@ -193,6 +195,44 @@ async def test_webhooks_get_the_events_they_subscribed_to_even_those_that_concer
     assert work.commits == 1  # committed although nobody is told by email
     assert [d["webhook_id"] for d in repo.deliveries] == [everything.id, withdrawals.id]
     assert all(d["channel"] == Channel.WEBHOOK and d["body"] == event.to_bytes().decode() for d in repo.deliveries)
+
+
+async def test_an_award_decision_reaches_no_webhook_and_none_of_the_cases_people() -> None:
+    repo = FakeNotifyRepository()
+    repo.directories[CASE_ID] = domain.directory_from_snapshot(snapshot())
+    # A subscription to everything, and one made before the embargo naming the decision outright.
+    repo.webhooks = [webhook(), webhook("kipina.award.decided.v1")]
+    payload = AwardDecidedV1(
+        case_id=CASE_ID, call_id=uuid.uuid4(), outcome=AwardOutcome.AWARD_WINNER, weighted_score=4.5, feedback="f"
+    )
+    work = uow(repo)
+    await workflow.notify_stakeholders(uow=work, event=event_of(payload), payload=payload, operator_emails=[])
+    assert work.commits == 1
+    assert repo.deliveries == [] and repo.feed_items == []
+    await workflow.notify_stakeholders(
+        uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=["ops@example.org"]
+    )
+    assert [(d["channel"], d["recipient"]) for d in repo.deliveries] == [(Channel.EMAIL, "ops@example.org")]
+    assert repo.feed_items == []
+
+
+async def test_published_results_reach_the_cases_people_their_feed_and_webhooks() -> None:
+    repo = FakeNotifyRepository()
+    repo.directories[CASE_ID] = domain.directory_from_snapshot(snapshot())
+    everything = webhook()
+    repo.webhooks = [everything]
+    payload = ResultsPublishedV1(
+        case_id=CASE_ID, call_id=uuid.uuid4(), outcome=AwardOutcome.AWARD_WINNER, feedback="Selkeä parannus."
+    )
+    await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=[])
+    emails = [d for d in repo.deliveries if d["channel"] == Channel.EMAIL]
+    assert [(d["recipient"], d["template"]) for d in emails] == [
+        ("aino@example.org", "results_published"),
+        ("bjorn@example.org", "results_published"),
+    ]
+    assert all("Selkeä parannus." in d["body"] for d in emails)
+    assert [d["webhook_id"] for d in repo.deliveries if d["channel"] == Channel.WEBHOOK] == [everything.id]
+    assert [(f["user_id"], f["template"]) for f in repo.feed_items] == [("user-1", "results_published")]
 
 
 async def test_a_delivery_records_the_trace_it_was_recorded_in() -> None:
