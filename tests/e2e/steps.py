@@ -51,3 +51,12 @@ async def score_as(http: httpx.AsyncClient, awards: str, case_id: str, juror: di
     scores = [{"criterion": c["key"], "score": points, "comment": "Solid."} for c in assigned["criteria"]]
     assert len(scores) == 5  # the Quality Innovation Award's default criteria
     ok(await http.put(f"{awards}/evaluations/{case_id}/scores", headers=juror, json={"scores": scores}))
+
+
+async def awards_knows_call(http: httpx.AsyncClient, awards: str, call_id: str) -> None:
+    """Wait until awards has learned the call from intake's announcement (before then its call routes are 404)."""
+
+    async def known() -> bool:
+        return (await http.get(f"{awards}/calls/{call_id}/criteria", headers=OPERATOR)).status_code == 200
+
+    await eventually(known, timeout=60, what=f"awards learning call {call_id}")

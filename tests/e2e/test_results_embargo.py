@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import OPERATOR_EMAIL, Stack
-from tests.e2e.steps import JUROR_A, JUROR_B, OPERATOR, REVIEWER, claim_task_of, ok, score_as
+from tests.e2e.steps import JUROR_A, JUROR_B, OPERATOR, REVIEWER, awards_knows_call, claim_task_of, ok, score_as
 from tests.support.harness import auth, eventually
 from tests.support.webhooks import WebhookReceiver
 
@@ -122,6 +122,7 @@ async def test_results_stay_secret_until_published(stack: Stack, webhook_receive
             {"user_id": "juror-a", "name": "Juror A", "organisation_id": "org-jury-a"},
             {"user_id": "juror-b", "name": "Juror B", "organisation_id": "org-jury-b"},
         ]
+        await awards_knows_call(http, awards, call["id"])
         ok(await http.put(f"{awards}/calls/{call['id']}/jury", headers=OPERATOR, json={"jurors": jurors}))
         case = ok(
             await http.post(
@@ -173,7 +174,7 @@ async def test_results_stay_secret_until_published(stack: Stack, webhook_receive
             """Asked once intake and notify have handled the latest decision and every delivery was made."""
             mine = await side.case()
             assert (mine["status"], mine["outcome"], mine["feedback"]) == ("in_evaluation", None, None)
-            assert DECIDED not in [t["kind"] for t in mine["timeline"]]
+            assert "decided" not in [t["kind"] for t in mine["timeline"]]
             (listed,) = await side.listed()
             assert (listed["status"], listed["outcome"], listed["feedback"]) == ("in_evaluation", None, None)
             assert await side.listed(status="in_evaluation") and not await side.listed(status="decided")
@@ -236,7 +237,7 @@ async def test_results_stay_secret_until_published(stack: Stack, webhook_receive
         mine = await eventually(released, timeout=60, what="the submitter to see the published result")
         assert (mine["outcome"], mine["feedback"]) == ("award_winner", FINAL_FEEDBACK)
         entry = mine["timeline"][-1]
-        assert entry["kind"] == PUBLISHED and entry["details"] == {
+        assert entry["kind"] == "results_published" and entry["details"] == {
             "outcome": "award_winner",
             "feedback": FINAL_FEEDBACK,
         }

@@ -331,7 +331,7 @@ async def test_nomination_to_decision_and_results(client: httpx.AsyncClient, boo
 async def test_publication_releases_every_decided_case_of_the_call_at_once(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
-    call_id, other_call = uuid.uuid4(), uuid.uuid4()
+    (call_id, _), (other_call, _) = await announce(bootstrap), await announce(bootstrap)
     jurors = [{"user_id": f"p-{i}", "name": f"P{i}", "organisation_id": f"org-p{i}"} for i in (1, 2)]
     await set_jury(client, call_id, jurors)
     await set_jury(client, other_call, jurors)
