@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import Refused
@@ -30,6 +31,31 @@ ERROR_CODES: dict[int, str] = {
     413: "request_too_large",
     422: "validation_failed",
 }
+
+
+class ProblemView(BaseModel):
+    """One thing wrong with a request: where and what."""
+
+    field: str = Field(description="where: a dotted path into the body or the parameter's name; `body` for all of it")
+    problem: str = Field(description="what is wrong, for people")
+    type: str | None = Field(default=None, description="for request validation: the kind of problem (e.g. missing)")
+
+
+class ErrorBody(BaseModel):
+    """The one body of every refusal and failure: a code for programs, a message for people, the problems."""
+
+    # Refusals may add details of their own (e.g. ``existing_case_id``).
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(
+        description="a stable code: unauthorized, forbidden, not_found, conflict, request_too_large, "
+        "validation_failed, bad_request, internal_error, or a more precise one (e.g. call_closed)",
+        examples=["not_found"],
+    )
+    message: str = Field(description="what is wrong, for people", examples=["case 0b9c… does not exist"])
+    problems: list[ProblemView] = Field(
+        default_factory=list, description="each problem found, where there are several (mostly with 422)"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

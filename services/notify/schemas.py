@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from services.notify.domain import CONSUMED_EVENT_TYPES, DeliveryStatus, unknown_event_types
+from shared.bodies import RequestBody
 from shared.vocabulary import Channel
 
 
@@ -41,12 +43,12 @@ class DeliveryView(BaseModel):
     delivered_at: datetime | None
 
 
-class WebhookBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WebhookBody(RequestBody):
     url: AnyHttpUrl = Field(description="http(s) endpoint that receives CloudEvents")
     secret: str = Field(min_length=16, max_length=256, description="HMAC-SHA256 key for X-Kipina-Signature")
-    event_types: list[str] = Field(default=[], max_length=50, description="CloudEvent types; empty = all")
+    event_types: list[Annotated[str, Field(json_schema_extra={"enum": sorted(CONSUMED_EVENT_TYPES)})]] = Field(
+        default=[], max_length=50, description="CloudEvent types; empty = all"
+    )
 
     @field_validator("event_types")
     @classmethod
