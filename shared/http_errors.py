@@ -1,8 +1,9 @@
-"""Error mapping, in one place: every refusal and failure becomes a JSON body that says what is wrong.
+"""Error mapping, in one place: every refusal and failure becomes an ``ErrorBody`` that says what is wrong.
 
 ``shared.errors`` refusals (404/409/422 and their details), request validation (422 with one
-problem per field), Starlette's HTTP errors (401, 403, 405, 413...) and, as the last resort,
-an unexpected exception (500, logged, no internals in the body).
+problem per field), Starlette's HTTP errors (400, 401, 403, 405, 413...) and, as the last resort,
+an unexpected exception (500, logged, no internals in the body). ``ErrorBody`` is also the schema the
+OpenAPI lists for every refusal (shared/openapi.py).
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append({"field": where or "body", "problem": err.get("msg", "invalid"), "type": err.get("type")})
+            # A rule's own ValueError is a full sentence already; pydantic's "Value error, " prefix adds nothing.
+            problem = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            problems.append({"field": where or "body", "problem": problem, "type": err.get("type")})
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -1,15 +1,17 @@
 """Schemathesis over each service's own OpenAPI, with a token of each role and with none.
 
 Each service runs in-process (uvicorn on a thread with its own event loop) against the real Kafka and
-PostgreSQL; Schemathesis (its CLI, one run per role) reads the service's ``/openapi.json`` and, for
-every operation, sends the schema's boundary cases (coverage phase: integers past 64 bits, negative
-limits, missing and extra fields, NUL characters...) and a few generated requests, valid and invalid.
-It checks that no answer is a 5xx, that every status code is one the OpenAPI lists for the operation,
+PostgreSQL. Schemathesis (its CLI; one run per role, side by side) reads the service's ``/openapi.json``
+and, for every operation the role may call, sends the schema's boundary cases (coverage phase: values
+just past each bound, wrong types, missing and unknown fields, text the patterns refuse such as NUL)
+and a few generated requests, valid and invalid; without a token, one request per operation. It
+checks that no answer is a 5xx, that every status code is one the OpenAPI lists for the operation,
 that the content type and body match what is listed for that code, and that invalid input is refused.
 
-The run is deterministic (fixed seed, derandomised generation) and quick enough for every test run.
-``KIPINA_FUZZ_EXAMPLES`` sets the generated requests per operation and role (default 3); e.g.
-``KIPINA_FUZZ_EXAMPLES=500`` for a long run.
+The run is deterministic (derandomised generation) and quick enough for every test run.
+``KIPINA_FUZZ_EXAMPLES`` sets the generated requests per operation and generation mode (default 3);
+``KIPINA_FUZZ_EXAMPLES=500`` for a long run. A failing run leaves Schemathesis' JSON report in the
+test's tmp_path and prints a curl command reproducing each failure.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from tests.support.mail import free_port
 pytestmark = pytest.mark.integration
 
 EXAMPLES = int(os.environ.get("KIPINA_FUZZ_EXAMPLES", "3"))
-SEED = 56002
 ROLES: list[str | None] = ["operator", "submitter", "reviewer", "juror", None]
 CHECKS = [
     "not_a_server_error",
@@ -139,7 +140,9 @@ def test_fuzz_finds_nothing(service: str, infra_env: dict[str, str], tmp_path: P
         for who, run in runs.items():
             output, _ = run.communicate(timeout=600)
             if run.returncode != 0:
-                problems.append(f"--- {service}, {who}: schemathesis exited {run.returncode}\n{_tail(output)}")
+                problems.append(
+                    f"--- {service}, {who}: schemathesis exited {run.returncode} (report in {tmp_path})\n{_tail(output)}"
+                )
     assert not problems, "\n\n".join(problems)
 
 

@@ -93,7 +93,7 @@ async def test_text_with_a_nul_character_is_refused_not_a_server_error(client: h
     assert r.json()["problems"] == [
         {
             "field": "title",
-            "problem": "Value error, text may not contain the NUL character (U+0000)",
+            "problem": "text may not contain the NUL character (U+0000)",
             "type": "value_error",
         }
     ]
