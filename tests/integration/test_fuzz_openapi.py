@@ -140,9 +140,8 @@ def test_fuzz_finds_nothing(service: str, infra_env: dict[str, str], tmp_path: P
         for who, run in runs.items():
             output, _ = run.communicate(timeout=600)
             if run.returncode != 0:
-                problems.append(
-                    f"--- {service}, {who}: schemathesis exited {run.returncode} (report in {tmp_path})\n{_tail(output)}"
-                )
+                head = f"--- {service}, {who}: schemathesis exited {run.returncode} (report in {tmp_path})"
+                problems.append(f"{head}\n{_tail(output)}")
     assert not problems, "\n\n".join(problems)
 
 
