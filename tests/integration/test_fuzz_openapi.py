@@ -83,7 +83,9 @@ def running_service(service: str, infra_env: dict[str, str]) -> Iterator[tuple[s
 
 def operations_for(openapi: dict[str, Any], role: str) -> list[str]:
     """The operation ids a token of ``role`` may call, by the OpenAPI's own ``x-roles`` (public ones aside)."""
-    return [op["operationId"] for path in openapi["paths"].values() for op in path.values() if role in op["x-roles"]]
+    return [
+        op["operationId"] for path in openapi["paths"].values() for op in path.values() if role in op.get("x-roles", ())
+    ]
 
 
 def schemathesis_command(base_url: str, *, role: str | None, operations: list[str], report: Path) -> list[str]:
