@@ -24,7 +24,6 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from shared.auth import RoleCheck, current_principal
-from shared.bodies import NUL_PROBLEM
 from shared.http_errors import ErrorBody
 from shared.vocabulary import Role
 
@@ -41,7 +40,8 @@ DESCRIPTIONS: dict[int, str] = {
     404: "No such resource, or not one the caller may see (the two are never told apart).",
     409: "The request does not fit the current state.",
     413: "The body is over the service's size limit.",
-    422: f"The request is invalid; `problems` lists each field and what is wrong with it ({NUL_PROBLEM}).",
+    422: "The request is invalid; `problems` lists each field and what is wrong with it (a constraint of the "
+    "schema, a rule of the service, or a JSON value of another type than the schema's).",
 }
 
 # FastAPI's own validation error schemas, replaced by ErrorBody (the handler in shared/http_errors.py answers so).
