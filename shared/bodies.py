@@ -2,8 +2,10 @@
 
 Unknown fields are refused (a typo is an error, not silently dropped). No text may hold the NUL
 character: PostgreSQL text cannot store it, so it is refused with a 422 that says so, in every string
-of the body (lists of strings too); nested bodies check their own fields. Each JSON type is taken in its
-own type only (``Integer``, ``Number``, ``Boolean``, ``DateTimeText``), as the OpenAPI promises.
+of the body (lists of strings too); nested bodies check their own fields. The schema says so too: every
+free-text string gets the pattern ``^[^\\u0000]*$`` (so Schemathesis sends NUL as invalid input). Each JSON
+value is taken in its own type only (``Integer``, ``Number``, ``Boolean``, ``DateTimeText``), as the OpenAPI
+promises.
 """
 
 from __future__ import annotations
