@@ -7,7 +7,6 @@ token → 401 (``invalid token``, the reason only in the debug log); valid token
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -119,17 +118,29 @@ async def current_principal(
         raise _unauthorized("invalid token") from exc
 
 
-def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency that admits a principal holding any of ``roles``."""
+class RoleCheck:
+    """A dependency that admits a principal holding any of ``roles``.
 
-    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not principal.roles.intersection(roles):
+    The roles stay readable on the dependency, so the OpenAPI (shared/openapi.py) says, for every
+    operation, which roles it needs, from the same declaration that enforces them.
+    """
+
+    def __init__(self, *roles: Role) -> None:
+        if not roles:
+            raise ValueError("a role check needs at least one role")
+        self.roles: tuple[Role, ...] = roles
+
+    async def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.roles.intersection(self.roles):
             raise HTTPException(
-                status.HTTP_403_FORBIDDEN, detail=f"requires role: {' or '.join(str(r) for r in roles)}"
+                status.HTTP_403_FORBIDDEN, detail=f"requires role: {' or '.join(str(r) for r in self.roles)}"
             )
         return principal
 
-    return dependency
+
+def require_roles(*roles: Role) -> RoleCheck:
+    """A dependency that admits a principal holding any of ``roles``."""
+    return RoleCheck(*roles)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -1,9 +1,9 @@
-"""Error mapping, in one place: every refusal and failure becomes a JSON body that says what is wrong.
+"""Error mapping, in one place: every refusal and failure becomes an ``ErrorBody`` that says what is wrong.
 
 ``shared.errors`` refusals (404/409/422 and their details), a body that is not JSON at all (400, naming
 the byte where parsing stopped), request validation (422 with one problem per field), Starlette's HTTP
 errors (401, 403, 405, 413...) and, as the last resort, an unexpected exception (500, logged, no internals
-in the body).
+in the body). ``ErrorBody`` is also the schema the OpenAPI lists for every refusal (shared/openapi.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import Refused
@@ -31,6 +32,31 @@ ERROR_CODES: dict[int, str] = {
     413: "request_too_large",
     422: "validation_failed",
 }
+
+
+class ProblemView(BaseModel):
+    """One thing wrong with a request: where and what."""
+
+    field: str = Field(description="where: a dotted path into the body or the parameter's name; `body` for all of it")
+    problem: str = Field(description="what is wrong, for people")
+    type: str | None = Field(default=None, description="for request validation: the kind of problem (e.g. missing)")
+
+
+class ErrorBody(BaseModel):
+    """The one body of every refusal and failure: a code for programs, a message for people, the problems."""
+
+    # Refusals may add details of their own (e.g. ``existing_case_id``).
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(
+        description="a stable code: unauthorized, forbidden, not_found, conflict, request_too_large, "
+        "validation_failed, bad_request, internal_error, or a more precise one (e.g. call_closed)",
+        examples=["not_found"],
+    )
+    message: str = Field(description="what is wrong, for people", examples=["case 0b9c… does not exist"])
+    problems: list[ProblemView] = Field(
+        default_factory=list, description="each problem found, where there are several (mostly with 422)"
+    )
 
 
 def malformed_json(exc: RequestValidationError) -> dict[str, Any] | None:
@@ -66,7 +92,9 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append({"field": where or "body", "problem": err.get("msg", "invalid"), "type": err.get("type")})
+            # A rule's own ValueError is a full sentence already; pydantic's "Value error, " prefix adds nothing.
+            problem = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            problems.append({"field": where or "body", "problem": problem, "type": err.get("type")})
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -7,31 +7,100 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from shared.auth import Operator
 from shared.consumer import HandlingFailed
 from shared.errors import Conflict, NotFound
 from shared.http import get_runtime
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
-from shared.repository import ReliabilityRepository
+from shared.openapi import PUBLIC
+from shared.pagination import Limit, Offset, Page
+from shared.repository import DeadLetter, ReliabilityRepository
+
+# Dead letter ids are PostgreSQL bigserial: anything larger names none (and would not fit the query).
+DeadLetterId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the dead letter's id")]
+
+
+class Liveness(BaseModel):
+    status: str = Field(description="always `live`: the process answers")
+    service: str
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="`ready` when the database and Kafka answer, else `not_ready`")
+    service: str
+    checks: dict[str, dict[str, Any]] = Field(description="per dependency: `ok`, and the `error` when not")
+
+
+class OutboxStatus(BaseModel):
+    pending: int
+    oldest_pending_age_s: float
+
+
+class OpsStatus(BaseModel):
+    service: str
+    outbox: OutboxStatus
+    dead_letters_pending: int
+    consumer_lag: dict[str, int] = Field(description="per topic: messages not yet consumed by this service")
+    events_handled: int
+
+
+class DeadLetterView(BaseModel):
+    id: int
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    event_id: str | None
+    event_type: str | None
+    error: str
+    attempts: int
+    failed_at: datetime
+    replayed_at: datetime | None
+
+
+class ReplayView(BaseModel):
+    id: int
+    outcome: str = Field(description="what the handler did with the event this time")
+
+
+def _dead_letter_view(d: DeadLetter) -> DeadLetterView:
+    return DeadLetterView(
+        id=d.id,
+        source_topic=d.source_topic,
+        source_partition=d.source_partition,
+        source_offset=d.source_offset,
+        event_id=d.event_id,
+        event_type=d.event_type,
+        error=d.error,
+        attempts=d.attempts,
+        failed_at=d.failed_at,
+        replayed_at=d.replayed_at,
+    )
 
 
 def operations_router(*, service: str, title: str, description: str, broker: KafkaBroker) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/health/live", include_in_schema=True)
-    async def live() -> dict[str, str]:
-        return {"status": "live", "service": service}
+    @router.get("/health/live", openapi_extra=PUBLIC)
+    async def live() -> Liveness:
+        return Liveness(status="live", service=service)
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        openapi_extra=PUBLIC,
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "the database or Kafka does not answer"}},
+    )
     async def ready(request: Request) -> JSONResponse:
         runtime = get_runtime(request)
         checks: dict[str, Any] = {}
@@ -70,45 +139,38 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
         return HTMLResponse(get_asyncapi_html(asyncapi_schema().to_specification()))
 
     @router.get("/ops/status")
-    async def ops_status(request: Request, _: Operator) -> dict[str, Any]:
+    async def ops_status(request: Request, _: Operator) -> OpsStatus:
         runtime = get_runtime(request)
         repo = ReliabilityRepository(runtime.db())
         backlog = await repo.backlog()
-        return {
-            "service": service,
-            "outbox": {"pending": backlog.pending, "oldest_pending_age_s": round(backlog.oldest_age_s, 3)},
-            "dead_letters_pending": await repo.count_pending_dead_letters(),
-            "consumer_lag": runtime.consumer_lag,
-            "events_handled": await repo.count_handled(),
-        }
+        return OpsStatus(
+            service=service,
+            outbox=OutboxStatus(pending=backlog.pending, oldest_pending_age_s=round(backlog.oldest_age_s, 3)),
+            dead_letters_pending=await repo.count_pending_dead_letters(),
+            consumer_lag=runtime.consumer_lag,
+            events_handled=await repo.count_handled(),
+        )
 
     @router.get("/ops/dead-letters")
     async def list_dead_letters(
-        request: Request, _: Operator, limit: int = 50, offset: int = 0, include_replayed: bool = False
-    ) -> dict[str, Any]:
-        limit = max(1, min(limit, 500))
-        letters = await ReliabilityRepository(get_runtime(request).db()).list_dead_letters(
-            include_replayed=include_replayed, limit=limit, offset=max(0, offset)
+        request: Request, _: Operator, limit: Limit = 50, offset: Offset = 0, include_replayed: bool = False
+    ) -> Page[DeadLetterView]:
+        """What this service's consumer gave up on, newest first; replayed ones only with ``include_replayed``."""
+        repo = ReliabilityRepository(get_runtime(request).db())
+        letters = await repo.list_dead_letters(include_replayed=include_replayed, limit=limit, offset=offset)
+        return Page[DeadLetterView](
+            items=[_dead_letter_view(d) for d in letters],
+            limit=limit,
+            offset=offset,
+            total=await repo.count_dead_letters(include_replayed=include_replayed),
         )
-        items = [
-            {
-                "id": d.id,
-                "source_topic": d.source_topic,
-                "source_partition": d.source_partition,
-                "source_offset": d.source_offset,
-                "event_id": d.event_id,
-                "event_type": d.event_type,
-                "error": d.error,
-                "attempts": d.attempts,
-                "failed_at": d.failed_at,
-                "replayed_at": d.replayed_at,
-            }
-            for d in letters
-        ]
-        return {"items": items, "limit": limit, "offset": offset}
 
-    @router.post("/ops/dead-letters/{dead_letter_id}/replay")
-    async def replay_dead_letter(request: Request, dead_letter_id: int, _: Operator) -> dict[str, Any]:
+    @router.post(
+        "/ops/dead-letters/{dead_letter_id}/replay",
+        responses={409: {"description": "the handler failed again; the dead letter stays"}},
+    )
+    async def replay_dead_letter(request: Request, dead_letter_id: DeadLetterId, _: Operator) -> ReplayView:
+        """Handle the dead letter's event again, in this service only."""
         consumer = get_runtime(request).consumer
         if consumer is None:
             raise NotFound("this service consumes no events")
@@ -118,6 +180,6 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
             raise NotFound(f"no dead letter {dead_letter_id}") from exc
         except HandlingFailed as exc:
             raise Conflict(f"replay failed again: {exc}") from exc
-        return {"id": dead_letter_id, "outcome": outcome}
+        return ReplayView(id=dead_letter_id, outcome=outcome)
 
     return router

@@ -240,6 +240,13 @@ class ReliabilityRepository:
         )
         return [_dead_letter(r) for r in rows]
 
+    async def count_dead_letters(self, *, include_replayed: bool) -> int:
+        return int(
+            await self._db.fetchval(
+                "SELECT count(*) FROM dead_letters WHERE ($1 OR replayed_at IS NULL)", include_replayed
+            )
+        )
+
     async def count_pending_dead_letters(self) -> int:
         return int(await self._db.fetchval("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL"))
 

@@ -4,7 +4,8 @@ A service describes itself once (its registry part, settings, migrations, HTTP r
 router, what it publishes, background jobs); ``create_app`` wires the rest: tracing and logging,
 migrations at start-up, the database pool, the outbox relay, the Kafka consumer with the
 reliability protocol, the operations routes (shared/operations.py), the request context and
-body limit (shared/http.py) and the error mapping (shared/http_errors.py).
+body limit (shared/http.py), the error mapping (shared/http_errors.py) and the OpenAPI's roles and
+refusals of every operation (shared/openapi.py).
 
 The topics a service subscribes to are derived from its event router, so a handler can never
 silently not run; what it emits is checked against ``publishes`` by every unit of work.
@@ -31,6 +32,7 @@ from shared.http import install_middleware
 from shared.http_errors import install_error_handlers
 from shared.kafka import EventProducer, create_broker
 from shared.logging import configure_logging, get_logger
+from shared.openapi import document_operations
 from shared.operations import operations_router
 from shared.registry import Part
 from shared.runtime import Runtime
@@ -188,6 +190,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     )
     for router in definition.api_routers:
         app.include_router(router)
+    document_operations(app)
     # Health probes and metrics scrapes would only add noise to traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/live,/health/ready,/metrics")
     return app

@@ -200,7 +200,11 @@ def _jury_view(call_id: uuid.UUID, state: workflow.JuryState) -> JuryView:
 # --------------------------------------------------------------------------- calls: criteria and jury
 
 
-@router.put("/calls/{call_id}/criteria", response_model=CriteriaView)
+@router.put(
+    "/calls/{call_id}/criteria",
+    response_model=CriteriaView,
+    responses={409: {"description": "a case of the call has been scored; its criteria can no longer change"}},
+)
 async def set_criteria(call_id: uuid.UUID, body: CriteriaBody, operator: Operator, uow: Uow) -> CriteriaView:
     """Override the call's announced criteria in awards; refused once any case of the call has been scored."""
     result = await workflow.set_criteria(
@@ -341,7 +345,13 @@ async def get_evaluation(case_id: uuid.UUID, _: Operator, uow: Uow) -> Evaluatio
     )
 
 
-@router.post("/evaluations/{case_id}/decision", response_model=DecisionView)
+@router.post(
+    "/evaluations/{case_id}/decision",
+    response_model=DecisionView,
+    responses={
+        409: {"description": "the evaluation is decided or withdrawn, no juror is assigned, or not all have scored"}
+    },
+)
 async def decide(case_id: uuid.UUID, body: DecisionBody, operator: Operator, uow: Uow) -> DecisionView:
     """Decide once every assigned juror has scored; emits AwardDecidedV1 (embargoed until the results are
     published). Deciding again before publication replaces the decision; after it, 409 ``results_published``."""
@@ -384,7 +394,11 @@ async def my_assignment(case_id: uuid.UUID, juror: Juror, uow: Uow) -> Assignmen
     return _assignment_view(await workflow.juror_assignment(uow=uow, case_id=case_id, juror_id=juror.user_id))
 
 
-@router.put("/evaluations/{case_id}/scores", response_model=ScorecardView)
+@router.put(
+    "/evaluations/{case_id}/scores",
+    response_model=ScorecardView,
+    responses={409: {"description": "the evaluation is decided or withdrawn"}},
+)
 async def submit_scores(case_id: uuid.UUID, body: ScorecardBody, juror: Juror, uow: Uow) -> ScorecardView:
     """Score every criterion once; a resubmission replaces the juror's earlier scores."""
     evaluation, card = await workflow.submit_scores(
@@ -397,7 +411,11 @@ async def submit_scores(case_id: uuid.UUID, body: ScorecardBody, juror: Juror, u
     return _own_scorecard_view(card, evaluation.criteria)
 
 
-@router.post("/evaluations/{case_id}/conflict", response_model=ConflictView)
+@router.post(
+    "/evaluations/{case_id}/conflict",
+    response_model=ConflictView,
+    responses={409: {"description": "the evaluation is decided or withdrawn"}},
+)
 async def declare_conflict(case_id: uuid.UUID, body: ConflictBody, juror: Juror, uow: Uow) -> ConflictView:
     """The juror recuses themselves: unassigned (scores dropped), and a replacement assigned if the panel allows."""
     replacements = await workflow.declare_conflict(uow=uow, case_id=case_id, juror_id=juror.user_id, reason=body.reason)

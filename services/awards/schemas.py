@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from services.awards.domain import DEFAULT_JURORS_PER_CASE, CriteriaSource, EvaluationStatus, RoundOutcome
+from shared.bodies import Integer, Number, RequestBody
 from shared.events import CaseHeader
 from shared.feedback import PointStatus
 from shared.pagination import Page
@@ -20,20 +21,16 @@ Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 # --------------------------------------------------------------------------- criteria
 
 
-class CriterionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CriterionBody(RequestBody):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="snake_case identifier, unique in the call")
     name: str = Field(min_length=1, max_length=200)
-    weight: float = Field(gt=0, le=1000)
-    scale_min: int = Field(default=0, ge=-1000, le=1000)
-    scale_max: int = Field(default=5, ge=-1000, le=1000)
+    weight: Annotated[float, Number] = Field(gt=0, le=1000)
+    scale_min: Annotated[int, Integer] = Field(default=0, ge=-1000, le=1000)
+    scale_max: Annotated[int, Integer] = Field(default=5, ge=-1000, le=1000)
     description: str = Field(default="", max_length=2000, description="what the criterion means, for the jurors")
 
 
-class CriteriaBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CriteriaBody(RequestBody):
     # Each key once and each scale a range: shared.events.criteria_problems, applied by the use case.
     criteria: list[CriterionBody] = Field(min_length=1, max_length=20)
 
@@ -58,9 +55,7 @@ class CriteriaView(BaseModel):
 # --------------------------------------------------------------------------- jury
 
 
-class JurorBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JurorBody(RequestBody):
     user_id: Identifier
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr | None = None
@@ -70,11 +65,9 @@ class JurorBody(BaseModel):
     )
 
 
-class JuryBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JuryBody(RequestBody):
     jurors: list[JurorBody] = Field(max_length=500)
-    jurors_per_case: int = Field(default=DEFAULT_JURORS_PER_CASE, ge=1, le=20)
+    jurors_per_case: Annotated[int, Integer] = Field(default=DEFAULT_JURORS_PER_CASE, ge=1, le=20)
 
 
 class JurorView(BaseModel):
@@ -96,24 +89,18 @@ class JuryView(BaseModel):
 # --------------------------------------------------------------------------- scoring
 
 
-class ScoreBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ScoreBody(RequestBody):
     criterion: str = Field(min_length=1, max_length=64)
-    score: int
+    score: Annotated[int, Integer]
     comment: str = Field(default="", max_length=2000)
 
 
-class ScorecardBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ScorecardBody(RequestBody):
     scores: list[ScoreBody] = Field(min_length=1, max_length=50)
     overall_comment: str = Field(default="", max_length=5000)
 
 
-class ConflictBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConflictBody(RequestBody):
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -206,9 +193,7 @@ class AssignmentView(BaseModel):
 # --------------------------------------------------------------------------- operators
 
 
-class DecisionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DecisionBody(RequestBody):
     outcome: AwardOutcome
     feedback: str = Field(min_length=1, max_length=5000, description="assessor feedback for the submitter")
 

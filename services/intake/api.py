@@ -255,7 +255,13 @@ async def get_call(call_id: uuid.UUID, _: CurrentUser, uow: Uow) -> CallOut:
     "/cases",
     status_code=status.HTTP_201_CREATED,
     tags=["cases"],
-    responses={200: {"description": "a retry with the same Idempotency-Key: the case first created"}},
+    responses={
+        200: {"description": "a retry with the same Idempotency-Key: the case first created"},
+        409: {
+            "description": "the call is closed (`call_closed`), a case with a near-identical title is in the call "
+            "already (`duplicate_case`), or the Idempotency-Key was used for another body (`idempotency_key_reused`)"
+        },
+    },
 )
 async def submit_case(
     body: CaseIn,
@@ -309,7 +315,16 @@ async def case_feedback(case_id: uuid.UUID, principal: CurrentUser, uow: Uow) ->
     )
 
 
-@router.post("/cases/{case_id}/revisions", tags=["cases"])
+@router.post(
+    "/cases/{case_id}/revisions",
+    tags=["cases"],
+    responses={
+        409: {
+            "description": "changes are not requested (`not_revisable`), or the new title is near-identical to "
+            "another case's in the call (`duplicate_case`)"
+        }
+    },
+)
 async def revise_case(case_id: uuid.UUID, body: RevisionIn, submitter: Submitter, uow: Uow) -> CaseOut:
     detail = await workflow.revise_case(
         uow=uow, case_id=case_id, revision=_revision(body), submitter_id=submitter.user_id
@@ -317,7 +332,11 @@ async def revise_case(case_id: uuid.UUID, body: RevisionIn, submitter: Submitter
     return _detail_out(detail)
 
 
-@router.post("/cases/{case_id}/withdraw", tags=["cases"])
+@router.post(
+    "/cases/{case_id}/withdraw",
+    tags=["cases"],
+    responses={409: {"description": "the case is past withdrawal (`not_withdrawable`)"}},
+)
 async def withdraw_case(case_id: uuid.UUID, submitter: Submitter, uow: Uow, body: WithdrawIn | None = None) -> CaseOut:
     detail = await workflow.withdraw_case(
         uow=uow,

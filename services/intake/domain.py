@@ -46,6 +46,12 @@ from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPr
 # --------------------------------------------------------------------------- business ID (Y-tunnus)
 
 _BUSINESS_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
+BUSINESS_ID_PATTERN = r"^[0-9]{7}-[0-9]$"
+BUSINESS_ID_CHECK_DIGIT_RULE = (
+    f"Its check digit: multiply the seven digits by {', '.join(map(str, _BUSINESS_ID_WEIGHTS))} and add the products; "
+    "with r the remainder of that sum divided by 11, the check digit is 0 when r is 0 and 11 - r otherwise "
+    "(no business ID has r = 1)."
+)
 
 
 def business_id_problem(value: str) -> str | None:

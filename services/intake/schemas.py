@@ -6,22 +6,25 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.intake.domain import (
+    BUSINESS_ID_CHECK_DIGIT_RULE,
+    BUSINESS_ID_PATTERN,
     CaseStatus,
     TimelineKind,
     business_id_problem,
     call_window_problem,
     oecd_principles_problems,
 )
+from shared.bodies import DateTimeText, Integer, RequestBody
 from shared.events import Contact, Criterion, Organisation
 from shared.feedback import PointStatus
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language, OecdPrinciple
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(RequestBody):
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 def _valid_business_id(value: str) -> str:
@@ -38,10 +41,22 @@ def _each_principle_once(values: list[OecdPrinciple]) -> list[OecdPrinciple]:
     return values
 
 
-BusinessId = Annotated[str, AfterValidator(_valid_business_id)]
+BusinessId = Annotated[
+    str,
+    AfterValidator(_valid_business_id),
+    # The pattern is for the schema only: the domain's check says precisely what is wrong.
+    Field(
+        json_schema_extra={"pattern": BUSINESS_ID_PATTERN},
+        description="Finnish business ID (Y-tunnus): seven digits, a hyphen and a check digit. "
+        + BUSINESS_ID_CHECK_DIGIT_RULE,
+        examples=["0112038-9"],
+    ),
+]
 ShortText = Annotated[str, Field(min_length=1, max_length=100)]
 # On the wire a list of the principles' numbers (1..5); the rule that each appears once is domain.py's.
-OecdPrinciples = Annotated[list[OecdPrinciple], Field(min_length=1, max_length=5), AfterValidator(_each_principle_once)]
+OecdPrinciples = Annotated[
+    list[Annotated[OecdPrinciple, Integer]], Field(min_length=1, max_length=5), AfterValidator(_each_principle_once)
+]
 Title = Annotated[str, Field(min_length=5, max_length=200)]
 Summary = Annotated[str, Field(min_length=20, max_length=2000)]
 LongText = Annotated[str, Field(min_length=20, max_length=10000)]
@@ -79,11 +94,11 @@ def _first_of_each(values: list[T]) -> list[T]:
 class CallIn(Strict):
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(default="", max_length=5000)
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
+    opens_at: DateTimeText
+    closes_at: DateTimeText
     categories: list[Category] = Field(min_length=1)
     languages: list[Language] = Field(min_length=1)
-    reviewers_per_iteration: int = Field(default=1, ge=1, le=2)
+    reviewers_per_iteration: Annotated[int, Integer] = Field(default=1, ge=1, le=2)
     criteria: CriteriaIn | None = Field(
         default=None, description="the award criteria; the Quality Innovation Award's five when left out"
     )
@@ -103,8 +118,8 @@ class CallChangesIn(Strict):
     will stand after the change."""
 
     description: str | None = Field(default=None, max_length=5000)
-    opens_at: AwareDatetime | None = None
-    closes_at: AwareDatetime | None = None
+    opens_at: DateTimeText | None = None
+    closes_at: DateTimeText | None = None
     categories: list[Category] | None = Field(default=None, min_length=1)
     languages: list[Language] | None = Field(default=None, min_length=1)
     criteria: CriteriaIn | None = None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from services.notify.domain import (
     WEBHOOK_EVENT_TYPES,
@@ -13,6 +14,7 @@ from services.notify.domain import (
     embargoed_event_types,
     unknown_event_types,
 )
+from shared.bodies import RequestBody
 from shared.events import ResultsPublishedV1
 from shared.vocabulary import Channel
 
@@ -47,12 +49,10 @@ class DeliveryView(BaseModel):
     delivered_at: datetime | None
 
 
-class WebhookBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WebhookBody(RequestBody):
     url: AnyHttpUrl = Field(description="http(s) endpoint that receives CloudEvents")
     secret: str = Field(min_length=16, max_length=256, description="HMAC-SHA256 key for X-Kipina-Signature")
-    event_types: list[str] = Field(
+    event_types: list[Annotated[str, Field(json_schema_extra={"enum": sorted(WEBHOOK_EVENT_TYPES)})]] = Field(
         default=[],
         max_length=50,
         description="CloudEvent types; empty = all but the embargoed kipina.award.decided.v1, which no webhook gets",

@@ -80,13 +80,26 @@ async def get_task(task_id: uuid.UUID, uow: Uow, principal: ReviewerOrOperator) 
     return _task_out(await workflow.get_task(uow=uow, task_id=task_id, viewer=principal))
 
 
-@router.post("/tasks/{task_id}/release", response_model=TaskOut)
+@router.post(
+    "/tasks/{task_id}/release",
+    response_model=TaskOut,
+    responses={409: {"description": "the task is not claimed (any more)"}},
+)
 async def release_task(task_id: uuid.UUID, uow: Uow, reviewer: Reviewer) -> TaskOut:
     """Give a claimed task back to the queue."""
     return _task_out(await workflow.release_task(uow=uow, task_id=task_id, reviewer=reviewer))
 
 
-@router.post("/tasks/{task_id}/decision", response_model=DecisionOut)
+@router.post(
+    "/tasks/{task_id}/decision",
+    response_model=DecisionOut,
+    responses={
+        409: {
+            "description": "the claim's lease ran out, the task is decided or cancelled, the case is from the "
+            "reviewer's organisation, or the case's state does not take this decision"
+        }
+    },
+)
 async def decide_task(
     task_id: uuid.UUID, body: DecisionIn, uow: Uow, reviewer: Reviewer, settings: Settings
 ) -> DecisionOut:

@@ -4,30 +4,53 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from services.review.domain import Decision, IterationStatus, ReviewStatus, TaskStatus
+from services.review.domain import CHECKLISTS, Decision, IterationStatus, ReviewStatus, TaskStatus
+from shared.bodies import Boolean, RequestBody
 from shared.events import CaseHeader
 from shared.feedback import PointStatus
 from shared.pagination import Page
 from shared.vocabulary import IsoStage
 
+# Every stage's checklist, for the schema: an item must be on the task's stage's list (domain.ensure_feedback).
+_CHECKLIST_ITEMS = list(dict.fromkeys(item for items in CHECKLISTS.values() for item in items))
+_CHECKLISTS_TEXT = " ".join(f"{stage.value}: {'; '.join(items)}." for stage, items in CHECKLISTS.items())
 
-class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-    checklist_item: str = Field(min_length=1, max_length=200)
-    met: bool
+def _on_a_checklist(item: str) -> str:
+    if item not in _CHECKLIST_ITEMS:
+        raise ValueError(f"{item!r} is on no stage's checklist; the checklists are: {_CHECKLISTS_TEXT}")
+    return item
+
+
+ChecklistItem = Annotated[
+    str,
+    AfterValidator(_on_a_checklist),
+    Field(
+        json_schema_extra={"enum": _CHECKLIST_ITEMS},
+        description="an item of the checklist of the task's stage (the task's `checklist` lists them). "
+        f"The checklists: {_CHECKLISTS_TEXT}",
+    ),
+]
+
+
+class FeedbackIn(RequestBody):
+    checklist_item: ChecklistItem
+    met: Annotated[bool, Boolean]
     comment: str = Field("", max_length=2000)
 
 
-class DecisionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DecisionIn(RequestBody):
     decision: Decision
     comment: str = Field(min_length=1, max_length=5000)
-    feedback: list[FeedbackIn] = Field(default_factory=list, max_length=50)
+    feedback: list[FeedbackIn] = Field(
+        default_factory=list,
+        max_length=50,
+        description="the reviewer's verdict on items of the stage's checklist; an item of another stage is refused",
+    )
 
 
 class CallView(BaseModel):

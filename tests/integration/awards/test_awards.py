@@ -511,6 +511,9 @@ async def test_authentication_and_roles(client: httpx.AsyncClient, bootstrap: st
     duplicate = [{"user_id": "d", "name": "D", "organisation_id": "o"}] * 2
     response = await client.put(f"/calls/{call_id}/jury", json={"jurors": duplicate}, headers=OPERATOR)
     assert response.status_code == 422 and "more than once" in response.json()["message"]
+    nul = [{"user_id": "n", "name": "N\u0000", "organisation_id": "o"}]
+    response = await client.put(f"/calls/{call_id}/jury", json={"jurors": nul}, headers=OPERATOR)
+    assert response.status_code == 422 and "NUL" in response.json()["message"], response.text
     default = (await client.get(f"/calls/{call_id}/criteria", headers=OPERATOR)).json()
     assert default["is_default"] is True and default["source"] == "call"
     assert [c["key"] for c in default["criteria"]] == DEFAULT_KEYS

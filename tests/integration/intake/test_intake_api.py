@@ -91,6 +91,21 @@ async def test_call_rules(client: httpx.AsyncClient) -> None:
     assert (await client.get("/calls", params={"limit": 0}, headers=ALICE)).status_code == 422
 
 
+async def test_text_with_a_nul_character_is_refused_not_a_server_error(client: httpx.AsyncClient) -> None:
+    # PostgreSQL text cannot hold U+0000: without the refusal the INSERT fails and the answer is a 500.
+    r = await client.post("/calls", json=call_body(title="Smart\u0000 library"), headers=OPERATOR)
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"] == [
+        {
+            "field": "title",
+            "problem": "text may not contain the NUL character (U+0000)",
+            "type": "value_error",
+        }
+    ]
+    r = await client.post("/calls", json=call_body(opens_at=0), headers=OPERATOR)
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "opens_at"
+
+
 # --------------------------------------------------------------------------- submission
 
 

@@ -140,6 +140,20 @@ async def test_operations_endpoints_need_an_operator(probe) -> None:
     assert status.status_code == 200 and "outbox" in status.json()
 
 
+async def test_operations_refuse_out_of_range_input_with_422(probe) -> None:
+    operator = auth("operator")
+    # Beyond PostgreSQL's bigint the id names no dead letter; it must not reach the query (a 500).
+    replay = await probe.client.post(f"/ops/dead-letters/{2**64}/replay", headers=operator)
+    assert replay.status_code == 422 and replay.json()["problems"][0]["field"] == "path.dead_letter_id", replay.text
+    assert (await probe.client.post("/ops/dead-letters/0/replay", headers=operator)).status_code == 422
+    assert (await probe.client.post(f"/ops/dead-letters/{2**63 - 1}/replay", headers=operator)).status_code == 404
+    for params in ({"limit": -1}, {"offset": -1}, {"limit": 0}, {"offset": 2**64}):
+        listed = await probe.client.get("/ops/dead-letters", params=params, headers=operator)
+        assert listed.status_code == 422, (params, listed.text)
+    page = (await probe.client.get("/ops/dead-letters", params={"limit": 1}, headers=operator)).json()
+    assert page["limit"] == 1 and page["offset"] == 0 and page["total"] >= len(page["items"])
+
+
 async def _async(value):  # eventually() takes an async probe
     return value
 

@@ -8,6 +8,7 @@ import httpx
 from fastapi import APIRouter
 
 from shared.errors import Conflict, Invalid, NotFound, Problem
+from shared.http_errors import ErrorBody
 from shared.registry import Part
 from shared.service import ServiceDefinition, create_app
 from shared.settings import ServiceSettings
@@ -28,6 +29,11 @@ async def clash() -> None:
 @router.get("/wrong")
 async def wrong() -> None:
     raise Invalid.of([Problem(f"scores.{i}", f"problem {i}") for i in range(7)])
+
+
+@router.get("/count")
+async def count(n: int) -> int:
+    return n
 
 
 def app_with_routes() -> httpx.AsyncClient:
@@ -64,3 +70,22 @@ def test_refusal_carries_its_parts() -> None:
     assert str(refusal) == "taken"
     assert refusal.body() == {"error": "duplicate_case", "message": "taken", "existing_case_id": "7"}
     assert NotFound("x").error == "not_found" and NotFound("x").problems == []
+
+
+async def test_every_error_answer_is_an_error_body() -> None:
+    """What the handlers answer is what the OpenAPI promises for every refusal (shared/openapi.py lists ErrorBody)."""
+    async with app_with_routes() as client:
+        answers = [
+            await client.get("/missing"),
+            await client.get("/clash"),
+            await client.get("/wrong"),
+            await client.get("/ops/status"),  # 401
+            await client.get("/count", params={"n": "many"}),  # request validation
+            await client.post("/missing"),  # 405
+        ]
+    assert [a.status_code for a in answers] == [404, 409, 422, 401, 422, 405]
+    assert ErrorBody.model_validate(answers[4].json()).problems[0].field == "query.n"
+    for answer in answers:
+        body = ErrorBody.model_validate(answer.json())
+        assert body.error and body.message
+    assert ErrorBody.model_validate(answers[1].json()).model_extra == {"case_id": "42"}
