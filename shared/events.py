@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -153,6 +154,21 @@ class Contact(BaseModel):
     email: EmailStr
     language: Language = Language.EN
     role: str | None = None
+
+
+class Person(BaseModel):
+    """Someone a message is addressed to, as the service that knows them saw them (docs/people.md).
+
+    The least a delivery needs: the user id (their in-app feed), a name to greet, an email address when one
+    is known, and the language to write in. Only events that exist to address someone carry one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str = Field(min_length=1)
+    name: str = ""
+    email: EmailStr | None = None
+    language: Language = Language.EN
 
 
 class Organisation(BaseModel):
@@ -345,6 +361,45 @@ class IterationEscalatedV1(EventPayload):
     due_at: datetime
 
 
+class DueReason(StrEnum):
+    LEASE = "lease"  # the reviewer's claim on the task runs out (the task goes back to the queue)
+    SLA = "sla"  # the iteration's review is due (then it is escalated to operators)
+
+
+class TaskDueSoonV1(EventPayload):
+    """A reminder to the reviewer holding a task: its lease or the iteration's SLA ends at ``due_at``."""
+
+    event_type: ClassVar[str] = "kipina.review.task_due_soon.v1"
+    topic: ClassVar[str] = topics.REVIEW
+
+    task_id: uuid.UUID
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    case_title: str
+    call_title: str
+    iteration: int = Field(ge=1)
+    reviewer: Person
+    reason: DueReason
+    due_at: datetime
+
+
+class ChangesAnsweredV1(EventPayload):
+    """The submitter revised a case on which these reviewers requested changes in ``iteration``."""
+
+    event_type: ClassVar[str] = "kipina.review.changes_answered.v1"
+    topic: ClassVar[str] = topics.REVIEW
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    case_title: str
+    call_title: str
+    iteration: int = Field(ge=1)  # the iteration that requested the changes
+    revision: int = Field(ge=1)  # the revision that answers them
+    reviewers: list[Person]
+    addressed_points: list[uuid.UUID] = []
+    open_points: int = Field(default=0, ge=0)  # points of that iteration no revision has addressed yet
+
+
 # --------------------------------------------------------------------------- awards
 
 
@@ -457,6 +512,8 @@ class AwardDecidedV1(EventPayload):
     weighted_score: float | None
     rank_in_category: int | None = None
     feedback: str = ""
+    # The jurors whose scores the decision rests on: they hear that a case they scored was decided.
+    scored_by: list[Person] = []
 
 
 class ResultsPublishedV1(EventPayload):
@@ -469,6 +526,52 @@ class ResultsPublishedV1(EventPayload):
     call_id: uuid.UUID
     outcome: AwardOutcome
     feedback: str = ""
+
+
+class JurorsAssignedV1(EventPayload):
+    """Jurors newly assigned to score a case (the ones assigned before are not repeated)."""
+
+    event_type: ClassVar[str] = "kipina.award.jurors_assigned.v1"
+    topic: ClassVar[str] = topics.AWARDS
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    case_title: str
+    call_title: str
+    jurors: list[Person]
+    scoring_due_at: datetime
+
+
+class ScoringDueV1(EventPayload):
+    """A reminder to a juror who has not yet scored a case assigned to them: scoring is due at ``due_at``."""
+
+    event_type: ClassVar[str] = "kipina.award.scoring_due.v1"
+    topic: ClassVar[str] = topics.AWARDS
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    case_title: str
+    call_title: str
+    juror: Person
+    due_at: datetime
+
+
+class EvaluationCompleteV1(EventPayload):
+    """Every case of a call in evaluation is scored by all its jurors: the call is ready to decide.
+
+    Emitted each time the call becomes complete (again, after a late nomination opened a new evaluation).
+    Its subject, and so its Kafka key, is the call id.
+    """
+
+    event_type: ClassVar[str] = "kipina.award.evaluation_complete.v1"
+    topic: ClassVar[str] = topics.AWARDS
+
+    call_id: uuid.UUID
+    call_title: str
+    cases: int = Field(ge=1)  # evaluations scored and waiting for a decision
+
+    def subject(self) -> str:
+        return str(self.call_id)
 
 
 # --------------------------------------------------------------------------- calls (intake announces them)
@@ -498,6 +601,33 @@ class CallAnnouncedV1(EventPayload):
 
     def subject(self) -> str:
         return str(self.call_id)
+
+
+# --------------------------------------------------------------------------- operations (every service)
+
+
+class DeadLetteredV1(EventPayload):
+    """A service's consumer gave up on a message and put it on its dead-letter topic (operators hear of it).
+
+    Written to the service's outbox with the dead letter itself. Its subject, and so its Kafka key, is the
+    service's name. A dead letter of this event type announces nothing (no loop).
+    """
+
+    event_type: ClassVar[str] = "kipina.operations.dead_lettered.v1"
+    topic: ClassVar[str] = topics.OPERATIONS
+
+    service: str
+    dead_letter_id: int
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    event_type_seen: str | None = None  # the dead-lettered message's type, when it could be read
+    reason: str
+    error: str = Field(max_length=500)
+    attempts: int = Field(ge=0)
+
+    def subject(self) -> str:
+        return self.service
 
 
 # --------------------------------------------------------------------------- notify
@@ -533,6 +663,14 @@ class NotificationFailedV1(EventPayload):
 
 
 __all__ = [
+    "TaskDueSoonV1",
+    "ScoringDueV1",
+    "Person",
+    "JurorsAssignedV1",
+    "EvaluationCompleteV1",
+    "DueReason",
+    "DeadLetteredV1",
+    "ChangesAnsweredV1",
     "CASE_HEADER_FIELDS",
     "CONTENT_TYPE",
     "EVENT_TYPES",

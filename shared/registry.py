@@ -85,7 +85,10 @@ NOTIFY: Final = Part("notify", 8004, "Notify")
 
 PARTS: Final[tuple[Part, ...]] = (INTAKE, REVIEW, AWARDS, NOTIFY)
 SERVICE_NAMES: Final[tuple[str, ...]] = tuple(p.name for p in PARTS)
-EVENT_TOPICS: Final[tuple[str, ...]] = tuple(p.topic for p in PARTS)
+# Events about the running system rather than a case (a dead letter arrived), which every service publishes and
+# notify reads (shared.events.DeadLetteredV1).
+OPERATIONS_TOPIC: Final = "kipina.operations.v1"
+EVENT_TOPICS: Final[tuple[str, ...]] = (*(p.topic for p in PARTS), OPERATIONS_TOPIC)
 DEAD_LETTER_TOPICS: Final[tuple[str, ...]] = tuple(p.dead_letter_topic for p in PARTS)
 ALL_TOPICS: Final[tuple[str, ...]] = EVENT_TOPICS + DEAD_LETTER_TOPICS
 

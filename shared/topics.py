@@ -8,6 +8,7 @@ INTAKE: Final = registry.INTAKE.topic
 REVIEW: Final = registry.REVIEW.topic
 AWARDS: Final = registry.AWARDS.topic
 NOTIFY: Final = registry.NOTIFY.topic
+OPERATIONS: Final = registry.OPERATIONS_TOPIC
 
 EVENT_TOPICS: Final = registry.EVENT_TOPICS
 SERVICES: Final = registry.SERVICE_NAMES
