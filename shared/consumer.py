@@ -29,9 +29,17 @@ import asyncpg
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from shared import inbox, tracing
+from shared import inbox, outbox, tracing
 from shared.db import Connection
-from shared.events import EVENT_TYPES, CloudEvent, EventPayload, UnknownEventType, parse_event
+from shared.events import (
+    EVENT_TYPES,
+    CloudEvent,
+    DeadLetteredV1,
+    EventPayload,
+    UnknownEventType,
+    new_event,
+    parse_event,
+)
 from shared.logging import bind_event_context, get_logger
 from shared.metrics import (
     DEAD_LETTERS,
@@ -135,6 +143,15 @@ class EventRouter:
 
 class DeadLetterSink(Protocol):
     async def send(self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> None: ...
+
+
+def announces_dead_letter(source_topic: str) -> bool:
+    """Whether a dead letter from ``source_topic`` is announced with DeadLetteredV1.
+
+    Not one of the operations topic's own messages: a DeadLetteredV1 that cannot be handled must not announce
+    itself again and again (a loop); it stays in the dead-letter table and on the service's dashboard.
+    """
+    return source_topic != DeadLetteredV1.topic
 
 
 class HandlingFailed(Exception):
@@ -246,19 +263,28 @@ class EventConsumer:
         await self.dead_letters().send(
             self.dead_letter_topic, key=record.key, value=record.value or b"", headers=headers
         )
-        await ReliabilityRepository(self.pool_provider()).record_dead_letter(
-            consumer=self.name,
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            message_key=record.key,
-            payload=record.value or b"",
-            headers=[(k, v.decode(errors="replace")) for k, v in record.headers],
-            event_id=str(event.id) if event else None,
-            event_type=event.type if event else None,
-            error=error[:4000],
-            attempts=attempts,
-        )
+        async with self.pool_provider().acquire() as conn, conn.transaction():
+            dead_letter_id = await ReliabilityRepository(conn).record_dead_letter(
+                consumer=self.name,
+                source_topic=record.topic,
+                source_partition=record.partition,
+                source_offset=record.offset,
+                message_key=record.key,
+                payload=record.value or b"",
+                headers=[(k, v.decode(errors="replace")) for k, v in record.headers],
+                event_id=str(event.id) if event else None,
+                event_type=event.type if event else None,
+                error=error[:4000],
+                attempts=attempts,
+            )
+            if announces_dead_letter(record.topic):
+                await outbox.enqueue(
+                    conn,
+                    self._dead_lettered(
+                        record, dead_letter_id, error=error, reason=reason, attempts=attempts, event=event
+                    ),
+                    topic=DeadLetteredV1.topic,
+                )
         DEAD_LETTERS.labels(self.name, reason).inc()
         EVENTS_CONSUMED.labels(self.name, event.type if event else "unknown", "dead_lettered").inc()
         log.error(
@@ -269,6 +295,29 @@ class EventConsumer:
             source_topic=record.topic,
             source_partition=record.partition,
             source_offset=record.offset,
+        )
+
+    def _dead_lettered(
+        self, record: Record, dead_letter_id: int, *, error: str, reason: str, attempts: int, event: CloudEvent | None
+    ) -> CloudEvent:
+        """The announcement of a dead letter, for operators; caused by the message when it could be read."""
+        return new_event(
+            DeadLetteredV1(
+                service=self.service,
+                dead_letter_id=dead_letter_id,
+                source_topic=record.topic,
+                source_partition=record.partition,
+                source_offset=record.offset,
+                event_type_seen=event.type if event else None,
+                reason=reason,
+                error=error[:500],
+                attempts=attempts,
+            ),
+            service=self.service,
+            correlation_id=event.correlationid if event else f"dead-letter:{self.service}:{dead_letter_id}",
+            causation_id=str(event.id) if event else None,
+            traceparent=event.traceparent if event else None,
+            tracestate=event.tracestate if event else None,
         )
 
     async def replay(self, dead_letter_id: int) -> str:

@@ -195,14 +195,16 @@ class ReliabilityRepository:
         event_type: str | None,
         error: str,
         attempts: int,
-    ) -> None:
-        await self._db.execute(
+    ) -> int:
+        """Store a dead letter (again, when a replay failed too); its id."""
+        dead_letter_id = await self._db.fetchval(
             """
             INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset, message_key, payload,
                                       headers, event_id, event_type, error, attempts)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO UPDATE
                 SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = now(), replayed_at = NULL
+            RETURNING id
             """,
             consumer,
             source_topic,
@@ -216,6 +218,7 @@ class ReliabilityRepository:
             error,
             attempts,
         )
+        return int(dead_letter_id)
 
     async def dead_letter(self, dead_letter_id: int, *, consumer: str) -> DeadLetter | None:
         row = await self._db.fetchrow(

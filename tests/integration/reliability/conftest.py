@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared import topics
 from shared.kafka import ensure_topics
 from tests.support.harness import running_app
 from tests.support.infra import reset_database, unique_group
@@ -15,7 +16,7 @@ from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
 @pytest.fixture
 async def probe(infra_env: dict[str, str], probe_db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
     """The probe service running in-process on a fresh database and consumer group."""
-    await ensure_topics(infra_env["KIPINA_KAFKA_BOOTSTRAP"], names=[PROBE_TOPIC, PROBE_DLQ])
+    await ensure_topics(infra_env["KIPINA_KAFKA_BOOTSTRAP"], names=[PROBE_TOPIC, PROBE_DLQ, topics.OPERATIONS])
     await reset_database(probe_db_url)
     monkeypatch.setenv("KIPINA_PROBE_DATABASE_URL", probe_db_url)
     monkeypatch.setenv("KIPINA_PROBE_CONSUMER_GROUP", unique_group("probe"))

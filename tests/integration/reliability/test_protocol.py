@@ -6,10 +6,19 @@ import uuid
 
 import pytest
 
-from shared.events import CaseSnapshot, CaseSubmittedV1, CloudEvent, Contact, Organisation, new_event
+from shared import topics
+from shared.events import (
+    CaseSnapshot,
+    CaseSubmittedV1,
+    CloudEvent,
+    Contact,
+    DeadLetteredV1,
+    Organisation,
+    new_event,
+)
 from shared.vocabulary import Category, IsoStage, Language
 from tests.support.harness import auth, eventually
-from tests.support.kafka import produce, produce_event, watch
+from tests.support.kafka import TopicWatcher, produce, produce_event, watch
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
 
 pytestmark = pytest.mark.integration
@@ -65,7 +74,7 @@ async def test_redelivered_event_changes_nothing_the_second_time(probe, infra_en
 async def test_malformed_event_is_dead_lettered_and_the_next_is_processed(probe, infra_env) -> None:
     bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
     case_id = str(uuid.uuid4())
-    async with watch(bootstrap, PROBE_DLQ) as dlq:
+    async with watch(bootstrap, PROBE_DLQ, topics.OPERATIONS) as dlq:
         await produce(bootstrap, PROBE_TOPIC, key=case_id.encode(), value=b'{"specversion": "1.0", "not": "an event')
         await produce_event(bootstrap, submitted(case_id, "after the garbage"), topic=PROBE_TOPIC)
 
@@ -75,14 +84,37 @@ async def test_malformed_event_is_dead_lettered_and_the_next_is_processed(probe,
         records = await eventually(
             lambda: _async(dlq.matching(lambda r: r.key == case_id.encode())), what="dead letter on the DLQ topic"
         )
+        row = await probe.pool.fetchrow("SELECT * FROM dead_letters WHERE message_key = $1", case_id.encode())
+        announced = await _announcement_of(dlq, row["id"])
     headers = dict(records[0].headers)
     assert records[0].value == b'{"specversion": "1.0", "not": "an event'
     assert headers["dlq-source-topic"] == PROBE_TOPIC.encode()
     assert headers["dlq-reason"] == b"malformed"
     assert int(headers["dlq-source-offset"]) >= 0
     assert "dlq-source-partition" in headers and "dlq-error" in headers and headers["dlq-attempts"] == b"0"
-    row = await probe.pool.fetchrow("SELECT * FROM dead_letters WHERE message_key = $1", case_id.encode())
     assert row is not None and row["error"].startswith("malformed")
+    assert announced.source_topic == PROBE_TOPIC and announced.reason == "malformed"
+    assert announced.event_type_seen is None and announced.attempts == 0
+
+
+async def _announcement_of(watcher: TopicWatcher, dead_letter_id: int) -> DeadLetteredV1:
+    """The DeadLetteredV1 the probe published (through its outbox) for one of its dead letters, exactly once."""
+
+    async def published() -> list[DeadLetteredV1] | None:
+        found = [
+            p
+            for e in watcher.events(event_type=DeadLetteredV1.event_type)
+            if isinstance(p := e.payload(), DeadLetteredV1)
+            and p.service == "probe"
+            and p.dead_letter_id == dead_letter_id
+        ]
+        return found or None
+
+    found = await eventually(published, what=f"DeadLetteredV1 of dead letter {dead_letter_id}")
+    await watcher.caught_up()
+    found = await published() or []
+    assert len(found) == 1, found
+    return found[0]
 
 
 async def test_unknown_event_type_is_dead_lettered(probe, infra_env) -> None:
@@ -101,20 +133,23 @@ async def test_unknown_event_type_is_dead_lettered(probe, infra_env) -> None:
 async def test_failing_handler_is_retried_then_dead_lettered_and_can_be_replayed(probe, infra_env) -> None:
     bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
     case_id = str(uuid.uuid4())
-    async with watch(bootstrap, PROBE_DLQ) as dlq:
+    async with watch(bootstrap, PROBE_DLQ, topics.OPERATIONS) as dlq:
         await produce_event(bootstrap, submitted(case_id, "poison pill"), topic=PROBE_TOPIC)
         await produce_event(bootstrap, submitted(case_id, "healthy"), topic=PROBE_TOPIC)
         effects = await eventually(lambda: probe.effects(case_id), what="the partition moved on")
         records = await eventually(
             lambda: _async(dlq.matching(lambda r: r.key == case_id.encode())), what="poison dead-lettered"
         )
+        dead = await probe.pool.fetchrow("SELECT id FROM dead_letters WHERE message_key = $1", case_id.encode())
+        announced = await _announcement_of(dlq, dead["id"])
     assert [e["title"] for e in effects] == ["healthy"]
     headers = dict(records[0].headers)
     assert headers["dlq-reason"] == b"handler_error"
     assert headers["dlq-attempts"] == b"3"  # KIPINA_PROBE_HANDLER_MAX_ATTEMPTS
     assert b"cannot digest" in headers["dlq-error"]
 
-    dead = await probe.pool.fetchrow("SELECT id FROM dead_letters WHERE message_key = $1", case_id.encode())
+    assert announced.reason == "handler_error" and announced.attempts == 3 and "cannot digest" in announced.error
+    assert announced.event_type_seen == CaseSubmittedV1.event_type and announced.service == "probe"
     operator = auth("operator")
     listed = await probe.client.get("/ops/dead-letters", headers=operator)
     assert dead["id"] in [item["id"] for item in listed.json()["items"]]
