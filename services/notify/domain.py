@@ -1,16 +1,17 @@
 """Pure notification rules: who must hear about an event, with which template, and retry timing;
 and the records notify keeps (directory, deliveries, feed items, webhook subscriptions).
 
-No I/O here. The stakeholder directory is stored from intake's snapshots because review
-and awards events carry only the case id.
+No I/O here. Who hears what is ``what_to_tell`` (docs/people.md): the submitter, team and partners come
+from the directory stored from intake's case snapshots; reviewers and jurors from the events that address
+them (``shared.events.Person``); operators from the settings.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -20,21 +21,30 @@ from shared.events import (
     AwardDecidedV1,
     CaseNominatedV1,
     CaseRejectedV1,
+    CaseRevisedV1,
     CaseSnapshot,
     CaseSubmittedV1,
+    CaseWithdrawnV1,
+    ChangesAnsweredV1,
     ChangesRequestedV1,
-    EvaluationOpenedV1,
+    DeadLetteredV1,
+    EvaluationCompleteV1,
     EventPayload,
+    FeedbackItem,
     IterationEscalatedV1,
+    JurorsAssignedV1,
+    Person,
     ResultsPublishedV1,
+    ScoringDueV1,
     StageAdvancedV1,
+    TaskDueSoonV1,
 )
 from shared.vocabulary import Channel, Language
 
-# What notify listens to: every event of intake, review and awards. The event router registers a
-# handler for each (so the topics follow from it), and webhooks may subscribe to any of them.
+# What notify listens to: every event of intake, review and awards, and the operations topic's. The event
+# router registers a handler for each (so the topics follow from it), and webhooks may subscribe to most.
 CONSUMED_EVENTS: tuple[type[EventPayload], ...] = tuple(
-    p for p in EVENT_TYPES.values() if p.topic in (topics.INTAKE, topics.REVIEW, topics.AWARDS)
+    p for p in EVENT_TYPES.values() if p.topic in (topics.INTAKE, topics.REVIEW, topics.AWARDS, topics.OPERATIONS)
 )
 CONSUMED_EVENT_TYPES: frozenset[str] = frozenset(p.event_type for p in CONSUMED_EVENTS)
 
@@ -43,7 +53,13 @@ CONSUMED_EVENT_TYPES: frozenset[str] = frozenset(p.event_type for p in CONSUMED_
 # system), so these are never delivered to one, before publication or after: the result a webhook gets is
 # kipina.award.results_published.v1, which carries what was released.
 EMBARGOED_EVENT_TYPES: frozenset[str] = frozenset({AwardDecidedV1.event_type})
-WEBHOOK_EVENT_TYPES: frozenset[str] = CONSUMED_EVENT_TYPES - EMBARGOED_EVENT_TYPES
+# Events that exist to address one person (a reviewer's or juror's contact, docs/people.md): they are for that
+# person, not for an agency's system, so no webhook gets them either.
+ADDRESSED_EVENT_TYPES: frozenset[str] = frozenset(
+    p.event_type for p in (TaskDueSoonV1, ChangesAnsweredV1, JurorsAssignedV1, ScoringDueV1)
+)
+NOT_FOR_WEBHOOKS: frozenset[str] = EMBARGOED_EVENT_TYPES | ADDRESSED_EVENT_TYPES
+WEBHOOK_EVENT_TYPES: frozenset[str] = CONSUMED_EVENT_TYPES - NOT_FOR_WEBHOOKS
 
 
 def unknown_event_types(event_types: Iterable[str]) -> list[str]:
@@ -51,27 +67,39 @@ def unknown_event_types(event_types: Iterable[str]) -> list[str]:
 
 
 def embargoed_event_types(event_types: Iterable[str]) -> list[str]:
-    """The types among ``event_types`` that no webhook may subscribe to."""
-    return [t for t in event_types if t in EMBARGOED_EVENT_TYPES]
+    """The types among ``event_types`` that no webhook may subscribe to (embargoed, or addressed to a person)."""
+    return [t for t in event_types if t in NOT_FOR_WEBHOOKS]
 
 
 class Template(StrEnum):
+    # the submitter and the team (partners too for the published result)
     CASE_SUBMITTED = "case_submitted"
+    REVISION_RECEIVED = "revision_received"
+    WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
     CHANGES_REQUESTED = "changes_requested"
     STAGE_ADVANCED = "stage_advanced"
     CASE_REJECTED = "case_rejected"
     CASE_NOMINATED = "case_nominated"
-    EVALUATION_OPENED = "evaluation_opened"
-    AWARD_DECIDED = "award_decided"
     RESULTS_PUBLISHED = "results_published"
+    # reviewers
+    TASK_DUE_SOON = "task_due_soon"
+    CHANGES_ANSWERED = "changes_answered"
+    # jurors
+    JURORS_ASSIGNED = "jurors_assigned"
+    SCORING_DUE = "scoring_due"
+    CASE_DECIDED = "case_decided"
+    # operators
+    AWARD_DECIDED = "award_decided"
+    EVALUATION_COMPLETE = "evaluation_complete"
     ITERATION_ESCALATED = "iteration_escalated"
+    DEAD_LETTERED = "dead_lettered"
 
 
 class Audience(StrEnum):
-    SUBMITTER = "submitter"
-    SUBMITTER_AND_TEAM = "submitter_and_team"
+    SUBMITTER_AND_TEAM = "submitter_and_team"  # from the case's directory
     EVERYONE = "everyone"  # submitter, team and partners
-    OPERATORS = "operators"
+    OPERATORS = "operators"  # KIPINA_NOTIFY_OPERATOR_EMAILS
+    ADDRESSED = "addressed"  # the people the event itself names (reviewers, jurors)
 
 
 class DeliveryStatus(StrEnum):
@@ -84,9 +112,9 @@ class DeliveryStatus(StrEnum):
 @dataclass(frozen=True)
 class Stakeholder:
     name: str
-    email: str
+    email: str  # "" when unknown: then the person is told in-app only
     language: Language
-    user_id: str | None = None  # known only for the submitter: gets in-app feed items too
+    user_id: str | None = None  # known for the submitter, reviewers and jurors: they get in-app feed items too
 
 
 @dataclass(frozen=True)
@@ -105,11 +133,25 @@ class Directory:
 
 @dataclass(frozen=True)
 class Notice:
-    """One message to one stakeholder, before rendering."""
+    """One message to one person, before rendering."""
 
     recipient: Stakeholder
     template: Template
     context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Telling:
+    """What an event tells one audience: the template and the event's part of its context.
+
+    ``people`` are the addressed ones (Audience.ADDRESSED). Events addressed to reviewers and jurors carry the
+    case's and call's titles in their context, so they do not depend on the case's directory being stored yet.
+    """
+
+    template: Template
+    audience: Audience
+    context: dict[str, Any] = field(default_factory=dict)
+    people: tuple[Person, ...] = ()
 
 
 def directory_from_snapshot(case: CaseSnapshot) -> Directory:
@@ -135,116 +177,209 @@ def should_replace_directory(*, stored_revision: int | None, incoming_revision: 
     return stored_revision is None or incoming_revision >= stored_revision
 
 
-def audience_members(audience: Audience, directory: Directory, *, operator_emails: list[str]) -> list[Stakeholder]:
-    """The people of an audience, each address once (first occurrence wins: the submitter keeps its user id)."""
-    match audience:
-        case Audience.SUBMITTER:
-            people = [directory.submitter]
+def stakeholder_of(person: Person) -> Stakeholder:
+    return Stakeholder(
+        name=person.name or person.user_id,
+        email=str(person.email or ""),
+        language=person.language,
+        user_id=person.user_id,
+    )
+
+
+def audience_members(
+    telling: Telling, directory: Directory | None, *, operator_emails: Sequence[str]
+) -> list[Stakeholder]:
+    """The people of an audience, each once (by email address, else by user id; the first occurrence wins,
+    so the submitter keeps its user id). A directory audience without a directory is nobody."""
+    match telling.audience:
         case Audience.SUBMITTER_AND_TEAM:
-            people = [directory.submitter, *directory.team]
+            people = [directory.submitter, *directory.team] if directory else []
         case Audience.EVERYONE:
-            people = [directory.submitter, *directory.team, *directory.partners]
+            people = [directory.submitter, *directory.team, *directory.partners] if directory else []
         case Audience.OPERATORS:
             people = [Stakeholder(name="Kipinä operator", email=e, language=Language.EN) for e in operator_emails]
+        case Audience.ADDRESSED:
+            people = [stakeholder_of(p) for p in telling.people]
     seen: set[str] = set()
     unique: list[Stakeholder] = []
     for person in people:
-        key = person.email.strip().lower()
-        if key and key not in seen:
+        key = person.email.strip().lower() or f"user:{person.user_id or ''}"
+        if key not in ("", "user:") and key not in seen:
             seen.add(key)
             unique.append(person)
     return unique
 
 
-def what_to_tell(payload: EventPayload) -> tuple[Template, Audience, dict[str, Any]] | None:
-    """The template, audience and event-specific context of an event; None if it concerns nobody."""
+def _feedback(items: Sequence[FeedbackItem]) -> list[dict[str, Any]]:
+    return [f.model_dump() for f in items]
+
+
+def what_to_tell(payload: EventPayload) -> list[Telling]:
+    """Whom an event concerns, with which template and the event's context; empty if nobody.
+
+    docs/people.md has this table in words: keep the two alike.
+    """
     match payload:
+        # ----- the submitter and every team member
         case CaseSubmittedV1():
-            return Template.CASE_SUBMITTED, Audience.SUBMITTER, {"revision": payload.case.revision}
+            return [Telling(Template.CASE_SUBMITTED, Audience.SUBMITTER_AND_TEAM, {"revision": payload.case.revision})]
+        case CaseRevisedV1():
+            return [
+                Telling(
+                    Template.REVISION_RECEIVED,
+                    Audience.SUBMITTER_AND_TEAM,
+                    {"revision": payload.case.revision, "addressed": len(payload.addressed_points)},
+                )
+            ]
+        case CaseWithdrawnV1():
+            return [Telling(Template.WITHDRAWAL_CONFIRMED, Audience.SUBMITTER_AND_TEAM, {"reason": payload.reason})]
         case ChangesRequestedV1():
-            return (
-                Template.CHANGES_REQUESTED,
-                Audience.SUBMITTER_AND_TEAM,
-                {
-                    "iteration": payload.iteration,
-                    "comment": payload.comment,
-                    "feedback": [f.model_dump() for f in payload.feedback],
-                },
-            )
+            context = {
+                "iteration": payload.iteration,
+                "comment": payload.comment,
+                "feedback": _feedback(payload.feedback),
+            }
+            return [Telling(Template.CHANGES_REQUESTED, Audience.SUBMITTER_AND_TEAM, context)]
         case StageAdvancedV1():
-            return (
-                Template.STAGE_ADVANCED,
-                Audience.SUBMITTER_AND_TEAM,
-                {
-                    "iteration": payload.iteration,
-                    "from_stage": str(payload.from_stage),
-                    "to_stage": str(payload.to_stage),
-                    "comment": payload.comment,
-                },
-            )
+            context = {
+                "iteration": payload.iteration,
+                "from_stage": str(payload.from_stage),
+                "to_stage": str(payload.to_stage),
+                "comment": payload.comment,
+            }
+            return [Telling(Template.STAGE_ADVANCED, Audience.SUBMITTER_AND_TEAM, context)]
         case CaseRejectedV1():
-            return (
-                Template.CASE_REJECTED,
-                Audience.SUBMITTER_AND_TEAM,
-                {
-                    "iteration": payload.iteration,
-                    "comment": payload.comment,
-                    "feedback": [f.model_dump() for f in payload.feedback],
-                },
-            )
+            context = {
+                "iteration": payload.iteration,
+                "comment": payload.comment,
+                "feedback": _feedback(payload.feedback),
+            }
+            return [Telling(Template.CASE_REJECTED, Audience.SUBMITTER_AND_TEAM, context)]
         case CaseNominatedV1():
-            return Template.CASE_NOMINATED, Audience.SUBMITTER_AND_TEAM, {"comment": payload.comment}
-        case EvaluationOpenedV1():
-            return Template.EVALUATION_OPENED, Audience.SUBMITTER, {}
-        # Embargoed: the case's people hear nothing until the results are published (ResultsPublishedV1).
-        case AwardDecidedV1():
-            return (
-                Template.AWARD_DECIDED,
-                Audience.OPERATORS,
-                {
-                    "outcome": str(payload.outcome),
-                    "weighted_score": payload.weighted_score,
-                    "rank_in_category": payload.rank_in_category,
-                    "feedback_text": payload.feedback,
-                },
-            )
+            return [Telling(Template.CASE_NOMINATED, Audience.SUBMITTER_AND_TEAM, {"comment": payload.comment})]
         # The released result: each of the case's people learns its outcome and the jury's feedback.
         case ResultsPublishedV1():
-            return (
-                Template.RESULTS_PUBLISHED,
-                Audience.EVERYONE,
-                {"outcome": str(payload.outcome), "feedback_text": payload.feedback},
-            )
+            context = {"outcome": str(payload.outcome), "feedback_text": payload.feedback}
+            return [Telling(Template.RESULTS_PUBLISHED, Audience.EVERYONE, context)]
+        # ----- reviewers
+        case TaskDueSoonV1():
+            context = {
+                **_titles(payload.case_title, payload.call_title),
+                "iteration": payload.iteration,
+                "reason": str(payload.reason),
+                "due_at": _when(payload.due_at),
+            }
+            return [Telling(Template.TASK_DUE_SOON, Audience.ADDRESSED, context, (payload.reviewer,))]
+        case ChangesAnsweredV1():
+            context = {
+                **_titles(payload.case_title, payload.call_title),
+                "iteration": payload.iteration,
+                "revision": payload.revision,
+                "addressed": len(payload.addressed_points),
+                "open_points": payload.open_points,
+            }
+            return [Telling(Template.CHANGES_ANSWERED, Audience.ADDRESSED, context, tuple(payload.reviewers))]
+        # ----- jurors
+        case JurorsAssignedV1():
+            context = {**_titles(payload.case_title, payload.call_title), "due_at": _when(payload.scoring_due_at)}
+            return [Telling(Template.JURORS_ASSIGNED, Audience.ADDRESSED, context, tuple(payload.jurors))]
+        case ScoringDueV1():
+            context = {**_titles(payload.case_title, payload.call_title), "due_at": _when(payload.due_at)}
+            return [Telling(Template.SCORING_DUE, Audience.ADDRESSED, context, (payload.juror,))]
+        # Embargoed: the case's people hear nothing until the results are published (ResultsPublishedV1); the
+        # operators get the decision, and the jurors who scored the case learn that it was decided (and how).
+        case AwardDecidedV1():
+            context = {
+                "outcome": str(payload.outcome),
+                "weighted_score": payload.weighted_score,
+                "rank_in_category": payload.rank_in_category,
+                "feedback_text": payload.feedback,
+            }
+            return [
+                Telling(Template.AWARD_DECIDED, Audience.OPERATORS, context),
+                Telling(Template.CASE_DECIDED, Audience.ADDRESSED, context, tuple(payload.scored_by)),
+            ]
+        # ----- operators
+        case EvaluationCompleteV1():
+            context = {"call_id": str(payload.call_id), "call_title": payload.call_title, "cases": payload.cases}
+            return [Telling(Template.EVALUATION_COMPLETE, Audience.OPERATORS, context)]
         case IterationEscalatedV1():
-            return (
-                Template.ITERATION_ESCALATED,
-                Audience.OPERATORS,
-                {"iteration": payload.iteration, "due_at": payload.due_at.isoformat()},
-            )
+            context = {"iteration": payload.iteration, "due_at": _when(payload.due_at)}
+            return [Telling(Template.ITERATION_ESCALATED, Audience.OPERATORS, context)]
+        case DeadLetteredV1():
+            context = {
+                "service": payload.service,
+                "dead_letter_id": payload.dead_letter_id,
+                "source": f"{payload.source_topic}/{payload.source_partition}@{payload.source_offset}",
+                "event_type_seen": payload.event_type_seen or "",
+                "reason": payload.reason,
+                "error": payload.error,
+            }
+            return [Telling(Template.DEAD_LETTERED, Audience.OPERATORS, context)]
         case _:
-            return None
+            return []
 
 
-def plan_notices(payload: EventPayload, directory: Directory, *, operator_emails: list[str]) -> list[Notice]:
-    """Who must hear about ``payload`` and with which template (empty: nobody)."""
-    told = what_to_tell(payload)
-    if told is None:
-        return []
-    template, audience, extra = told
-    base = {
-        "case_id": str(directory.case_id),
-        "case_title": directory.case_title,
-        "call_title": directory.call_title,
-    }
-    return [
-        Notice(recipient=person, template=template, context={**base, **extra, "recipient_name": person.name})
-        for person in audience_members(audience, directory, operator_emails=operator_emails)
-    ]
+def _titles(case_title: str, call_title: str) -> dict[str, str]:
+    return {"case_title": case_title, "call_title": call_title}
+
+
+def _when(at: datetime) -> str:
+    """A time as people read it in an email: UTC, to the minute."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def case_of(payload: EventPayload) -> uuid.UUID | None:
+    """The case an event is about; None for events about a call or the running system."""
+    case_id = getattr(payload, "case_id", None)
+    if isinstance(case_id, uuid.UUID):
+        return case_id
+    case = getattr(payload, "case", None)
+    return case.case_id if isinstance(case, CaseSnapshot) else None
+
+
+def needs_directory(tellings: Sequence[Telling]) -> bool:
+    return any(t.audience in (Audience.SUBMITTER_AND_TEAM, Audience.EVERYONE) for t in tellings)
+
+
+def plan_notices(payload: EventPayload, directory: Directory | None, *, operator_emails: Sequence[str]) -> list[Notice]:
+    """Who must hear about ``payload`` and with which template (empty: nobody).
+
+    The case's titles come from its directory when notify has it, else from the event itself.
+    """
+    notices: list[Notice] = []
+    for telling in what_to_tell(payload):
+        base: dict[str, Any] = {}
+        if directory is not None:
+            base = {"case_id": str(directory.case_id), **_titles(directory.case_title, directory.call_title)}
+        elif (case_id := case_of(payload)) is not None:
+            base = {"case_id": str(case_id), **_titles("", "")}
+        context = {**base, **telling.context}
+        notices.extend(
+            Notice(recipient=person, template=telling.template, context={**context, "recipient_name": person.name})
+            for person in audience_members(telling, directory, operator_emails=operator_emails)
+        )
+    return notices
+
+
+@dataclass(frozen=True)
+class NotifyRules:
+    """What the settings say about whom to tell: the operators' addresses, and how often of dead letters."""
+
+    operator_emails: tuple[str, ...] = ()
+    dead_letter_alert_window_minutes: float = 60.0
+
+
+def alert_window(at: datetime, *, minutes: float) -> datetime:
+    """The start of the window ``at`` falls in: operators hear of a service's dead letters once per window."""
+    width = max(1, int(minutes * 60))
+    epoch = int(at.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % width, tz=UTC)
 
 
 def wants_event(subscribed_types: Collection[str], event_type: str) -> bool:
-    """A webhook subscription with no types gets every event but the embargoed ones, which no webhook gets."""
-    if event_type in EMBARGOED_EVENT_TYPES:
+    """A webhook subscription with no types gets every event but those no webhook gets (NOT_FOR_WEBHOOKS)."""
+    if event_type in NOT_FOR_WEBHOOKS:
         return False
     return not subscribed_types or event_type in subscribed_types
 
@@ -262,7 +397,7 @@ class Delivery:
     """
 
     id: uuid.UUID
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None  # None for a message about a call or the running system
     source_event_id: uuid.UUID
     source_event_type: str
     correlation_id: str

@@ -1,4 +1,4 @@
-"""Notify's Kafka handlers: every event of intake, review and awards (``domain.CONSUMED_EVENTS``) is told
+"""Notify's Kafka handlers: every event of intake, review, awards and operations (``domain.CONSUMED_EVENTS``) is told
 to whom it concerns; a case's snapshot first refreshes its stakeholder directory (use cases in workflow.py).
 
 Handlers never send anything (no network I/O inside the message's transaction): the use cases
@@ -19,18 +19,18 @@ SNAPSHOTS = (CaseSubmittedV1, CaseRevisedV1)
 def build_router(settings: NotifySettings) -> EventRouter:
     """A handler for each consumed event; the topics notify subscribes to follow from them."""
     router = EventRouter()
-    operator_emails = settings.operator_email_list()
+    rules = settings.rules()
 
     @router.on(*SNAPSHOTS)
     async def refresh_directory_and_notify(ctx: EventContext, payload: CaseSubmittedV1 | CaseRevisedV1) -> None:
         await workflow.refresh_directory_and_notify(
-            uow=ctx.unit_of_work(NotifyRepository), event=ctx.event, payload=payload, operator_emails=operator_emails
+            uow=ctx.unit_of_work(NotifyRepository), event=ctx.event, payload=payload, rules=rules
         )
 
     @router.on(*(p for p in domain.CONSUMED_EVENTS if p not in SNAPSHOTS))
     async def notify_stakeholders(ctx: EventContext, payload: EventPayload) -> None:
         await workflow.notify_stakeholders(
-            uow=ctx.unit_of_work(NotifyRepository), event=ctx.event, payload=payload, operator_emails=operator_emails
+            uow=ctx.unit_of_work(NotifyRepository), event=ctx.event, payload=payload, rules=rules
         )
 
     return router

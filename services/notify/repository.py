@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -178,10 +179,19 @@ class NotifyRepository:
 
     # ----------------------------------------------------------------------- recording deliveries
 
+    async def claim_alert_window(self, *, service: str, window_start: datetime) -> bool:
+        """True the first time for a service's window: then the operators are told of its dead letters."""
+        status = await self._conn.execute(
+            "INSERT INTO operator_alerts (service, window_start) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            service,
+            window_start,
+        )
+        return _changed_one(status)
+
     async def record_delivery(
         self,
         *,
-        case_id: uuid.UUID,
+        case_id: uuid.UUID | None,
         source_event_id: uuid.UUID,
         source_event_type: str,
         correlation_id: str,

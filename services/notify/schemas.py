@@ -32,7 +32,7 @@ class FeedItemView(BaseModel):
 
 class DeliveryView(BaseModel):
     id: uuid.UUID
-    case_id: uuid.UUID
+    case_id: uuid.UUID | None = Field(description="None for a message about a call or the running system")
     source_event_id: uuid.UUID
     source_event_type: str
     channel: Channel

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
+from services.notify.domain import NotifyRules
 from shared import registry
 from shared.settings import ServiceSettings, settings_config
 
@@ -32,8 +33,17 @@ class NotifySettings(ServiceSettings):
     delivery_batch_size: int = 20
     webhook_timeout_s: float = 10.0
 
-    # comma-separated addresses told about overdue (escalated) review iterations; empty = nobody
+    # comma-separated addresses of the operators (escalated iterations, decisions, a call's evaluation complete,
+    # dead letters: docs/people.md); empty = nobody
     operator_emails: str = ""
+    # operators hear of one service's dead letters at most once per window (the dashboard lists them all)
+    dead_letter_alert_window_minutes: float = Field(60.0, gt=0)
 
     def operator_email_list(self) -> list[str]:
         return [e.strip() for e in self.operator_emails.split(",") if e.strip()]
+
+    def rules(self) -> NotifyRules:
+        return NotifyRules(
+            operator_emails=tuple(self.operator_email_list()),
+            dead_letter_alert_window_minutes=self.dead_letter_alert_window_minutes,
+        )

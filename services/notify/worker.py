@@ -75,7 +75,8 @@ def build_email(delivery: Delivery, *, mail_from: str, now: datetime) -> EmailMe
     message["Message-ID"] = f"<{delivery.id}@kipina.local>"
     message["Content-Language"] = delivery.language
     message["X-Kipina-Delivery-Id"] = str(delivery.id)
-    message["X-Kipina-Case-Id"] = str(delivery.case_id)
+    if delivery.case_id is not None:
+        message["X-Kipina-Case-Id"] = str(delivery.case_id)
     message["X-Kipina-Template"] = delivery.template
     message.set_content(delivery.body)
     return message
@@ -120,7 +121,9 @@ class DeliveryWorker:
         delivery = due.delivery
         with (
             bind_event_context(
-                case_id=str(delivery.case_id), correlation_id=delivery.correlation_id, delivery_id=str(delivery.id)
+                case_id=str(delivery.case_id) if delivery.case_id else None,
+                correlation_id=delivery.correlation_id,
+                delivery_id=str(delivery.id),
             ),
             tracing.span(
                 f"{delivery.channel.value} send",  # "email send", "webhook send"
@@ -132,7 +135,7 @@ class DeliveryWorker:
                     "kipina.delivery.channel": delivery.channel.value,
                     "kipina.delivery.attempt": delivery.attempts,
                     "kipina.delivery.template": delivery.template,
-                    "cloudevents.event_subject": str(delivery.case_id),
+                    "cloudevents.event_subject": str(delivery.case_id or ""),
                 },
             ) as span,
         ):

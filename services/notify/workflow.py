@@ -20,10 +20,10 @@ from services.notify import domain
 from services.notify.domain import (
     Delivery,
     DeliveryStatus,
-    Directory,
     DueDelivery,
     FeedItem,
     Notice,
+    NotifyRules,
     RetryPolicy,
     WebhookSubscription,
 )
@@ -35,6 +35,7 @@ from shared.events import (
     CaseRevisedV1,
     CaseSubmittedV1,
     CloudEvent,
+    DeadLetteredV1,
     EventPayload,
     NotificationDeliveredV1,
     NotificationFailedV1,
@@ -52,13 +53,13 @@ Uow = UnitOfWork[NotifyRepository]
 
 
 async def _record_deliveries(
-    repo: NotifyRepository, *, event: CloudEvent, payload: EventPayload, operator_emails: Sequence[str]
+    repo: NotifyRepository, *, event: CloudEvent, payload: EventPayload, rules: NotifyRules
 ) -> None:
-    """A pending delivery for each matching webhook and each stakeholder who must hear of the event.
+    """A pending delivery for each matching webhook and each person who must hear of the event.
 
     Each records the trace context of the consumer's span, so sending it continues the case's trace.
     """
-    case_id = uuid.UUID(payload.subject())
+    case_id = domain.case_of(payload)
     traceparent, tracestate = tracing.current_trace_context()
     envelope = event.to_bytes().decode()  # webhooks receive the event as it travelled
     for subscription in await repo.active_webhooks():
@@ -80,17 +81,25 @@ async def _record_deliveries(
             traceparent=traceparent,
             tracestate=tracestate,
         )
-    if domain.what_to_tell(payload) is None:
+    tellings = domain.what_to_tell(payload)
+    if not tellings:
         return
-    directory = await repo.get_directory(case_id)
-    if directory is None:
-        log.info("no stakeholders stored for this case; nobody to tell", event_type=event.type)
+    if isinstance(payload, DeadLetteredV1) and not await repo.claim_alert_window(
+        service=payload.service,
+        window_start=domain.alert_window(event.time, minutes=rules.dead_letter_alert_window_minutes),
+    ):
+        log.info("operators were told of this service's dead letters in this window", service=payload.service)
         return
-    notices = domain.plan_notices(payload, directory, operator_emails=list(operator_emails))
+    directory = None
+    if case_id is not None and domain.needs_directory(tellings):
+        directory = await repo.get_directory(case_id)
+        if directory is None:
+            log.info("no stakeholders stored for this case; its people are not told", event_type=event.type)
+    notices = domain.plan_notices(payload, directory, operator_emails=rules.operator_emails)
     recorded = 0
     for notice in notices:
         recorded += await _record_notice(
-            repo, event=event, directory=directory, notice=notice, traceparent=traceparent, tracestate=tracestate
+            repo, event=event, case_id=case_id, notice=notice, traceparent=traceparent, tracestate=tracestate
         )
     log.info("notifications recorded", recipients=len(notices), new_deliveries=recorded)
 
@@ -99,33 +108,36 @@ async def _record_notice(
     repo: NotifyRepository,
     *,
     event: CloudEvent,
-    directory: Directory,
+    case_id: uuid.UUID | None,
     notice: Notice,
     traceparent: str | None,
     tracestate: str | None,
 ) -> int:
-    """An email delivery, plus an in-app feed item when the recipient's user id is known; 1 if the email is new."""
+    """An email delivery when the person's address is known, and an in-app feed item for a case when their
+    user id is; 1 if the email is new."""
     person = notice.recipient
     rendered = render(notice.template, person.language, notice.context)
-    created = await repo.record_delivery(
-        case_id=directory.case_id,
-        source_event_id=event.id,
-        source_event_type=event.type,
-        correlation_id=event.correlationid,
-        channel=Channel.EMAIL,
-        recipient=person.email,
-        recipient_name=person.name,
-        language=str(person.language),
-        template=str(notice.template),
-        subject=rendered.subject,
-        body=rendered.body,
-        traceparent=traceparent,
-        tracestate=tracestate,
-    )
-    if person.user_id:
+    created = False
+    if person.email:
+        created = await repo.record_delivery(
+            case_id=case_id,
+            source_event_id=event.id,
+            source_event_type=event.type,
+            correlation_id=event.correlationid,
+            channel=Channel.EMAIL,
+            recipient=person.email,
+            recipient_name=person.name,
+            language=str(person.language),
+            template=str(notice.template),
+            subject=rendered.subject,
+            body=rendered.body,
+            traceparent=traceparent,
+            tracestate=tracestate,
+        )
+    if person.user_id and case_id is not None:
         await repo.record_feed_item(
             user_id=person.user_id,
-            case_id=directory.case_id,
+            case_id=case_id,
             source_event_id=event.id,
             template=str(notice.template),
             language=str(person.language),
@@ -139,7 +151,7 @@ async def _record_notice(
 
 
 async def refresh_directory_and_notify(
-    *, uow: Uow, event: CloudEvent, payload: CaseSubmittedV1 | CaseRevisedV1, operator_emails: Sequence[str]
+    *, uow: Uow, event: CloudEvent, payload: CaseSubmittedV1 | CaseRevisedV1, rules: NotifyRules
 ) -> None:
     """Store who is attached to the case (unless a newer revision is stored), then tell whom the event concerns."""
     async with uow:
@@ -149,16 +161,14 @@ async def refresh_directory_and_notify(
             await uow.repo.save_directory(directory)
         else:
             log.info("older case snapshot ignored", stored_revision=stored, incoming_revision=directory.revision)
-        await _record_deliveries(uow.repo, event=event, payload=payload, operator_emails=operator_emails)
+        await _record_deliveries(uow.repo, event=event, payload=payload, rules=rules)
         await uow.commit()
 
 
-async def notify_stakeholders(
-    *, uow: Uow, event: CloudEvent, payload: EventPayload, operator_emails: Sequence[str]
-) -> None:
+async def notify_stakeholders(*, uow: Uow, event: CloudEvent, payload: EventPayload, rules: NotifyRules) -> None:
     """Record a delivery for each webhook that wants the event and each stakeholder it concerns."""
     async with uow:
-        await _record_deliveries(uow.repo, event=event, payload=payload, operator_emails=operator_emails)
+        await _record_deliveries(uow.repo, event=event, payload=payload, rules=rules)
         await uow.commit()
 
 
@@ -186,7 +196,8 @@ async def record_delivery_outcome(
         if error is None:
             if not await uow.repo.mark_delivered(delivery_id=delivery.id, attempt=attempts):
                 return None
-            await uow.emit(NotificationDeliveredV1(**_outcome_facts(delivery)))
+            if delivery.case_id is not None:  # outcome events are about a case (docs/people.md)
+                await uow.emit(NotificationDeliveredV1(**_outcome_facts(delivery)))
             await uow.commit()
             log.info("delivered", channel=delivery.channel.value, attempts=attempts)
             return DeliveryStatus.DELIVERED
@@ -197,7 +208,7 @@ async def record_delivery_outcome(
             delivery_id=delivery.id, attempt=attempts, status=status, retry_in_s=delay, error=kept
         ):
             return None
-        if status == DeliveryStatus.FAILED:
+        if status == DeliveryStatus.FAILED and delivery.case_id is not None:
             await uow.emit(NotificationFailedV1(**_outcome_facts(delivery), error=kept))
         await uow.commit()
     if status == DeliveryStatus.FAILED:

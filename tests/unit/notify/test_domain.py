@@ -19,23 +19,33 @@ from shared import topics
 from shared.events import (
     EVENT_TYPES,
     AwardDecidedV1,
+    CallAnnouncedV1,
     CaseNominatedV1,
     CaseRejectedV1,
     CaseRevisedV1,
     CaseSnapshot,
     CaseSubmittedV1,
     CaseWithdrawnV1,
+    ChangesAnsweredV1,
     ChangesRequestedV1,
     Contact,
+    DeadLetteredV1,
+    DueReason,
+    EvaluationCompleteV1,
     EvaluationOpenedV1,
+    EventPayload,
     FeedbackItem,
     IterationEscalatedV1,
     IterationOpenedV1,
+    JurorsAssignedV1,
     NotificationDeliveredV1,
     NotificationFailedV1,
     Organisation,
+    Person,
     ResultsPublishedV1,
+    ScoringDueV1,
     StageAdvancedV1,
+    TaskDueSoonV1,
 )
 from shared.vocabulary import AwardOutcome, Category, IsoStage, Language
 
@@ -75,8 +85,11 @@ def recipients(payload: object, **kw: object) -> list[tuple[str, str]]:
     return [(n.recipient.email, str(n.template)) for n in notices]
 
 
-def test_case_submitted_tells_only_the_submitter() -> None:
-    assert recipients(CaseSubmittedV1(case=snapshot())) == [("aino@example.org", "case_submitted")]
+def test_case_submitted_tells_the_submitter_and_the_team_not_the_partners() -> None:
+    assert recipients(CaseSubmittedV1(case=snapshot())) == [
+        ("aino@example.org", "case_submitted"),
+        ("bjorn@example.org", "case_submitted"),
+    ]
 
 
 def test_changes_requested_tells_submitter_and_team_once_each_with_comment() -> None:
@@ -98,6 +111,23 @@ def test_an_award_decision_is_embargoed_it_tells_only_the_configured_operators()
     assert [n.recipient.user_id for n in notices] == [None]
 
 
+def test_an_award_decision_tells_the_jurors_who_scored_the_case_never_its_people() -> None:
+    payload = AwardDecidedV1(
+        case_id=CASE_ID,
+        call_id=CALL_ID,
+        outcome=AwardOutcome.FINALIST,
+        weighted_score=3.5,
+        scored_by=[JUROR, Person(user_id="juror-2", name="Jon", language=Language.SV)],
+    )
+    notices = domain.plan_notices(payload, DIRECTORY, operator_emails=["ops@example.org"])
+    assert [(n.recipient.email, n.recipient.user_id, str(n.template)) for n in notices] == [
+        ("ops@example.org", None, "award_decided"),
+        ("jaana@example.org", "juror-1", "case_decided"),
+        ("", "juror-2", "case_decided"),  # no address known: told in-app only
+    ]
+    assert {n.recipient.email for n in notices}.isdisjoint({"aino@example.org", "bjorn@example.org", "pat@example.org"})
+
+
 def test_published_results_tell_everyone_their_outcome_and_the_jurys_feedback() -> None:
     payload = ResultsPublishedV1(
         case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.PRIZE_WINNER, feedback="Rohkea ja vaikuttava."
@@ -113,60 +143,194 @@ def test_published_results_tell_everyone_their_outcome_and_the_jurys_feedback() 
     assert all(n.context["feedback_text"] == "Rohkea ja vaikuttava." for n in notices)
 
 
-@pytest.mark.parametrize(
-    ("payload", "template", "audience"),
-    [
-        (
-            StageAdvancedV1(
-                case_id=CASE_ID,
-                call_id=CALL_ID,
-                iteration=1,
-                from_stage=IsoStage.CONCEPT,
-                to_stage=IsoStage.VALIDATION,
-                reviewer_ids=[],
-            ),
-            Template.STAGE_ADVANCED,
-            Audience.SUBMITTER_AND_TEAM,
-        ),
-        (
-            CaseRejectedV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, reviewer_ids=[], comment="Ei"),
-            Template.CASE_REJECTED,
-            Audience.SUBMITTER_AND_TEAM,
-        ),
-        (
-            EvaluationOpenedV1(case_id=CASE_ID, call_id=CALL_ID, criteria=[], juror_ids=["j"]),
-            Template.EVALUATION_OPENED,
-            Audience.SUBMITTER,
-        ),
-        (
-            ResultsPublishedV1(case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.AWARD_WINNER),
-            Template.RESULTS_PUBLISHED,
-            Audience.EVERYONE,
-        ),
-    ],
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+JUROR = Person(user_id="juror-1", name="Jaana", email="jaana@example.org", language=Language.FI)
+REVIEWER = Person(user_id="reviewer-1", name="Riikka", email="riikka@example.org", language=Language.SV)
+NOMINATED = CaseNominatedV1(
+    case_id=CASE_ID,
+    call_id=CALL_ID,
+    call_title="c",
+    iteration=2,
+    reviewer_ids=[],
+    title="t",
+    summary="s",
+    category=Category.EDUCATION,
+    language=Language.EN,
+    organisation_id="o",
+    organisation_name="O",
+    stage=IsoStage.SOLUTION,
 )
-def test_template_and_audience(payload: object, template: Template, audience: Audience) -> None:
-    told = domain.what_to_tell(payload)  # type: ignore[arg-type]
-    assert told is not None
-    assert told[:2] == (template, audience)
+TITLES = {"case_title": "Digitaalinen neuvonta", "call_title": "Laatukilpailu 2025"}
+
+# Every event notify consumes, and what it tells whom: docs/people.md's table, as data. A new event type
+# fails test_every_consumed_event_has_a_decided_audience until it is added here.
+WHO_HEARS_WHAT: dict[type[EventPayload], tuple[EventPayload, list[tuple[Template, Audience]]]] = {
+    CaseSubmittedV1: (CaseSubmittedV1(case=snapshot()), [(Template.CASE_SUBMITTED, Audience.SUBMITTER_AND_TEAM)]),
+    CaseRevisedV1: (
+        CaseRevisedV1(case=snapshot(revision=2)),
+        [(Template.REVISION_RECEIVED, Audience.SUBMITTER_AND_TEAM)],
+    ),
+    CaseWithdrawnV1: (
+        CaseWithdrawnV1(case_id=CASE_ID, call_id=CALL_ID),
+        [(Template.WITHDRAWAL_CONFIRMED, Audience.SUBMITTER_AND_TEAM)],
+    ),
+    CallAnnouncedV1: (
+        CallAnnouncedV1(
+            call_id=CALL_ID,
+            revision=1,
+            title="c",
+            opens_at=NOW,
+            closes_at=NOW,
+            categories=[],
+            languages=[],
+            reviewers_per_iteration=1,
+            criteria=[],
+        ),
+        [],
+    ),
+    IterationOpenedV1: (
+        IterationOpenedV1(
+            case_id=CASE_ID, call_id=CALL_ID, iteration=1, revision=1, stage=IsoStage.CONCEPT, due_at=NOW
+        ),
+        [],
+    ),
+    ChangesRequestedV1: (
+        ChangesRequestedV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, reviewer_ids=[], comment="c"),
+        [(Template.CHANGES_REQUESTED, Audience.SUBMITTER_AND_TEAM)],
+    ),
+    StageAdvancedV1: (
+        StageAdvancedV1(
+            case_id=CASE_ID,
+            call_id=CALL_ID,
+            iteration=1,
+            from_stage=IsoStage.CONCEPT,
+            to_stage=IsoStage.VALIDATION,
+            reviewer_ids=[],
+        ),
+        [(Template.STAGE_ADVANCED, Audience.SUBMITTER_AND_TEAM)],
+    ),
+    CaseRejectedV1: (
+        CaseRejectedV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, reviewer_ids=[], comment="Ei"),
+        [(Template.CASE_REJECTED, Audience.SUBMITTER_AND_TEAM)],
+    ),
+    CaseNominatedV1: (NOMINATED, [(Template.CASE_NOMINATED, Audience.SUBMITTER_AND_TEAM)]),
+    IterationEscalatedV1: (
+        IterationEscalatedV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, due_at=NOW),
+        [(Template.ITERATION_ESCALATED, Audience.OPERATORS)],
+    ),
+    TaskDueSoonV1: (
+        TaskDueSoonV1(
+            task_id=uuid.uuid4(),
+            case_id=CASE_ID,
+            call_id=CALL_ID,
+            iteration=1,
+            reviewer=REVIEWER,
+            reason=DueReason.LEASE,
+            due_at=NOW,
+            **TITLES,
+        ),
+        [(Template.TASK_DUE_SOON, Audience.ADDRESSED)],
+    ),
+    ChangesAnsweredV1: (
+        ChangesAnsweredV1(case_id=CASE_ID, call_id=CALL_ID, iteration=1, revision=2, reviewers=[REVIEWER], **TITLES),
+        [(Template.CHANGES_ANSWERED, Audience.ADDRESSED)],
+    ),
+    # The jury's start: the submitter already heard of the nomination, and the jurors hear of their assignment.
+    EvaluationOpenedV1: (EvaluationOpenedV1(case_id=CASE_ID, call_id=CALL_ID, criteria=[], juror_ids=["j"]), []),
+    JurorsAssignedV1: (
+        JurorsAssignedV1(case_id=CASE_ID, call_id=CALL_ID, jurors=[JUROR], scoring_due_at=NOW, **TITLES),
+        [(Template.JURORS_ASSIGNED, Audience.ADDRESSED)],
+    ),
+    ScoringDueV1: (
+        ScoringDueV1(case_id=CASE_ID, call_id=CALL_ID, juror=JUROR, due_at=NOW, **TITLES),
+        [(Template.SCORING_DUE, Audience.ADDRESSED)],
+    ),
+    AwardDecidedV1: (
+        AwardDecidedV1(case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.FINALIST, weighted_score=1.0),
+        [(Template.AWARD_DECIDED, Audience.OPERATORS), (Template.CASE_DECIDED, Audience.ADDRESSED)],
+    ),
+    EvaluationCompleteV1: (
+        EvaluationCompleteV1(call_id=CALL_ID, call_title="Laatukilpailu 2025", cases=2),
+        [(Template.EVALUATION_COMPLETE, Audience.OPERATORS)],
+    ),
+    ResultsPublishedV1: (
+        ResultsPublishedV1(case_id=CASE_ID, call_id=CALL_ID, outcome=AwardOutcome.AWARD_WINNER),
+        [(Template.RESULTS_PUBLISHED, Audience.EVERYONE)],
+    ),
+    DeadLetteredV1: (
+        DeadLetteredV1(
+            service="review",
+            dead_letter_id=7,
+            source_topic="kipina.intake.v1",
+            source_partition=3,
+            source_offset=42,
+            reason="malformed",
+            error="malformed: bad json",
+            attempts=0,
+        ),
+        [(Template.DEAD_LETTERED, Audience.OPERATORS)],
+    ),
+}
+
+
+def test_every_consumed_event_has_a_decided_audience() -> None:
+    assert set(WHO_HEARS_WHAT) == set(domain.CONSUMED_EVENTS)
+
+
+@pytest.mark.parametrize("payload_type", sorted(WHO_HEARS_WHAT, key=lambda p: p.event_type), ids=lambda p: p.__name__)
+def test_template_and_audience(payload_type: type[EventPayload]) -> None:
+    payload, expected = WHO_HEARS_WHAT[payload_type]
+    assert [(t.template, t.audience) for t in domain.what_to_tell(payload)] == expected
+
+
+def test_every_template_is_used_by_some_event() -> None:
+    used = {t for _, told in WHO_HEARS_WHAT.values() for t, _ in told}
+    assert used == set(Template)
+
+
+def test_addressed_people_are_told_without_the_cases_directory_from_the_events_own_titles() -> None:
+    payload, _ = WHO_HEARS_WHAT[JurorsAssignedV1]
+    notices = domain.plan_notices(payload, None, operator_emails=["ops@example.org"])
+    assert [(n.recipient.email, n.recipient.user_id, n.recipient.language) for n in notices] == [
+        ("jaana@example.org", "juror-1", Language.FI)
+    ]
+    assert notices[0].context["case_title"] == "Digitaalinen neuvonta"
+    assert notices[0].context["case_id"] == str(CASE_ID)
+    assert notices[0].context["due_at"] == "2026-11-24 12:00 UTC"
+
+
+def test_the_cases_people_are_nobody_without_its_directory() -> None:
+    payload, _ = WHO_HEARS_WHAT[ChangesRequestedV1]
+    assert domain.plan_notices(payload, None, operator_emails=["ops@example.org"]) == []
+
+
+def test_a_person_without_email_or_user_id_is_nobody() -> None:
+    telling = domain.Telling(Template.SCORING_DUE, Audience.ADDRESSED, people=(Person(user_id="x"),))
+    assert [p.user_id for p in domain.audience_members(telling, None, operator_emails=[])] == ["x"]
+    both = domain.Telling(Template.CHANGES_ANSWERED, Audience.ADDRESSED, people=(REVIEWER, REVIEWER))
+    assert len(domain.audience_members(both, None, operator_emails=[])) == 1
+
+
+def test_a_dead_letter_tells_the_operators_in_a_window_per_service() -> None:
+    payload, _ = WHO_HEARS_WHAT[DeadLetteredV1]
+    notices = domain.plan_notices(payload, None, operator_emails=["ops@example.org"])
+    assert [(n.recipient.email, str(n.template)) for n in notices] == [("ops@example.org", "dead_lettered")]
+    assert notices[0].context["source"] == "kipina.intake.v1/3@42"
+    at = datetime(2026, 11, 24, 12, 34, 56, tzinfo=UTC)
+    assert domain.alert_window(at, minutes=60) == datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    assert domain.alert_window(at, minutes=15) == datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
+    assert domain.alert_window(at.replace(minute=59, second=59), minutes=60) == domain.alert_window(at, minutes=60)
+
+
+def test_messages_about_a_call_or_the_system_are_about_no_case() -> None:
+    assert domain.case_of(WHO_HEARS_WHAT[EvaluationCompleteV1][0]) is None
+    assert domain.case_of(WHO_HEARS_WHAT[DeadLetteredV1][0]) is None
+    assert domain.case_of(WHO_HEARS_WHAT[CaseSubmittedV1][0]) == CASE_ID
+    assert domain.case_of(WHO_HEARS_WHAT[ScoringDueV1][0]) == CASE_ID
 
 
 def test_nominated_tells_submitter_and_team() -> None:
-    payload = CaseNominatedV1(
-        case_id=CASE_ID,
-        call_id=CALL_ID,
-        call_title="c",
-        iteration=2,
-        reviewer_ids=[],
-        title="t",
-        summary="s",
-        category=Category.EDUCATION,
-        language=Language.EN,
-        organisation_id="o",
-        organisation_name="O",
-        stage=IsoStage.SOLUTION,
-    )
-    assert [e for e, _ in recipients(payload)] == ["aino@example.org", "bjorn@example.org"]
+    assert [e for e, _ in recipients(NOMINATED)] == ["aino@example.org", "bjorn@example.org"]
 
 
 def test_escalation_goes_to_configured_operators_only() -> None:
@@ -177,18 +341,11 @@ def test_escalation_goes_to_configured_operators_only() -> None:
     ]
 
 
-def test_events_that_concern_nobody() -> None:
-    assert domain.what_to_tell(CaseRevisedV1(case=snapshot(revision=2))) is None
-    assert domain.what_to_tell(CaseWithdrawnV1(case_id=CASE_ID, call_id=CALL_ID)) is None
-    opened = IterationOpenedV1(
-        case_id=CASE_ID, call_id=CALL_ID, iteration=1, revision=1, stage=IsoStage.CONCEPT, due_at=datetime.now(UTC)
-    )
-    assert domain.what_to_tell(opened) is None
-
-
-def test_notify_listens_to_every_event_of_intake_review_and_awards_and_none_of_its_own() -> None:
+def test_notify_listens_to_every_event_of_intake_review_awards_and_operations_and_none_of_its_own() -> None:
     consumed = {p.event_type for p in domain.CONSUMED_EVENTS}
-    assert consumed == {t for t, p in EVENT_TYPES.items() if p.topic in (topics.INTAKE, topics.REVIEW, topics.AWARDS)}
+    assert consumed == {
+        t for t, p in EVENT_TYPES.items() if p.topic in (topics.INTAKE, topics.REVIEW, topics.AWARDS, topics.OPERATIONS)
+    }
     assert {CaseSubmittedV1, CaseWithdrawnV1, IterationOpenedV1, AwardDecidedV1} <= set(domain.CONSUMED_EVENTS)
     assert not {NotificationDeliveredV1, NotificationFailedV1} & set(domain.CONSUMED_EVENTS)
 
@@ -196,7 +353,7 @@ def test_notify_listens_to_every_event_of_intake_review_and_awards_and_none_of_i
 def test_the_router_handles_every_consumed_event_so_the_topics_follow() -> None:
     router = build_router(NotifySettings())
     assert set(router.payload_types) == set(domain.CONSUMED_EVENTS)
-    assert router.topics == sorted([topics.AWARDS, topics.INTAKE, topics.REVIEW])
+    assert router.topics == sorted([topics.AWARDS, topics.INTAKE, topics.OPERATIONS, topics.REVIEW])
 
 
 def test_older_snapshot_does_not_replace_newer() -> None:
@@ -220,9 +377,13 @@ def test_no_webhook_ever_gets_an_embargoed_event(subscribed: list[str]) -> None:
     )
 
 
-def test_the_embargoed_types_are_the_decision_and_webhooks_may_have_every_other() -> None:
+def test_the_embargoed_types_are_the_decision_and_webhooks_may_have_every_other_not_addressed_to_a_person() -> None:
     assert {AwardDecidedV1.event_type} == domain.EMBARGOED_EVENT_TYPES
-    assert domain.CONSUMED_EVENT_TYPES - {AwardDecidedV1.event_type} == domain.WEBHOOK_EVENT_TYPES
+    addressed = {p.event_type for p in (TaskDueSoonV1, ChangesAnsweredV1, JurorsAssignedV1, ScoringDueV1)}
+    assert addressed == domain.ADDRESSED_EVENT_TYPES
+    assert domain.CONSUMED_EVENT_TYPES - {AwardDecidedV1.event_type} - addressed == domain.WEBHOOK_EVENT_TYPES
+    assert not domain.wants_event([], ScoringDueV1.event_type)
+    assert not domain.wants_event([JurorsAssignedV1.event_type], JurorsAssignedV1.event_type)
     assert domain.embargoed_event_types(["kipina.case.submitted.v1", AwardDecidedV1.event_type]) == [
         AwardDecidedV1.event_type
     ]
@@ -286,12 +447,24 @@ def test_every_template_renders_in_every_language(template: Template, language: 
         "weighted_score": 4.25,
         "rank_in_category": 1,
         "feedback_text": "Great work",
-        "due_at": "2025-01-01T00:00:00+00:00",
+        "due_at": "2025-01-01 00:00 UTC",
+        "addressed": 2,
+        "open_points": 1,
+        "reason": "lease",
+        "cases": 3,
+        "call_id": str(CALL_ID),
+        "service": "review",
+        "dead_letter_id": 7,
+        "source": "kipina.intake.v1/3@42",
+        "event_type_seen": "",
+        "error": "boom",
     }
     rendered = render(template, language, context)
     assert rendered.subject and "\n" not in rendered.subject
     assert len(rendered.body) > 40
-    assert "Case & Co" in rendered.subject + rendered.body  # plain text: no HTML escaping
+    text = rendered.subject + rendered.body
+    assert "Case & Co" in text or template in (Template.DEAD_LETTERED, Template.EVALUATION_COMPLETE)
+    assert "&amp;" not in text  # plain text: no HTML escaping
 
 
 def test_award_decided_tells_operators_score_rank_and_feedback_and_that_it_is_embargoed() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from services.notify.domain import (
     DeliveryStatus,
     Directory,
     FeedItem,
+    NotifyRules,
     RetryPolicy,
     WebhookSubscription,
 )
@@ -27,10 +29,13 @@ from shared.events import (
     CaseSubmittedV1,
     CaseWithdrawnV1,
     Contact,
+    DeadLetteredV1,
     EventPayload,
+    JurorsAssignedV1,
     NotificationDeliveredV1,
     NotificationFailedV1,
     Organisation,
+    Person,
     ResultsPublishedV1,
     new_event,
 )
@@ -41,6 +46,8 @@ CASE_ID = uuid.UUID("00000000-0000-0000-0000-0000000000c1")
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 RETRY = RetryPolicy(max_attempts=3, backoff_base_s=2.0, backoff_max_s=60.0)
 PUBLISHES = (NotificationDeliveredV1, NotificationFailedV1)
+NO_OPERATORS = NotifyRules()
+OPERATORS = NotifyRules(operator_emails=("ops@example.org",), dead_letter_alert_window_minutes=60)
 
 
 class FakeNotifyRepository:
@@ -53,6 +60,13 @@ class FakeNotifyRepository:
         self.webhooks: list[WebhookSubscription] = []
         self.marked: list[tuple[str, dict[str, Any]]] = []
         self.lease_held = True
+        self.alert_windows: set[tuple[str, datetime]] = set()
+
+    async def claim_alert_window(self, *, service: str, window_start: datetime) -> bool:
+        if (service, window_start) in self.alert_windows:
+            return False
+        self.alert_windows.add((service, window_start))
+        return True
 
     async def stored_revision(self, case_id: uuid.UUID) -> int | None:
         directory = self.directories.get(case_id)
@@ -159,11 +173,12 @@ async def test_a_submission_stores_the_directory_and_records_an_email_and_a_feed
     repo = FakeNotifyRepository()
     payload = CaseSubmittedV1(case=snapshot())
     work = uow(repo)
-    await workflow.refresh_directory_and_notify(uow=work, event=event_of(payload), payload=payload, operator_emails=[])
+    await workflow.refresh_directory_and_notify(uow=work, event=event_of(payload), payload=payload, rules=NO_OPERATORS)
     assert work.commits == 1
     assert repo.directories[CASE_ID].revision == 1
     assert [(d["channel"], d["recipient"], d["template"]) for d in repo.deliveries] == [
-        (Channel.EMAIL, "aino@example.org", "case_submitted")
+        (Channel.EMAIL, "aino@example.org", "case_submitted"),
+        (Channel.EMAIL, "bjorn@example.org", "case_submitted"),
     ]
     assert repo.deliveries[0]["correlation_id"] == "corr-1"
     assert [f["user_id"] for f in repo.feed_items] == ["user-1"]
@@ -174,14 +189,18 @@ async def test_an_older_snapshot_leaves_the_newer_directory() -> None:
     repo.directories[CASE_ID] = domain.directory_from_snapshot(snapshot(revision=3))
     payload = CaseRevisedV1(case=snapshot(revision=2))
     await workflow.refresh_directory_and_notify(
-        uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=[]
+        uow=uow(repo), event=event_of(payload), payload=payload, rules=NO_OPERATORS
     )
     assert repo.directories[CASE_ID].revision == 3
-    assert repo.deliveries == []  # a revision concerns nobody
+    # The late snapshot is still a revision received: its people (of the newer directory) hear of it.
+    assert [(d["recipient"], d["template"]) for d in repo.deliveries] == [
+        ("aino@example.org", "revision_received"),
+        ("bjorn@example.org", "revision_received"),
+    ]
 
 
 async def test_webhooks_get_the_events_they_subscribed_to_even_those_that_concern_nobody() -> None:
-    repo = FakeNotifyRepository()
+    repo = FakeNotifyRepository()  # no directory: the case's people are not known, so only webhooks
     everything, withdrawals, decisions = (
         webhook(),
         webhook("kipina.case.withdrawn.v1"),
@@ -191,7 +210,7 @@ async def test_webhooks_get_the_events_they_subscribed_to_even_those_that_concer
     payload = CaseWithdrawnV1(case_id=CASE_ID, call_id=uuid.uuid4())
     event = event_of(payload)
     work = uow(repo)
-    await workflow.notify_stakeholders(uow=work, event=event, payload=payload, operator_emails=[])
+    await workflow.notify_stakeholders(uow=work, event=event, payload=payload, rules=NO_OPERATORS)
     assert work.commits == 1  # committed although nobody is told by email
     assert [d["webhook_id"] for d in repo.deliveries] == [everything.id, withdrawals.id]
     assert all(d["channel"] == Channel.WEBHOOK and d["body"] == event.to_bytes().decode() for d in repo.deliveries)
@@ -206,12 +225,10 @@ async def test_an_award_decision_reaches_no_webhook_and_none_of_the_cases_people
         case_id=CASE_ID, call_id=uuid.uuid4(), outcome=AwardOutcome.AWARD_WINNER, weighted_score=4.5, feedback="f"
     )
     work = uow(repo)
-    await workflow.notify_stakeholders(uow=work, event=event_of(payload), payload=payload, operator_emails=[])
+    await workflow.notify_stakeholders(uow=work, event=event_of(payload), payload=payload, rules=NO_OPERATORS)
     assert work.commits == 1
     assert repo.deliveries == [] and repo.feed_items == []
-    await workflow.notify_stakeholders(
-        uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=["ops@example.org"]
-    )
+    await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, rules=OPERATORS)
     assert [(d["channel"], d["recipient"]) for d in repo.deliveries] == [(Channel.EMAIL, "ops@example.org")]
     assert repo.feed_items == []
 
@@ -224,7 +241,7 @@ async def test_published_results_reach_the_cases_people_their_feed_and_webhooks(
     payload = ResultsPublishedV1(
         case_id=CASE_ID, call_id=uuid.uuid4(), outcome=AwardOutcome.AWARD_WINNER, feedback="Selkeä parannus."
     )
-    await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=[])
+    await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, rules=NO_OPERATORS)
     emails = [d for d in repo.deliveries if d["channel"] == Channel.EMAIL]
     assert [(d["recipient"], d["template"]) for d in emails] == [
         ("aino@example.org", "results_published"),
@@ -241,10 +258,72 @@ async def test_a_delivery_records_the_trace_it_was_recorded_in() -> None:
     payload = CaseSubmittedV1(case=snapshot())
     provider = TracerProvider()
     with provider.get_tracer("test").start_as_current_span("consumer") as span:
-        await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, operator_emails=[])
+        await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, rules=NO_OPERATORS)
         traceparent, _ = tracing.current_trace_context()
     assert traceparent is not None and format(span.get_span_context().trace_id, "032x") in traceparent
-    assert [d["traceparent"] for d in repo.deliveries] == [traceparent]
+    assert [d["traceparent"] for d in repo.deliveries] == [traceparent, traceparent]
+
+
+async def test_jurors_are_told_by_email_when_their_address_is_known_and_in_app_always() -> None:
+    repo = FakeNotifyRepository()  # the case's directory is not needed: the event names the jurors and titles
+    repo.webhooks = [webhook()]  # a subscription to everything still never gets an event addressed to a person
+    jurors = [
+        Person(user_id="juror-1", name="Jaana", email="jaana@example.org", language=Language.FI),
+        Person(user_id="juror-2", name="Jon", language=Language.SV),
+    ]
+    payload = JurorsAssignedV1(
+        case_id=CASE_ID, call_id=uuid.uuid4(), case_title="Case", call_title="Call", jurors=jurors, scoring_due_at=NOW
+    )
+    await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, rules=OPERATORS)
+    assert [(d["channel"], d["recipient"], d["language"]) for d in repo.deliveries] == [
+        (Channel.EMAIL, "jaana@example.org", "fi")
+    ]
+    assert "2025-01-01 00:00 UTC" in repo.deliveries[0]["body"]
+    assert [(f["user_id"], f["template"], f["language"]) for f in repo.feed_items] == [
+        ("juror-1", "jurors_assigned", "fi"),
+        ("juror-2", "jurors_assigned", "sv"),
+    ]
+
+
+def dead_letter(dead_letter_id: int, *, service: str = "review") -> DeadLetteredV1:
+    return DeadLetteredV1(
+        service=service,
+        dead_letter_id=dead_letter_id,
+        source_topic="kipina.intake.v1",
+        source_partition=0,
+        source_offset=dead_letter_id,
+        reason="malformed",
+        error="malformed: no",
+        attempts=0,
+    )
+
+
+async def test_operators_hear_of_a_services_dead_letters_once_per_window_by_email_only() -> None:
+    repo = FakeNotifyRepository()
+    first, second, other = dead_letter(1), dead_letter(2), dead_letter(3, service="awards")
+    for payload in (first, second, other):
+        event = event_of(payload).model_copy(
+            update={"time": datetime(2026, 11, 24, 12, payload.dead_letter_id, tzinfo=UTC)}
+        )
+        await workflow.notify_stakeholders(uow=uow(repo), event=event, payload=payload, rules=OPERATORS)
+    assert [(d["recipient"], d["case_id"], d["template"]) for d in repo.deliveries] == [
+        ("ops@example.org", None, "dead_lettered"),  # review's first dead letter of the window
+        ("ops@example.org", None, "dead_lettered"),  # awards' first
+    ]
+    assert "review" in repo.deliveries[0]["subject"] and "awards" in repo.deliveries[1]["subject"]
+    assert repo.feed_items == []  # about no case: no feed item
+    later = event_of(second).model_copy(update={"time": datetime(2026, 11, 24, 13, 5, tzinfo=UTC)})
+    await workflow.notify_stakeholders(uow=uow(repo), event=later, payload=second, rules=OPERATORS)
+    assert len(repo.deliveries) == 3  # the next window tells again
+
+
+async def test_a_delivery_about_no_case_is_not_announced() -> None:
+    work = uow(FakeNotifyRepository())
+    about_nothing = replace(delivery(), case_id=None)
+    status = await workflow.record_delivery_outcome(
+        uow=work, delivery=about_nothing, error=None, permanent=False, retry=RETRY
+    )
+    assert status == DeliveryStatus.DELIVERED and work.events == []
 
 
 # --------------------------------------------------------------------------- outcomes of attempts
