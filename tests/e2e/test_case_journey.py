@@ -286,7 +286,7 @@ async def test_case_travels_through_all_four_services(stack) -> None:
         received = await eventually(all_mails, timeout=60, what="the submitter's emails")
         templates = sorted(str(m["X-Kipina-Template"]) for m in received)
         assert templates == sorted(
-            ["case_submitted", "changes_requested", "case_nominated", "evaluation_opened", "results_published"]
+            ["case_submitted", "changes_requested", "revision_received", "case_nominated", "results_published"]
         ), templates
         results_mail = next(m for m in received if m["X-Kipina-Template"] == "results_published")
         text = results_mail.get_content()
