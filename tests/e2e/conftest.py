@@ -75,6 +75,7 @@ class Stack:
     urls: dict[str, str]
     mailbox: Mailbox
     logs: dict[str, Path]
+    groups: dict[str, str] = field(default_factory=dict)  # each service's consumer group
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def log(self, service: str) -> str:
@@ -102,6 +103,7 @@ async def stack(
         urls={s.name: f"http://127.0.0.1:{env[f'{s.env_prefix}PORT']}" for s in SERVICES},
         mailbox=mailbox,
         logs={s.name: log_dir / f"{s.name}.log" for s in SERVICES},
+        groups={s.name: env[f"{s.env_prefix}CONSUMER_GROUP"] for s in SERVICES},
     )
     try:
         for spec in SERVICES:
