@@ -97,6 +97,15 @@ async def stack(
     base["KIPINA_NOTIFY_SMTP_PORT"] = str(smtp_port)
     base["KIPINA_NOTIFY_DELIVERY_POLL_S"] = "0.2"
     base["KIPINA_NOTIFY_OPERATOR_EMAILS"] = OPERATOR_EMAIL
+    # Reminders as soon as there is something to remind of (a reminder window as long as the lease, or the
+    # scoring period): each claim of a task, and each assignment, brings exactly one reminder, which a test
+    # can wait for before it acts (tests/e2e/test_people_journey.py). The SLA stays days away: no SLA reminder.
+    base["KIPINA_REVIEW_LEASE_REMINDER_MINUTES"] = "30"
+    base["KIPINA_REVIEW_LEASE_MINUTES"] = "30"
+    base["KIPINA_REVIEW_REMINDER_INTERVAL_S"] = "0.5"
+    base["KIPINA_AWARDS_SCORING_PERIOD_DAYS"] = "14"
+    base["KIPINA_AWARDS_SCORING_REMINDER_DAYS"] = "14"
+    base["KIPINA_AWARDS_SCORING_REMINDER_INTERVAL_S"] = "0.5"
     env = service_env(base)
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     stack = Stack(
