@@ -12,10 +12,12 @@ from shared import registry
 from shared.events import (
     CaseNominatedV1,
     CaseRejectedV1,
+    ChangesAnsweredV1,
     ChangesRequestedV1,
     IterationEscalatedV1,
     IterationOpenedV1,
     StageAdvancedV1,
+    TaskDueSoonV1,
 )
 from shared.service import ServiceDefinition, create_app
 
@@ -24,7 +26,8 @@ Agile iteration review. Each submitted case is reviewed in timeboxed iterations;
 review task per required reviewer (two for four-eyes calls) in a queue. Reviewers claim the task due first
 (with a lease), give feedback against the ISO 56002 stage's checklist and decide: request changes, advance
 the stage, reject or nominate for award evaluation. Reviewers never get cases of their own organisation;
-overdue iterations escalate.
+overdue iterations escalate. The reviewer holding a task is reminded before its lease or its iteration's SLA
+ends, and reviewers who requested changes hear when a revision answers them.
 """
 
 
@@ -45,7 +48,9 @@ def create() -> FastAPI:
                 CaseRejectedV1,
                 CaseNominatedV1,
                 IterationEscalatedV1,
+                TaskDueSoonV1,
+                ChangesAnsweredV1,
             ],
-            background_jobs=[jobs.escalate_overdue_iterations],
+            background_jobs=[jobs.escalate_overdue_iterations, jobs.remind_task_holders],
         )
     )

@@ -15,21 +15,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+
+from pydantic import ValidationError
 
 from shared.errors import Conflict, Invalid
 from shared.events import (
     CaseHeader,
     CaseNominatedV1,
     CaseRejectedV1,
+    ChangesAnsweredV1,
     ChangesRequestedV1,
+    DueReason,
     EventPayload,
     FeedbackItem,
+    Person,
     StageAdvancedV1,
 )
-from shared.feedback import PointState, point_states
-from shared.vocabulary import IsoStage, Role
+from shared.feedback import PointState, PointStatus, point_states
+from shared.vocabulary import IsoStage, Language, Role
 
 
 class ReviewStatus(StrEnum):
@@ -203,6 +208,8 @@ class TaskSlot:
     comment: str | None
     feedback: tuple[FeedbackItem, ...]
     decided_at: datetime | None
+    # The reviewer as recorded at their claim (docs/people.md); None when nothing was recorded.
+    reviewer: Person | None = None
 
     def reviewer_decision(self) -> ReviewerDecision | None:
         """The reviewer's decision, once the slot is decided."""
@@ -552,3 +559,119 @@ def iteration_records(
         comment, feedback = settled_reasons(iteration.outcome, decisions)
         records.append(IterationRecord(iteration, () if reader is Reader.SUBMITTER else own, comment, feedback))
     return records
+
+
+# --------------------------------------------------------------------------- the people in the loop (docs/people.md)
+
+
+def reviewer_person(*, user_id: str, name: str, email: str, language: Language) -> Person:
+    """The reviewer as a message reaches them, from their token's identity claims at claim.
+
+    No email when the claim is empty, or is not an address a delivery could use (the token's claim is not
+    checked elsewhere): the in-app feed still reaches them.
+    """
+    try:
+        return Person(user_id=user_id, name=name, email=email or None, language=language)
+    except ValidationError:
+        return Person(user_id=user_id, name=name, email=None, language=language)
+
+
+def slot_reviewer(slot: TaskSlot) -> Person | None:
+    """Whom a slot's reviewer is to a message: as recorded at their claim, else their user id only."""
+    if slot.reviewer_id is None:
+        return None
+    return slot.reviewer if slot.reviewer is not None else Person(user_id=slot.reviewer_id)
+
+
+@dataclass(frozen=True)
+class HeldTask:
+    """A claimed task as the reminder job sees it: who holds it until when, and when its iteration is due."""
+
+    task_id: uuid.UUID
+    status: TaskStatus
+    iteration: int
+    case: CaseHeader
+    reviewer: Person  # the holder
+    lease_expires_at: datetime
+    iteration_due_at: datetime  # the SLA
+    lease_reminded_for: datetime | None  # the lease expiry a lease reminder was sent for, if any
+    sla_reminded_reviewers: tuple[str, ...]  # who had this task's SLA reminder
+
+
+@dataclass(frozen=True)
+class ReminderWindows:
+    """How long before the end of the lease, and of the iteration's SLA, the holder is reminded."""
+
+    lease: timedelta
+    sla: timedelta
+
+
+@dataclass(frozen=True)
+class Reminder:
+    reason: DueReason
+    due_at: datetime
+
+
+def lease_held(lease_expires_at: datetime | None, *, now: datetime) -> bool:
+    """A claim holds the task until its lease's last instant; after that the task is back in the queue."""
+    return lease_expires_at is not None and now <= lease_expires_at
+
+
+def due_reminders(task: HeldTask, *, now: datetime, windows: ReminderWindows) -> list[Reminder]:
+    """The reminders due to the task's holder now (the repository's search asks the same in SQL).
+
+    Only a claim that still holds the task is reminded. The lease reminder goes once per lease: a new claim
+    (by anyone, the same reviewer too) has a new lease expiry. The SLA reminder goes once per task and holder,
+    also when the iteration is already overdue: a holder who claimed late, or a job that ran late, still tells
+    the reviewer.
+    """
+    if task.status is not TaskStatus.CLAIMED or not lease_held(task.lease_expires_at, now=now):
+        return []
+    reminders = []
+    if task.lease_expires_at - now <= windows.lease and task.lease_reminded_for != task.lease_expires_at:
+        reminders.append(Reminder(DueReason.LEASE, task.lease_expires_at))
+    if task.iteration_due_at - now <= windows.sla and task.reviewer.user_id not in task.sla_reminded_reviewers:
+        reminders.append(Reminder(DueReason.SLA, task.iteration_due_at))
+    return reminders
+
+
+def answered_iteration(*, review_status: ReviewStatus, latest_settled: Iteration | None) -> int | None:
+    """The iteration whose requested changes a revision answers: the case's latest settled iteration, when it
+    was settled with "request changes" and the case is still being reviewed; else None."""
+    match review_status:
+        case ReviewStatus.REJECTED | ReviewStatus.NOMINATED | ReviewStatus.WITHDRAWN:
+            return None
+        case ReviewStatus.CHANGES_REQUESTED | ReviewStatus.IN_REVIEW:
+            if latest_settled is None or latest_settled.outcome is not Decision.REQUEST_CHANGES:
+                return None
+            return latest_settled.iteration
+
+
+def changes_answered(
+    *,
+    case: CaseHeader,
+    iteration: int,
+    revision: int,
+    slots: Sequence[TaskSlot],
+    revisions: Iterable[RevisionNote],
+    addressed_points: Sequence[uuid.UUID],
+) -> ChangesAnsweredV1:
+    """Tell the reviewers of ``iteration`` (its ``slots``) that ``revision`` answers the changes they requested.
+
+    The reviewers are those who decided the iteration, by slot. ``revisions`` are all the case's revisions
+    received so far, this one included: a point of the iteration is still open when none of them addressed it.
+    """
+    own = [s for s in sorted(slots, key=lambda s: s.slot) if s.iteration == iteration]
+    reviewers = [p for p in (slot_reviewer(s) for s in own if s.reviewer_decision() is not None) if p is not None]
+    points = feedback_points(own, revisions)
+    return ChangesAnsweredV1(
+        case_id=case.case_id,
+        call_id=case.call_id,
+        case_title=case.title,
+        call_title=case.call_title,
+        iteration=iteration,
+        revision=revision,
+        reviewers=reviewers,
+        addressed_points=list(addressed_points),
+        open_points=sum(1 for p in points if p.state.status is PointStatus.OPEN),
+    )

@@ -1,4 +1,5 @@
-"""Review's background job: escalating overdue iterations (the use case is in workflow.py)."""
+"""Review's background jobs: escalating overdue iterations, reminding task holders (the use cases are in
+workflow.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from typing import cast
 
 from services.review import workflow
+from services.review.domain import ReminderWindows
 from services.review.repository import ReviewRepository
 from services.review.settings import ReviewSettings
 from shared import tracing
@@ -37,3 +39,26 @@ async def escalation_round(runtime: Runtime) -> int:
     ):
         escalated += 1
     return escalated
+
+
+async def remind_task_holders(runtime: Runtime) -> None:
+    """Every ``reminder_interval_s``: remind each reviewer holding a task of its lease or its SLA ending soon."""
+    settings = cast(ReviewSettings, runtime.settings)
+    windows = ReminderWindows(lease=settings.lease_reminder, sla=settings.sla_reminder)
+    while True:
+        try:
+            with tracing.quietly():  # looking is not a case's work; each reminder starts its own trace
+                await reminder_round(runtime, windows)
+        except DATABASE_ERRORS as exc:
+            log.warning("reminder round failed; will retry", error=repr(exc))
+        await asyncio.sleep(settings.reminder_interval_s)
+
+
+async def reminder_round(runtime: Runtime, windows: ReminderWindows) -> int:
+    """Send every reminder due now, one unit of work per task; returns how many tasks had reminders."""
+    reminded = 0
+    while await workflow.remind_due_task(
+        uow=runtime.unit_of_work(ReviewRepository, correlation_id=new_correlation_id()), windows=windows
+    ):
+        reminded += 1
+    return reminded

@@ -18,8 +18,11 @@ from services.review.domain import (
     Call,
     CaseDetails,
     Decision,
+    HeldTask,
     Iteration,
     IterationStatus,
+    Reminder,
+    ReminderWindows,
     ReviewedCase,
     ReviewStatus,
     RevisionNote,
@@ -29,8 +32,8 @@ from services.review.domain import (
     Verdict,
 )
 from shared.db import Connection
-from shared.events import CASE_HEADER_FIELDS, CallAnnouncedV1, CaseHeader, CaseSnapshot, FeedbackItem
-from shared.vocabulary import IsoStage
+from shared.events import CASE_HEADER_FIELDS, CallAnnouncedV1, CaseHeader, CaseSnapshot, DueReason, FeedbackItem, Person
+from shared.vocabulary import IsoStage, Language
 
 Row = asyncpg.Record | Mapping[str, Any]
 
@@ -45,7 +48,7 @@ _CALL_FIELDS = ("call_id", "revision", "title", "opens_at", "closes_at", "review
 _ITERATION_COLUMNS = "case_id, iteration, stage, revision, status, outcome, opened_at, due_at, escalated_at, closed_at"
 _SLOT_COLUMNS = (
     "task_id, iteration, slot, status, reviewer_id, claimed_at, lease_expires_at, decision, comment, feedback, "
-    "decided_at"
+    "decided_at, reviewer_name, reviewer_email, reviewer_language"
 )
 # A task with its iteration's stage and its case. ``lease_lapsed`` is only the clock's half of "lease
 # expired" (the mapping adds that the task is still claimed), so no status needs writing into the text.
@@ -157,6 +160,18 @@ def _feedback(raw: Sequence[Mapping[str, Any]] | None) -> tuple[FeedbackItem, ..
     return tuple(FeedbackItem.model_validate(f) for f in raw or ())
 
 
+def _reviewer(row: Row) -> Person | None:
+    """The reviewer as recorded at claim; None when nothing was (no language is recorded without the rest)."""
+    if row["reviewer_id"] is None or row["reviewer_language"] is None:
+        return None
+    return Person(
+        user_id=row["reviewer_id"],
+        name=row["reviewer_name"] or "",
+        email=row["reviewer_email"],
+        language=Language(row["reviewer_language"]),
+    )
+
+
 def _slot(row: Row) -> TaskSlot:
     return TaskSlot(
         task_id=row["task_id"],
@@ -170,6 +185,7 @@ def _slot(row: Row) -> TaskSlot:
         comment=row["comment"],
         feedback=_feedback(row["feedback"]),
         decided_at=row["decided_at"],
+        reviewer=_reviewer(row),
     )
 
 
@@ -414,6 +430,15 @@ class ReviewRepository:
         )
         return [_slot(r) for r in rows]
 
+    async def latest_settled_iteration(self, case_id: uuid.UUID) -> Iteration | None:
+        """The case's last iteration that settled with an outcome (a cancelled one has none), if any."""
+        row = await self._conn.fetchrow(
+            f"SELECT {_ITERATION_COLUMNS} FROM iterations WHERE case_id = $1 AND outcome IS NOT NULL "  # noqa: S608
+            "ORDER BY iteration DESC LIMIT 1",
+            case_id,
+        )
+        return _iteration(row) if row is not None else None
+
     async def iterations_before(self, case_id: uuid.UUID, iteration: int) -> list[Iteration]:
         """The case's iterations before ``iteration``, oldest first."""
         rows = await self._conn.fetch(
@@ -436,9 +461,10 @@ class ReviewRepository:
 
     async def record_revision(
         self, *, case_id: uuid.UUID, revision: int, change_note: str, addressed_points: Sequence[uuid.UUID]
-    ) -> None:
-        """Keep a revision's note and the points it addresses; a revision seen before is kept as first recorded."""
-        await self._conn.execute(
+    ) -> bool:
+        """Keep a revision's note and the points it addresses; a revision seen before is kept as first recorded
+        (False: nothing written)."""
+        result = await self._conn.execute(
             """
             INSERT INTO case_revisions (case_id, revision, change_note, addressed_points) VALUES ($1, $2, $3, $4)
             ON CONFLICT (case_id, revision) DO NOTHING
@@ -448,6 +474,7 @@ class ReviewRepository:
             change_note,
             list(addressed_points),
         )
+        return result.endswith(" 1")
 
     async def revisions(self, case_id: uuid.UUID) -> list[RevisionNote]:
         rows = await self._conn.fetch(
@@ -502,13 +529,14 @@ class ReviewRepository:
 
     # ----------------------------------------------------------------------- tasks
 
-    async def claim_next_task(self, *, reviewer_id: str, reviewer_organisation: str, lease: timedelta) -> Task | None:
+    async def claim_next_task(self, *, reviewer: Person, reviewer_organisation: str, lease: timedelta) -> Task | None:
         """Take the available task due first, skipping rows other claimers hold; None when there is none.
 
         Available: queued, or claimed by someone whose lease ran out. Never a case of the reviewer's own
         organisation, and never a second slot of an iteration the reviewer already holds or decided
         (four-eyes); the unique index on (case, iteration, reviewer) backs the latter up against two
-        concurrent claims by the same reviewer, and the loser gets ``ClaimRaced``.
+        concurrent claims by the same reviewer, and the loser gets ``ClaimRaced``. The reviewer's name, email
+        and language are recorded with the claim, replacing an earlier holder's.
 
         The availability test keeps the shape the partial index ``review_tasks_available`` is made for
         (each branch names one of its statuses), so a plan made for the bound statuses uses it.
@@ -530,7 +558,7 @@ class ReviewRepository:
             FOR UPDATE OF t SKIP LOCKED
             """,  # noqa: S608 - only fixed SQL text is interpolated
             reviewer_organisation,
-            reviewer_id,
+            reviewer.user_id,
             TaskStatus.QUEUED.value,
             TaskStatus.CLAIMED.value,
             IterationStatus.OPEN.value,
@@ -542,14 +570,18 @@ class ReviewRepository:
             await self._conn.execute(
                 """
                 UPDATE review_tasks SET status = $5, reviewer_id = $2, reviewer_org = $3, claimed_at = now(),
-                                        lease_expires_at = now() + $4::interval
+                                        lease_expires_at = now() + $4::interval,
+                                        reviewer_name = $6, reviewer_email = $7, reviewer_language = $8
                 WHERE task_id = $1
                 """,
                 picked,
-                reviewer_id,
+                reviewer.user_id,
                 reviewer_organisation,
                 lease,
                 TaskStatus.CLAIMED.value,
+                reviewer.name,
+                reviewer.email,
+                reviewer.language.value,
             )
         except asyncpg.UniqueViolationError as exc:
             raise ClaimRaced(str(exc)) from exc
@@ -581,7 +613,8 @@ class ReviewRepository:
         await self._conn.execute(
             """
             UPDATE review_tasks SET status = $2, reviewer_id = NULL, reviewer_org = NULL, claimed_at = NULL,
-                                    lease_expires_at = NULL
+                                    lease_expires_at = NULL,
+                                    reviewer_name = NULL, reviewer_email = NULL, reviewer_language = NULL
             WHERE task_id = $1
             """,
             task_id,
@@ -606,3 +639,64 @@ class ReviewRepository:
             "SELECT count(*) FROM review_tasks WHERE ($1::text IS NULL OR status = $1)", status_value
         )
         return [_task(r) for r in rows], int(total)
+
+    # ----------------------------------------------------------------------- reminders to the holder (TaskDueSoonV1)
+
+    async def claim_task_to_remind(self, windows: ReminderWindows) -> tuple[HeldTask, datetime] | None:
+        """Lock one claimed task with a reminder due (other instances skip it), and the database's clock it was
+        found by; None when there is none.
+
+        The search is ``domain.due_reminders`` in SQL: a held lease ending within ``windows.lease`` not yet
+        reminded for, or an iteration due within ``windows.sla`` whose holder had no SLA reminder for the task.
+        Under the row lock, a task another instance has just reminded of no longer matches.
+        """
+        await self._plan_with_bound_values()
+        row = await self._conn.fetchrow(
+            f"""
+            SELECT t.task_id, t.status, t.iteration, t.reviewer_id, t.reviewer_name, t.reviewer_email,
+                   t.reviewer_language, t.lease_expires_at, t.lease_reminded_for, t.sla_reminded_reviewers,
+                   i.due_at AS iteration_due_at, {", ".join(f"c.{f}" for f in CASE_HEADER_FIELDS)}, now() AS now
+            FROM review_tasks t
+            JOIN iterations i ON i.case_id = t.case_id AND i.iteration = t.iteration
+            JOIN cases c ON c.case_id = t.case_id
+            WHERE t.status = $1 AND t.lease_expires_at >= now()
+              AND ((t.lease_expires_at - now() <= $2::interval
+                    AND t.lease_reminded_for IS DISTINCT FROM t.lease_expires_at)
+                OR (i.due_at - now() <= $3::interval AND NOT t.reviewer_id = ANY(t.sla_reminded_reviewers)))
+            ORDER BY t.lease_expires_at
+            LIMIT 1
+            FOR UPDATE OF t SKIP LOCKED
+            """,  # noqa: S608 - column names from CaseHeader, values bound
+            TaskStatus.CLAIMED.value,
+            windows.lease,
+            windows.sla,
+        )
+        if row is None:
+            return None
+        held = HeldTask(
+            task_id=row["task_id"],
+            status=TaskStatus(row["status"]),
+            iteration=row["iteration"],
+            case=_header(row),
+            reviewer=_reviewer(row) or Person(user_id=row["reviewer_id"]),
+            lease_expires_at=row["lease_expires_at"],
+            iteration_due_at=row["iteration_due_at"],
+            lease_reminded_for=row["lease_reminded_for"],
+            sla_reminded_reviewers=tuple(row["sla_reminded_reviewers"]),
+        )
+        return held, row["now"]
+
+    async def mark_reminded(self, *, task_id: uuid.UUID, reminder: Reminder, reviewer_id: str) -> None:
+        """Keep that the task's holder had ``reminder``, so it is not sent again (see ``claim_task_to_remind``)."""
+        match reminder.reason:
+            case DueReason.LEASE:
+                await self._conn.execute(
+                    "UPDATE review_tasks SET lease_reminded_for = $2 WHERE task_id = $1", task_id, reminder.due_at
+                )
+            case DueReason.SLA:
+                await self._conn.execute(
+                    "UPDATE review_tasks SET sla_reminded_reviewers = array_append(sla_reminded_reviewers, $2) "
+                    "WHERE task_id = $1",
+                    task_id,
+                    reviewer_id,
+                )

@@ -21,6 +21,12 @@ class ReviewSettings(ServiceSettings):
     lease_minutes: float = Field(30.0, gt=0)
     # How often the escalation job looks for overdue iterations.
     escalation_interval_s: float = Field(60.0, gt=0)
+    # TaskDueSoonV1 reminders to the reviewer holding a task: this long before the lease runs out (fractions allowed),
+    lease_reminder_minutes: float = Field(5.0, gt=0)
+    # and this long before the iteration is due (the SLA; fractions allowed).
+    sla_reminder_hours: float = Field(24.0, gt=0)
+    # How often the reminder job looks for tasks to remind of.
+    reminder_interval_s: float = Field(60.0, gt=0)
 
     @property
     def timebox(self) -> timedelta:
@@ -29,3 +35,11 @@ class ReviewSettings(ServiceSettings):
     @property
     def lease(self) -> timedelta:
         return timedelta(minutes=self.lease_minutes)
+
+    @property
+    def lease_reminder(self) -> timedelta:
+        return timedelta(minutes=self.lease_reminder_minutes)
+
+    @property
+    def sla_reminder(self) -> timedelta:
+        return timedelta(hours=self.sla_reminder_hours)

@@ -21,6 +21,7 @@ from services.review.domain import (
     FeedbackPoint,
     IterationRecord,
     Reader,
+    ReminderWindows,
     ReviewedCase,
     ReviewStatus,
     RevisionNote,
@@ -32,7 +33,7 @@ from services.review.repository import ClaimRaced, ReviewRepository
 from shared import tracing
 from shared.auth import Principal
 from shared.errors import NotFound
-from shared.events import CallAnnouncedV1, CaseSnapshot, IterationEscalatedV1, IterationOpenedV1
+from shared.events import CallAnnouncedV1, CaseSnapshot, IterationEscalatedV1, IterationOpenedV1, TaskDueSoonV1
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import IsoStage, Role
@@ -85,13 +86,20 @@ class TaskBrief:
 
 
 async def claim_task(*, uow: Uow, reviewer: Principal, lease: timedelta) -> TaskBrief | None:
-    """Claim the available task due first for ``reviewer``, with its brief; None when nothing is available."""
+    """Claim the available task due first for ``reviewer``, with its brief; None when nothing is available.
+
+    The reviewer's name, email and language (their token's identity claims) are recorded with the claim: what
+    review's messages to them carry (reminders, answered changes; docs/people.md).
+    """
+    person = domain.reviewer_person(
+        user_id=reviewer.user_id, name=reviewer.name, email=reviewer.email, language=reviewer.language
+    )
     brief = None
     for attempt in range(1, _CLAIM_ATTEMPTS + 1):
         try:
             async with uow:
                 task = await uow.repo.claim_next_task(
-                    reviewer_id=reviewer.user_id, reviewer_organisation=reviewer.organisation_id, lease=lease
+                    reviewer=person, reviewer_organisation=reviewer.organisation_id, lease=lease
                 )
                 brief = await _brief(uow.repo, task) if task is not None else None
                 await uow.commit()
@@ -273,7 +281,11 @@ async def case_revised(
     addressed_points: Sequence[uuid.UUID] = (),
 ) -> None:
     """Take the revised snapshot and keep which feedback points it addresses; after requested changes, open the
-    next iteration at review's stage."""
+    next iteration at review's stage.
+
+    A revision new to review that answers an iteration settled with "request changes" (the latest settled one)
+    tells that iteration's reviewers (``ChangesAnsweredV1``), in the same unit of work.
+    """
     async with uow:
         repo = uow.repo
         stored = await repo.get_case(case.case_id, for_update=True)
@@ -293,9 +305,12 @@ async def case_revised(
         if case.revision < stored.revision:
             log.warning("stale revision ignored", revision=case.revision, stored_revision=stored.revision)
             return
-        await repo.record_revision(
+        if await repo.record_revision(
             case_id=case.case_id, revision=case.revision, change_note=change_note, addressed_points=addressed_points
-        )
+        ):
+            await _answer_requested_changes(
+                uow, case=case, review_status=stored.status, addressed_points=addressed_points
+            )
         stage = domain.stage_after_revision(stored.stage, case.iso_stage)
         await repo.update_case_snapshot(snapshot=case, stage=stage)
         if not domain.revision_opens_iteration(stored.status):
@@ -374,7 +389,86 @@ async def escalate_overdue_iteration(*, uow: Uow) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- reminders to the holder (job)
+
+
+async def remind_due_task(*, uow: Uow, windows: ReminderWindows) -> bool:
+    """Remind the holder of one claimed task of what is due soon (its lease, its iteration's SLA); False when no
+    task has a reminder due.
+
+    The task's row stays locked until the reminders and the marks that they were sent commit together, so two
+    instances running the job never send one twice. Like escalation, each task starts its own chain of events.
+    """
+    async with uow:
+        found = await uow.repo.claim_task_to_remind(windows)
+        if found is None:
+            return False
+        held, now = found
+        with (
+            tracing.span("remind task holder", attributes={"cloudevents.event_subject": str(held.case.case_id)}),
+            bind_event_context(case_id=str(held.case.case_id), correlation_id=uow.origin.correlation_id),
+        ):
+            reminders = domain.due_reminders(held, now=now, windows=windows)
+            if not reminders:
+                # The search and the rule disagree; stop this round rather than find the same task forever.
+                log.error("task found for a reminder, but none is due", task_id=str(held.task_id))
+                return False
+            for reminder in reminders:
+                await uow.repo.mark_reminded(task_id=held.task_id, reminder=reminder, reviewer_id=held.reviewer.user_id)
+                await uow.emit(
+                    TaskDueSoonV1(
+                        task_id=held.task_id,
+                        case_id=held.case.case_id,
+                        call_id=held.case.call_id,
+                        case_title=held.case.title,
+                        call_title=held.case.call_title,
+                        iteration=held.iteration,
+                        reviewer=held.reviewer,
+                        reason=reminder.reason,
+                        due_at=reminder.due_at,
+                    )
+                )
+            await uow.commit()
+            for reminder in reminders:
+                log.info(
+                    "task holder reminded",
+                    task_id=str(held.task_id),
+                    reviewer=held.reviewer.user_id,
+                    reason=str(reminder.reason),
+                    due_at=str(reminder.due_at),
+                )
+    return True
+
+
 # --------------------------------------------------------------------------- steps shared by the use cases
+
+
+async def _answer_requested_changes(
+    uow: Uow, *, case: CaseSnapshot, review_status: ReviewStatus, addressed_points: Sequence[uuid.UUID]
+) -> None:
+    """Tell the reviewers who requested the changes a revision answers (``review_status``: before the revision)."""
+    repo = uow.repo
+    iteration = domain.answered_iteration(
+        review_status=review_status, latest_settled=await repo.latest_settled_iteration(case.case_id)
+    )
+    if iteration is None:
+        return
+    answered = domain.changes_answered(
+        case=case.header(),
+        iteration=iteration,
+        revision=case.revision,
+        slots=await repo.tasks_of_iterations(case.case_id, iterations=[iteration]),
+        revisions=await repo.revisions(case.case_id),
+        addressed_points=addressed_points,
+    )
+    await uow.emit(answered)
+    log.info(
+        "requested changes answered",
+        iteration=iteration,
+        revision=case.revision,
+        reviewers=[p.user_id for p in answered.reviewers],
+        open_points=answered.open_points,
+    )
 
 
 async def _start_review(uow: Uow, *, case: CaseSnapshot, timebox: timedelta) -> bool:
