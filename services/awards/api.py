@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.awards import domain, workflow
 from services.awards.domain import (
@@ -51,10 +51,11 @@ from services.awards.schemas import (
     ScorecardView,
     ScoreView,
 )
+from services.awards.settings import AwardsSettings
 from shared.auth import Juror, Operator
 from shared.events import Criterion, FeedbackItem
 from shared.feedback import PointState
-from shared.http import unit_of_work
+from shared.http import get_runtime, unit_of_work
 from shared.pagination import Limit, Offset, Page
 from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Category
@@ -62,6 +63,13 @@ from shared.vocabulary import AwardOutcome, Category
 router = APIRouter(tags=["awards"])
 
 Uow = Annotated[UnitOfWork[AwardsRepository], Depends(unit_of_work(AwardsRepository))]
+
+
+def get_settings(request: Request) -> AwardsSettings:
+    return cast(AwardsSettings, get_runtime(request).settings)
+
+
+Settings = Annotated[AwardsSettings, Depends(get_settings)]
 
 
 # --------------------------------------------------------------------------- views
@@ -165,6 +173,7 @@ def _assignment_view(assigned: workflow.AssignedCase) -> AssignmentView:
         status=a.evaluation.status,
         criteria=_criteria_view(a.evaluation.criteria),
         assigned_at=a.assigned_at,
+        scoring_due_at=a.scoring_due_at,
         my_scores=_own_scorecard_view(a.scorecard, a.evaluation.criteria) if a.scorecard else None,
         content=_content_view(assigned.dossier.content),
         review_history=_history_view(assigned.dossier),
@@ -188,11 +197,13 @@ def _jury_view(call_id: uuid.UUID, state: workflow.JuryState) -> JuryView:
                 email=j.email,
                 organisation_id=j.organisation_id,
                 conflicts=sorted(j.conflicts),
+                language=j.language,
                 assigned_cases=state.loads.get(j.user_id, 0),
             )
             for j in state.jury.jurors
         ],
         jurors_per_case=state.jury.jurors_per_case,
+        scoring_due_at=state.jury.scoring_due_at,
         assignments_added=state.assignments_added,
     )
 
@@ -222,8 +233,10 @@ async def get_criteria(call_id: uuid.UUID, _: Operator, uow: Uow) -> CriteriaVie
 
 
 @router.put("/calls/{call_id}/jury", response_model=JuryView)
-async def set_jury(call_id: uuid.UUID, body: JuryBody, operator: Operator, uow: Uow) -> JuryView:
-    """Store the call's panel, drop assignments the panel now declares conflicted, and fill open evaluations."""
+async def set_jury(call_id: uuid.UUID, body: JuryBody, operator: Operator, uow: Uow, settings: Settings) -> JuryView:
+    """Store the call's panel (each juror's language for their notices) and its scoring deadline, drop assignments
+    the panel now declares conflicted, and fill open evaluations; jurors newly assigned are told
+    (``kipina.award.jurors_assigned.v1``)."""
     jury = Jury(
         jurors=tuple(
             JurorProfile(
@@ -232,12 +245,16 @@ async def set_jury(call_id: uuid.UUID, body: JuryBody, operator: Operator, uow: 
                 email=str(j.email) if j.email else None,
                 organisation_id=j.organisation_id,
                 conflicts=frozenset(j.conflicts),
+                language=j.language,
             )
             for j in body.jurors
         ),
         jurors_per_case=body.jurors_per_case,
+        scoring_due_at=body.scoring_due_at,
     )
-    state = await workflow.set_jury(uow=uow, call_id=call_id, jury=jury, operator_id=operator.user_id)
+    state = await workflow.set_jury(
+        uow=uow, call_id=call_id, jury=jury, operator_id=operator.user_id, scoring_period=settings.scoring_period
+    )
     return _jury_view(call_id, state)
 
 
@@ -416,7 +433,11 @@ async def submit_scores(case_id: uuid.UUID, body: ScorecardBody, juror: Juror, u
     response_model=ConflictView,
     responses={409: {"description": "the evaluation is decided or withdrawn"}},
 )
-async def declare_conflict(case_id: uuid.UUID, body: ConflictBody, juror: Juror, uow: Uow) -> ConflictView:
+async def declare_conflict(
+    case_id: uuid.UUID, body: ConflictBody, juror: Juror, uow: Uow, settings: Settings
+) -> ConflictView:
     """The juror recuses themselves: unassigned (scores dropped), and a replacement assigned if the panel allows."""
-    replacements = await workflow.declare_conflict(uow=uow, case_id=case_id, juror_id=juror.user_id, reason=body.reason)
+    replacements = await workflow.declare_conflict(
+        uow=uow, case_id=case_id, juror_id=juror.user_id, reason=body.reason, scoring_period=settings.scoring_period
+    )
     return ConflictView(case_id=case_id, juror_id=juror.user_id, recused=True, replacement_assigned=bool(replacements))

@@ -6,15 +6,24 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.awards import jobs
 from services.awards.api import router as api_router
-from services.awards.handlers import router as event_router
+from services.awards.handlers import build_event_router
 from services.awards.settings import AwardsSettings
 from shared import registry
-from shared.events import AwardDecidedV1, EvaluationOpenedV1, ResultsPublishedV1
+from shared.events import (
+    AwardDecidedV1,
+    EvaluationCompleteV1,
+    EvaluationOpenedV1,
+    JurorsAssignedV1,
+    ResultsPublishedV1,
+    ScoringDueV1,
+)
 from shared.service import ServiceDefinition, create_app
 
 
 def create() -> FastAPI:
+    settings = AwardsSettings()
     return create_app(
         ServiceDefinition(
             part=registry.AWARDS,
@@ -22,10 +31,18 @@ def create() -> FastAPI:
                 "Award evaluation of nominated cases: per-call criteria and jury, conflict-free juror assignment, "
                 "scoring, per-juror normalised leaderboards, decisions with assessor feedback, and results."
             ),
-            settings=AwardsSettings(),
+            settings=settings,
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
-            event_router=event_router,
-            publishes=[EvaluationOpenedV1, AwardDecidedV1, ResultsPublishedV1],
+            event_router=build_event_router(settings),
+            publishes=[
+                EvaluationOpenedV1,
+                JurorsAssignedV1,
+                ScoringDueV1,
+                EvaluationCompleteV1,
+                AwardDecidedV1,
+                ResultsPublishedV1,
+            ],
+            background_jobs=[jobs.remind_jurors],
         )
     )

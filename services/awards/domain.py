@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shared.errors import Conflict, Problem
@@ -24,8 +24,9 @@ from shared.events import (
     IterationOpenedV1,
     StageAdvancedV1,
 )
+from shared.events import Person as Addressee
 from shared.feedback import PointState, point_states
-from shared.vocabulary import IsoStage
+from shared.vocabulary import IsoStage, Language
 
 DEFAULT_JURORS_PER_CASE = 2
 
@@ -188,12 +189,28 @@ class JurorProfile:
     organisation_id: str
     email: str | None = None
     conflicts: frozenset[str] = frozenset()
+    language: Language = Language.EN  # what the juror's notices are written in
 
 
 @dataclass(frozen=True)
 class Jury:
     jurors: tuple[JurorProfile, ...]
     jurors_per_case: int = DEFAULT_JURORS_PER_CASE
+    scoring_due_at: datetime | None = None  # the call's scoring deadline; None: each juror gets the scoring period
+
+
+NO_JURY = Jury(jurors=())  # a call whose jury is not set yet: nobody to assign
+
+
+def addressee(jury: Jury | None, juror_id: str) -> Addressee:
+    """Whom a notice to the juror goes to, as the panel describes them.
+
+    A juror no longer on the panel keeps their assignments; all that is known of them then is the user id.
+    """
+    profile = next((j for j in jury.jurors if j.user_id == juror_id), None) if jury is not None else None
+    if profile is None:
+        return Addressee(user_id=juror_id)
+    return Addressee(user_id=profile.user_id, name=profile.name, email=profile.email, language=profile.language)
 
 
 def has_conflict(juror: JurorProfile, *, case_id: uuid.UUID, organisation_id: str) -> bool:
@@ -457,6 +474,76 @@ def ensure_decidable(assigned: Collection[str], scored: Collection[str]) -> None
     missing = missing_jurors(assigned, scored)
     if missing:
         raise Conflict(f"not every assigned juror has scored; still missing: {', '.join(missing)}")
+
+
+def is_decidable(assigned: Collection[str], scored: Collection[str]) -> bool:
+    """Whether ``ensure_decidable`` lets a decision be taken: the same rule, asked rather than enforced."""
+    try:
+        ensure_decidable(assigned, scored)
+    except Conflict:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- deadlines, reminders, completion
+
+
+def scoring_due_at(*, jury_deadline: datetime | None, assigned_at: datetime, scoring_period: timedelta) -> datetime:
+    """When a juror's scores for a case are due: the call's deadline when the jury has one, else the scoring
+    period after the juror was assigned (a juror assigned late, as a replacement, gets the whole period)."""
+    return jury_deadline if jury_deadline is not None else assigned_at + scoring_period
+
+
+def earliest_deadline(deadlines: Collection[datetime]) -> datetime:
+    """The deadline told to jurors assigned together: the earliest of theirs, so none is told too late a date.
+
+    Jurors assigned in one go share one deadline in practice (one jury, one moment); this only decides if not.
+    """
+    if not deadlines:
+        raise ValueError("no deadlines: no juror was assigned")
+    return min(deadlines)
+
+
+def reminders_due_until(*, now: datetime, lead: timedelta) -> datetime:
+    """The latest deadline a reminder is due for now (how the repository asks for the assignments to remind)."""
+    return now + lead
+
+
+def reminder_due(*, due_at: datetime, now: datetime, lead: timedelta) -> bool:
+    """A juror who has not scored is reminded from ``lead`` before their deadline on (once; also when overdue):
+    ``now >= due_at - lead``."""
+    return due_at <= reminders_due_until(now=now, lead=lead)
+
+
+@dataclass(frozen=True)
+class ScoringProgress:
+    """One open evaluation's jurors: who is assigned and who of them has scored."""
+
+    assigned: frozenset[str]
+    scored: frozenset[str]
+
+
+def evaluation_complete(progress: Collection[ScoringProgress]) -> bool:
+    """A call's evaluation is complete when it has open evaluations and every one of them could be decided."""
+    return bool(progress) and all(is_decidable(p.assigned, p.scored) for p in progress)
+
+
+class Completion(StrEnum):
+    """What a change to a call's evaluations does to its completeness, as last recorded on the call."""
+
+    REACHED = "reached"  # complete now, not before: tell the operators (EvaluationCompleteV1), once
+    LOST = "lost"  # complete before, not now (a nomination, a new juror): it may be reached again later
+    UNCHANGED = "unchanged"
+
+
+def completion(*, was_complete: bool, is_complete: bool) -> Completion:
+    match was_complete, is_complete:
+        case False, True:
+            return Completion.REACHED
+        case True, False:
+            return Completion.LOST
+        case _:
+            return Completion.UNCHANGED
 
 
 def standing(cases: Sequence[ScoredCase], case_id: uuid.UUID) -> tuple[float | None, int | None]:

@@ -30,10 +30,11 @@ from services.awards.domain import (
     Scorecard,
     ScoredCase,
     ScoreEntry,
+    ScoringProgress,
 )
 from shared.db import Connection
 from shared.events import CASE_HEADER_FIELDS, CallAnnouncedV1, CaseHeader, Criterion, FeedbackItem
-from shared.vocabulary import IsoStage
+from shared.vocabulary import IsoStage, Language
 
 # A fetched row, or one rebuilt as a dict from the columns of a join.
 Row = asyncpg.Record | Mapping[str, Any]
@@ -60,6 +61,7 @@ _ASSIGNMENT_COLUMNS = ", ".join(
     (
         *(f"e.{c.strip()}" for c in _EVALUATION_COLUMNS.split(",")),
         "a.assigned_at",
+        "a.scoring_due_at",
         "s.scores AS s_scores",
         "s.overall_comment AS s_overall_comment",
         "s.submitted_at AS s_submitted_at",
@@ -73,7 +75,28 @@ class Assignment:
 
     evaluation: Evaluation
     assigned_at: datetime
+    scoring_due_at: datetime
     scorecard: Scorecard | None
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """An assignment whose juror is to be reminded now (claimed: marked reminded in this transaction)."""
+
+    case_id: uuid.UUID
+    call_id: uuid.UUID
+    case_title: str
+    call_title: str
+    juror_id: str
+    scoring_due_at: datetime
+
+
+@dataclass(frozen=True)
+class CallCompleteness:
+    """A call's title and whether its evaluation was complete when last looked at (row locked for the check)."""
+
+    title: str
+    evaluation_complete: bool
 
 
 # --------------------------------------------------------------------------- row mapping
@@ -96,10 +119,12 @@ def _jury(row: Row) -> Jury:
                 organisation_id=j["organisation_id"],
                 email=j.get("email"),
                 conflicts=frozenset(j.get("conflicts", [])),
+                language=Language(j.get("language", Language.EN.value)),
             )
             for j in row["jurors"]
         ),
         jurors_per_case=row["jurors_per_case"],
+        scoring_due_at=row["scoring_due_at"],
     )
 
 
@@ -194,7 +219,9 @@ def _assignment(row: Row, juror_id: str) -> Assignment:
         if row["s_scores"] is not None
         else None
     )
-    return Assignment(evaluation=evaluation, assigned_at=row["assigned_at"], scorecard=scorecard)
+    return Assignment(
+        evaluation=evaluation, assigned_at=row["assigned_at"], scoring_due_at=row["scoring_due_at"], scorecard=scorecard
+    )
 
 
 class AwardsRepository:
@@ -315,7 +342,9 @@ class AwardsRepository:
     # ----------------------------------------------------------------------- jury
 
     async def get_jury(self, call_id: uuid.UUID) -> Jury | None:
-        row = await self._conn.fetchrow("SELECT jurors, jurors_per_case FROM juries WHERE call_id = $1", call_id)
+        row = await self._conn.fetchrow(
+            "SELECT jurors, jurors_per_case, scoring_due_at FROM juries WHERE call_id = $1", call_id
+        )
         return _jury(row) if row is not None else None
 
     async def set_jury(self, *, call_id: uuid.UUID, jury: Jury, updated_by: str) -> None:
@@ -326,21 +355,57 @@ class AwardsRepository:
                 "email": j.email,
                 "organisation_id": j.organisation_id,
                 "conflicts": sorted(j.conflicts),
+                "language": j.language.value,
             }
             for j in jury.jurors
         ]
         await self._conn.execute(
             """
-            INSERT INTO juries (call_id, jurors, jurors_per_case, updated_by) VALUES ($1, $2, $3, $4)
+            INSERT INTO juries (call_id, jurors, jurors_per_case, scoring_due_at, updated_by)
+            VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (call_id) DO UPDATE
                 SET jurors = EXCLUDED.jurors, jurors_per_case = EXCLUDED.jurors_per_case,
-                    updated_by = EXCLUDED.updated_by, updated_at = now()
+                    scoring_due_at = EXCLUDED.scoring_due_at, updated_by = EXCLUDED.updated_by, updated_at = now()
             """,
             call_id,
             jurors,
             jury.jurors_per_case,
+            jury.scoring_due_at,
             updated_by,
         )
+
+    # ----------------------------------------------------------------------- a call's completeness
+
+    async def lock_call_completeness(self, call_id: uuid.UUID) -> CallCompleteness | None:
+        """The call's row, locked until the transaction ends: one completeness check at a time per call, each
+        seeing what the one before it committed. None for a call awards has not learned (it has no jury)."""
+        row = await self._conn.fetchrow(
+            "SELECT title, evaluation_complete FROM calls WHERE call_id = $1 FOR UPDATE", call_id
+        )
+        if row is None:
+            return None
+        return CallCompleteness(title=row["title"], evaluation_complete=row["evaluation_complete"])
+
+    async def set_evaluation_complete(self, call_id: uuid.UUID, *, complete: bool) -> None:
+        await self._conn.execute("UPDATE calls SET evaluation_complete = $2 WHERE call_id = $1", call_id, complete)
+
+    async def open_scoring_progress(self, call_id: uuid.UUID) -> list[ScoringProgress]:
+        """Each open evaluation of the call: its assigned jurors and those of them who scored."""
+        rows = await self._conn.fetch(
+            """
+            SELECT e.case_id,
+                   coalesce(array_agg(a.juror_id) FILTER (WHERE a.juror_id IS NOT NULL), '{}') AS assigned,
+                   coalesce(array_agg(a.juror_id) FILTER (WHERE s.juror_id IS NOT NULL), '{}') AS scored
+            FROM evaluations e
+            LEFT JOIN assignments a ON a.case_id = e.case_id
+            LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
+            WHERE e.call_id = $1 AND e.status = $2
+            GROUP BY e.case_id
+            """,
+            call_id,
+            EvaluationStatus.OPEN.value,
+        )
+        return [ScoringProgress(assigned=frozenset(r["assigned"]), scored=frozenset(r["scored"])) for r in rows]
 
     # ----------------------------------------------------------------------- evaluations
 
@@ -490,10 +555,83 @@ class AwardsRepository:
         )
         return {r["juror_id"]: int(r["n"]) for r in rows}
 
-    async def add_assignments(self, *, case_id: uuid.UUID, juror_ids: Sequence[str]) -> None:
+    async def transaction_time(self) -> datetime:
+        """The transaction's clock (``now()``), the one every timestamp column defaults to."""
+        now: datetime = await self._conn.fetchval("SELECT now()")
+        return now
+
+    async def add_assignments(
+        self, *, case_id: uuid.UUID, juror_ids: Sequence[str], assigned_at: datetime, scoring_due_at: datetime
+    ) -> dict[str, datetime]:
+        """Assign the jurors; returns the deadline of each assignment made (one already there is left as it is)."""
+        rows = await self._conn.fetch(
+            """
+            INSERT INTO assignments (case_id, juror_id, assigned_at, scoring_due_at)
+            SELECT $1, juror_id, $3, $4 FROM unnest($2::text[]) AS juror_id
+            ON CONFLICT DO NOTHING
+            RETURNING juror_id, scoring_due_at
+            """,
+            case_id,
+            list(juror_ids),
+            assigned_at,
+            scoring_due_at,
+        )
+        return {r["juror_id"]: r["scoring_due_at"] for r in rows}
+
+    async def open_assignments_of_call(self, call_id: uuid.UUID) -> list[tuple[uuid.UUID, str, datetime]]:
+        """(case, juror, assigned at) of every assignment to an open evaluation of the call."""
+        rows = await self._conn.fetch(
+            """
+            SELECT a.case_id, a.juror_id, a.assigned_at FROM assignments a JOIN evaluations e USING (case_id)
+            WHERE e.call_id = $1 AND e.status = $2
+            """,
+            call_id,
+            EvaluationStatus.OPEN.value,
+        )
+        return [(r["case_id"], r["juror_id"], r["assigned_at"]) for r in rows]
+
+    async def reschedule_assignments(self, deadlines: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
+        """Give assignments (case, juror) a new scoring deadline; a reminder already sent is not sent again."""
         await self._conn.executemany(
-            "INSERT INTO assignments (case_id, juror_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            [(case_id, j) for j in juror_ids],
+            "UPDATE assignments SET scoring_due_at = $3 WHERE case_id = $1 AND juror_id = $2", deadlines
+        )
+
+    async def claim_due_reminder(self, *, due_until: datetime) -> DueReminder | None:
+        """Mark one unreminded assignment reminded whose deadline is at most ``due_until``, whose juror has not
+        scored and whose evaluation is open; None when there is none.
+
+        ``SKIP LOCKED`` lets another instance take another one meanwhile, and ``reminded_at IS NULL`` is checked
+        again by the UPDATE: an assignment is claimed once, and the claim commits with the reminder's outbox row.
+        """
+        row = await self._conn.fetchrow(
+            """
+            WITH due AS (
+                SELECT a.case_id, a.juror_id
+                FROM assignments a JOIN evaluations e USING (case_id)
+                WHERE a.reminded_at IS NULL AND a.scoring_due_at <= $1 AND e.status = $2
+                  AND NOT EXISTS (SELECT 1 FROM scorecards s WHERE s.case_id = a.case_id AND s.juror_id = a.juror_id)
+                ORDER BY a.scoring_due_at, a.case_id, a.juror_id
+                LIMIT 1
+                FOR UPDATE OF a SKIP LOCKED
+            )
+            UPDATE assignments a SET reminded_at = now()
+            FROM due, evaluations e
+            WHERE a.case_id = due.case_id AND a.juror_id = due.juror_id AND a.reminded_at IS NULL
+              AND e.case_id = a.case_id
+            RETURNING a.case_id, a.juror_id, a.scoring_due_at, e.call_id, e.title, e.call_title
+            """,
+            due_until,
+            EvaluationStatus.OPEN.value,
+        )
+        if row is None:
+            return None
+        return DueReminder(
+            case_id=row["case_id"],
+            call_id=row["call_id"],
+            case_title=row["title"],
+            call_title=row["call_title"],
+            juror_id=row["juror_id"],
+            scoring_due_at=row["scoring_due_at"],
         )
 
     async def remove_assignment(self, *, case_id: uuid.UUID, juror_id: str) -> bool:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
 
 from services.awards.domain import DEFAULT_JURORS_PER_CASE, CriteriaSource, EvaluationStatus, RoundOutcome
-from shared.bodies import Integer, Number, RequestBody
+from shared.bodies import DateTimeText, Integer, Number, RequestBody
 from shared.events import CaseHeader
 from shared.feedback import PointStatus
 from shared.pagination import Page
-from shared.vocabulary import AwardOutcome, IsoStage
+from shared.vocabulary import AwardOutcome, IsoStage, Language
 
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -63,11 +63,30 @@ class JurorBody(RequestBody):
     conflicts: list[Identifier] = Field(
         default_factory=list, max_length=500, description="organisation ids or case ids the juror is conflicted with"
     )
+    language: Language = Field(
+        default=Language.EN, description="the language of the juror's notices (assignments, reminders, decisions)"
+    )
 
 
 class JuryBody(RequestBody):
     jurors: list[JurorBody] = Field(max_length=500)
     jurors_per_case: Annotated[int, Integer] = Field(default=DEFAULT_JURORS_PER_CASE, ge=1, le=20)
+    scoring_due_at: DateTimeText | None = Field(
+        default=None,
+        description="the call's scoring deadline, with its UTC offset: every juror's scores are due then (and "
+        "a changed deadline moves that of every open assignment). Left out, a juror's scores are due "
+        "KIPINA_AWARDS_SCORING_PERIOD_DAYS after their assignment",
+    )
+
+    @field_validator("scoring_due_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the deadline is out of range: in UTC it must fall in the years 1 to 9999") from None
 
 
 class JurorView(BaseModel):
@@ -76,6 +95,7 @@ class JurorView(BaseModel):
     email: str | None
     organisation_id: str
     conflicts: list[str]
+    language: Language
     assigned_cases: int
 
 
@@ -83,6 +103,7 @@ class JuryView(BaseModel):
     call_id: uuid.UUID
     jurors: list[JurorView]
     jurors_per_case: int
+    scoring_due_at: datetime | None
     assignments_added: int = 0
 
 
@@ -183,6 +204,7 @@ class AssignmentView(BaseModel):
     status: EvaluationStatus
     criteria: list[CriterionView]
     assigned_at: datetime
+    scoring_due_at: datetime  # when the juror's scores are due
     my_scores: ScorecardView | None
     # The whole case: its content (null if awards never received it), review history and revisions.
     content: CaseContentView | None

@@ -10,15 +10,17 @@ are ``shared.errors``; shared/http_errors.py maps them to HTTP in one place.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.awards import domain
 from services.awards.domain import (
     NO_DOSSIER,
+    NO_JURY,
     AnnouncedCriteria,
     Call,
+    Completion,
     CriteriaSource,
     Dossier,
     Evaluation,
@@ -34,6 +36,7 @@ from services.awards.domain import (
     ScoreEntry,
 )
 from services.awards.repository import Assignment, AwardsRepository
+from shared import tracing
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import (
     AwardDecidedV1,
@@ -42,8 +45,11 @@ from shared.events import (
     CaseSnapshot,
     CaseWithdrawnV1,
     Criterion,
+    EvaluationCompleteV1,
     EvaluationOpenedV1,
+    JurorsAssignedV1,
     ResultsPublishedV1,
+    ScoringDueV1,
     criteria_problems,
 )
 from shared.logging import bind_event_context, get_logger
@@ -58,16 +64,18 @@ Uow = UnitOfWork[AwardsRepository]
 # --------------------------------------------------------------------------- steps shared by the use cases
 
 
-async def _top_up_jurors(repo: AwardsRepository, *, evaluation: Evaluation, jury: Jury | None) -> list[str]:
-    """Assign jurors until the evaluation has the panel's k, never one with a conflict; returns those added.
+async def _top_up_jurors(
+    repo: AwardsRepository, *, evaluation: Evaluation, jury: Jury, scoring_period: timedelta
+) -> dict[str, datetime]:
+    """Assign jurors until the evaluation has the panel's k, never one with a conflict; returns those added, in
+    the order chosen, with their scoring deadlines (the caller tells them: ``_tell_jurors_assigned``).
 
     The caller holds the call lock exclusively, so loads cannot change underneath.
     """
-    jury = jury or Jury(jurors=())
     assigned = await repo.assigned_jurors(evaluation.case_id)
     needed = jury.jurors_per_case - len(assigned)
     if needed <= 0:
-        return []
+        return {}
     chosen = domain.choose_jurors(
         panel=jury.jurors,
         case_id=evaluation.case_id,
@@ -77,7 +85,16 @@ async def _top_up_jurors(repo: AwardsRepository, *, evaluation: Evaluation, jury
         excluded=await repo.recused_jurors(evaluation.case_id),
         loads=await repo.juror_loads(evaluation.call_id),
     )
-    await repo.add_assignments(case_id=evaluation.case_id, juror_ids=chosen)
+    added: dict[str, datetime] = {}
+    if chosen:
+        assigned_at = await repo.transaction_time()
+        due_at = domain.scoring_due_at(
+            jury_deadline=jury.scoring_due_at, assigned_at=assigned_at, scoring_period=scoring_period
+        )
+        made = await repo.add_assignments(
+            case_id=evaluation.case_id, juror_ids=chosen, assigned_at=assigned_at, scoring_due_at=due_at
+        )
+        added = {j: made[j] for j in chosen if j in made}
     if len(chosen) < needed:
         log.warning(
             "too few eligible jurors for the case",
@@ -87,7 +104,47 @@ async def _top_up_jurors(repo: AwardsRepository, *, evaluation: Evaluation, jury
             assigned=len(chosen),
             panel_size=len(jury.jurors),
         )
-    return chosen
+    return added
+
+
+async def _tell_jurors_assigned(uow: Uow, *, evaluation: Evaluation, jury: Jury, added: Mapping[str, datetime]) -> None:
+    """One JurorsAssignedV1 for the jurors just assigned to the case (only them), as the panel describes them;
+    nothing when nobody was."""
+    if not added:
+        return
+    await uow.emit(
+        JurorsAssignedV1(
+            case_id=evaluation.case_id,
+            call_id=evaluation.call_id,
+            case_title=evaluation.case.title,
+            call_title=evaluation.case.call_title,
+            jurors=[domain.addressee(jury, juror_id) for juror_id in added],
+            scoring_due_at=domain.earliest_deadline(list(added.values())),
+        )
+    )
+
+
+async def _record_completeness(uow: Uow, call_id: uuid.UUID) -> None:
+    """After anything that changes who is assigned, who scored or which evaluations are open: tell the operators
+    once when the call's open evaluations have all become decidable (EvaluationCompleteV1).
+
+    The call's row lock makes the checks of one call take turns, each seeing what the one before committed: of two
+    jurors scoring the last two cases at once, the second to get the lock sees both scorecards and emits.
+    """
+    call = await uow.repo.lock_call_completeness(call_id)
+    if call is None:
+        return  # not learned yet: no jury, no assignment, nothing scored
+    progress = await uow.repo.open_scoring_progress(call_id)
+    change = domain.completion(was_complete=call.evaluation_complete, is_complete=domain.evaluation_complete(progress))
+    match change:
+        case Completion.REACHED:
+            await uow.repo.set_evaluation_complete(call_id, complete=True)
+            await uow.emit(EvaluationCompleteV1(call_id=call_id, call_title=call.title, cases=len(progress)))
+            log.info("call's evaluation complete", call_id=str(call_id), cases=len(progress))
+        case Completion.LOST:
+            await uow.repo.set_evaluation_complete(call_id, complete=False)
+        case Completion.UNCHANGED:
+            pass
 
 
 async def _locked_evaluation(
@@ -177,8 +234,14 @@ async def get_jury(*, uow: Uow, call_id: uuid.UUID) -> JuryState:
         return JuryState(jury=jury, loads=await uow.repo.juror_loads(call_id))
 
 
-async def set_jury(*, uow: Uow, call_id: uuid.UUID, jury: Jury, operator_id: str) -> JuryState:
-    """Store the call's panel, drop assignments the panel now declares conflicted, and fill open evaluations."""
+async def set_jury(
+    *, uow: Uow, call_id: uuid.UUID, jury: Jury, operator_id: str, scoring_period: timedelta
+) -> JuryState:
+    """Store the call's panel, drop assignments the panel now declares conflicted, and fill open evaluations.
+
+    A changed scoring deadline becomes that of every assignment to an open evaluation of the call (removed: each
+    gets ``scoring_period`` after it was made).
+    """
     problems = domain.jury_problems(jury.jurors)
     if problems:
         raise Invalid.of(problems)
@@ -188,7 +251,23 @@ async def set_jury(*, uow: Uow, call_id: uuid.UUID, jury: Jury, operator_id: str
             repo = uow.repo
             await repo.lock_call(call_id)
             await _known_call(repo, call_id)
+            before = await repo.get_jury(call_id)
             await repo.set_jury(call_id=call_id, jury=jury, updated_by=operator_id)
+            if (before.scoring_due_at if before is not None else None) != jury.scoring_due_at:
+                await repo.reschedule_assignments(
+                    [
+                        (
+                            case_id,
+                            juror_id,
+                            domain.scoring_due_at(
+                                jury_deadline=jury.scoring_due_at,
+                                assigned_at=assigned_at,
+                                scoring_period=scoring_period,
+                            ),
+                        )
+                        for case_id, juror_id, assigned_at in await repo.open_assignments_of_call(call_id)
+                    ]
+                )
             for evaluation in await repo.open_evaluations_of_call(call_id):
                 conflicted = domain.conflicted_jurors(
                     jury.jurors,
@@ -199,8 +278,11 @@ async def set_jury(*, uow: Uow, call_id: uuid.UUID, jury: Jury, operator_id: str
                 for juror_id in conflicted:
                     await repo.remove_assignment(case_id=evaluation.case_id, juror_id=juror_id)
                     log.info("conflicted juror unassigned", case_id=str(evaluation.case_id), juror_id=juror_id)
-                added += len(await _top_up_jurors(repo, evaluation=evaluation, jury=jury))
+                assigned = await _top_up_jurors(repo, evaluation=evaluation, jury=jury, scoring_period=scoring_period)
+                await _tell_jurors_assigned(uow, evaluation=evaluation, jury=jury, added=assigned)
+                added += len(assigned)
             loads = await repo.juror_loads(call_id)
+            await _record_completeness(uow, call_id)
             await uow.commit()
         log.info("jury set", jurors=len(jury.jurors), jurors_per_case=jury.jurors_per_case, assignments_added=added)
     return JuryState(jury=jury, loads=loads, assignments_added=added)
@@ -291,6 +373,7 @@ async def decide(*, uow: Uow, case_id: uuid.UUID, outcome: AwardOutcome, feedbac
             new_status = domain.transition(evaluation.status, EvaluationAction.DECIDE)
             cards = await repo.scorecards(case_id)
             domain.ensure_decidable(await repo.assigned_jurors(case_id), [c.juror_id for c in cards])
+            jury = await repo.get_jury(evaluation.call_id)
             weighted, rank = domain.standing(await repo.scored_cases(evaluation.call_id), case_id)
             decided = await repo.record_decision(
                 case_id=case_id,
@@ -309,6 +392,7 @@ async def decide(*, uow: Uow, case_id: uuid.UUID, outcome: AwardOutcome, feedbac
                     weighted_score=weighted,
                     rank_in_category=rank,
                     feedback=feedback,
+                    scored_by=[domain.addressee(jury, c.juror_id) for c in cards],
                 )
             )
             await uow.commit()
@@ -369,12 +453,15 @@ async def submit_scores(
             card = await uow.repo.save_scorecard(
                 case_id=case_id, juror_id=juror_id, scores=scores, overall_comment=overall_comment
             )
+            await _record_completeness(uow, evaluation.call_id)
             await uow.commit()
         log.info("scores submitted", juror_id=juror_id)
     return evaluation, card
 
 
-async def declare_conflict(*, uow: Uow, case_id: uuid.UUID, juror_id: str, reason: str) -> list[str]:
+async def declare_conflict(
+    *, uow: Uow, case_id: uuid.UUID, juror_id: str, reason: str, scoring_period: timedelta
+) -> list[str]:
     """The juror recuses themselves: unassigned (scores dropped), and replacements assigned if the panel allows.
 
     Returns the replacements.
@@ -386,18 +473,55 @@ async def declare_conflict(*, uow: Uow, case_id: uuid.UUID, juror_id: str, reaso
             domain.transition(evaluation.status, EvaluationAction.DECLARE_CONFLICT)
             await repo.remove_assignment(case_id=case_id, juror_id=juror_id)
             await repo.add_recusal(case_id=case_id, juror_id=juror_id, reason=reason)
-            jury = await repo.get_jury(evaluation.call_id)
-            replacements = await _top_up_jurors(repo, evaluation=evaluation, jury=jury)
+            jury = await repo.get_jury(evaluation.call_id) or NO_JURY
+            replacements = await _top_up_jurors(repo, evaluation=evaluation, jury=jury, scoring_period=scoring_period)
+            await _tell_jurors_assigned(uow, evaluation=evaluation, jury=jury, added=replacements)
+            await _record_completeness(uow, evaluation.call_id)
             await uow.commit()
-        log.info("juror declared a conflict", juror_id=juror_id, replacements=replacements)
-    return replacements
+        log.info("juror declared a conflict", juror_id=juror_id, replacements=list(replacements))
+    return list(replacements)
+
+
+async def remind_juror(*, uow: Uow, lead: timedelta) -> bool:
+    """Remind one juror whose scores are due within ``lead`` (or overdue) and who has not scored an open case
+    (ScoringDueV1), once per assignment; False when nobody is left to remind.
+
+    The reminder job gives each a unit of work with a fresh correlation id: nothing triggered it, so a new chain of
+    events starts with it. The claim and the event commit together, so two instances never remind twice.
+    """
+    async with uow:
+        now = await uow.repo.transaction_time()
+        due = await uow.repo.claim_due_reminder(due_until=domain.reminders_due_until(now=now, lead=lead))
+        if due is None:
+            return False
+        with (
+            tracing.span("remind juror", attributes={"cloudevents.event_subject": str(due.case_id)}),
+            bind_event_context(case_id=str(due.case_id), correlation_id=uow.origin.correlation_id),
+        ):
+            await uow.emit(
+                ScoringDueV1(
+                    case_id=due.case_id,
+                    call_id=due.call_id,
+                    case_title=due.case_title,
+                    call_title=due.call_title,
+                    juror=domain.addressee(await uow.repo.get_jury(due.call_id), due.juror_id),
+                    due_at=due.scoring_due_at,
+                )
+            )
+            await uow.commit()
+            log.info("juror reminded to score", juror_id=due.juror_id, due_at=str(due.scoring_due_at))
+    return True
 
 
 # --------------------------------------------------------------------------- review and intake events
 
 
-async def open_evaluation(*, uow: Uow, nomination: CaseNominatedV1) -> None:
-    """Create the evaluation with the call's criteria, assign k non-conflicted jurors and announce it."""
+async def open_evaluation(*, uow: Uow, nomination: CaseNominatedV1, scoring_period: timedelta) -> None:
+    """Create the evaluation with the call's criteria, assign k non-conflicted jurors and announce it.
+
+    EvaluationOpenedV1 comes first, then the jurors' JurorsAssignedV1; the open, unscored evaluation makes the
+    call's evaluation incomplete again.
+    """
     async with uow:
         repo = uow.repo
         await repo.lock_call(nomination.call_id)
@@ -418,26 +542,34 @@ async def open_evaluation(*, uow: Uow, nomination: CaseNominatedV1) -> None:
             return
         evaluation = await repo.get_evaluation(nomination.case_id)
         assert evaluation is not None
-        juror_ids = await _top_up_jurors(repo, evaluation=evaluation, jury=await repo.get_jury(nomination.call_id))
+        jury = await repo.get_jury(nomination.call_id) or NO_JURY
+        assigned = await _top_up_jurors(repo, evaluation=evaluation, jury=jury, scoring_period=scoring_period)
+        juror_ids = list(assigned)
         await uow.emit(
             EvaluationOpenedV1(
                 case_id=nomination.case_id, call_id=nomination.call_id, criteria=list(criteria), juror_ids=juror_ids
             )
         )
+        await _tell_jurors_assigned(uow, evaluation=evaluation, jury=jury, added=assigned)
+        await _record_completeness(uow, nomination.call_id)
         await uow.commit()
     log.info("evaluation opened", juror_ids=juror_ids, criteria=[c.key for c in criteria], criteria_source=source)
 
 
 async def withdraw_evaluation(*, uow: Uow, withdrawal: CaseWithdrawnV1) -> None:
-    """Close the evaluation, or remember the withdrawal if the nomination has not arrived yet."""
+    """Close the evaluation, or remember the withdrawal if the nomination has not arrived yet.
+
+    The rest of the call's open evaluations may be all scored now: then it is complete.
+    """
     async with uow:
         repo = uow.repo
-        evaluation = await repo.get_evaluation(withdrawal.case_id, for_update=True)
-        if evaluation is None:
+        if await repo.get_evaluation(withdrawal.case_id) is None:
             await repo.remember_withdrawal(case_id=withdrawal.case_id, call_id=withdrawal.call_id)
             await uow.commit()
             log.info("case withdrawn before any evaluation; remembered")
             return
+        # The call's lock before the evaluation's row, as everywhere (no deadlock with a scorer or a jury change).
+        evaluation = await _locked_evaluation(repo, withdrawal.case_id, shared=True)
         try:
             new_status = domain.transition(evaluation.status, EvaluationAction.WITHDRAW)
         except InvalidTransition as exc:
@@ -447,6 +579,7 @@ async def withdraw_evaluation(*, uow: Uow, withdrawal: CaseWithdrawnV1) -> None:
         if evaluation.status is EvaluationStatus.PUBLISHED:
             log.warning("case withdrawn after its result was published; marked withdrawn anyway")
         await repo.mark_withdrawn(case_id=withdrawal.case_id, status=new_status)
+        await _record_completeness(uow, evaluation.call_id)
         await uow.commit()
     log.info("evaluation withdrawn", previous_status=evaluation.status.value)
 

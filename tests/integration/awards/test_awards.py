@@ -568,7 +568,8 @@ async def test_repeated_nomination_and_early_withdrawal(client: httpx.AsyncClien
         await eventually(repeat_handled, timeout=30, what="repeated nomination handled")
         # The inbox row commits with any outbox row the handler wrote: awards' own record of what it emitted
         # is final now. Once the relay published it, everything is on the topic.
-        assert await db_value("SELECT count(*) FROM outbox WHERE message_key = $1", str(case_id)) == 1
+        # One evaluation opened and its jurors told, once each.
+        assert await db_value("SELECT count(*) FROM outbox WHERE message_key = $1", str(case_id)) == 2
         assert await db_value("SELECT count(*) FROM outbox WHERE message_key = $1", str(early)) == 0
 
         async def relayed() -> bool:
@@ -576,7 +577,10 @@ async def test_repeated_nomination_and_early_withdrawal(client: httpx.AsyncClien
 
         await eventually(relayed, timeout=30, what="awards' outbox published")
         await awards_topic.caught_up()
-    assert len(awards_topic.events(subject=str(case_id))) == 1
+    assert [e.type for e in awards_topic.events(subject=str(case_id))] == [
+        "kipina.award.evaluation_opened.v1",
+        "kipina.award.jurors_assigned.v1",
+    ]
     assert awards_topic.events(subject=str(early)) == []
     detail = (await client.get(f"/evaluations/{case_id}", headers=OPERATOR)).json()
     assert detail["case"]["title"] == evaluation["case"]["title"] == "Digital permits"
