@@ -73,12 +73,13 @@ def build_email(delivery: Delivery, *, mail_from: str, now: datetime) -> EmailMe
     message["Subject"] = delivery.subject
     # Stable per delivery: a resend after a crash carries the same id.
     message["Message-ID"] = f"<{delivery.id}@kipina.local>"
-    message["Content-Language"] = delivery.language
     message["X-Kipina-Delivery-Id"] = str(delivery.id)
     if delivery.case_id is not None:
         message["X-Kipina-Case-Id"] = str(delivery.case_id)
     message["X-Kipina-Template"] = delivery.template
     message.set_content(delivery.body)
+    # After set_content, which drops every Content-* header set before it.
+    message["Content-Language"] = delivery.language
     return message
 
 

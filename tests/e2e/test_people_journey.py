@@ -411,6 +411,7 @@ async def test_every_person_hears_exactly_what_concerns_them(
 
         # Everything has settled: now each person's messages are exactly those listed in docs/people.md.
         await eventually(lambda: j.settled(infra_env), timeout=120, what="every outbox, topic and delivery settled")
+        journey_cases = set(j.cases.values())
         expected: dict[str, list[str]] = {
             S1_MAIL: [
                 "case_submitted",
