@@ -138,6 +138,8 @@ def main(*, with_demo: bool = True) -> None:
             f"metrics: {s.url}/metrics)",
             file=out,
         )
+    print(f"\n  sign in to the pages (development: pick a demo person): {urls['intake']}/sign-in", file=out)
+    print("  each service's home page: " + ", ".join(f"{s.url}/" for s in SERVICES), file=out)
     print(f"\n  emails sent by notify are stored in {_state() / 'mail'}", file=out)
     print(f"  logs: {_state() / 'logs'}", file=out)
     if ids:
