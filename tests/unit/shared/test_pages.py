@@ -19,7 +19,7 @@ from shared import registry
 from shared.auth import decode_token
 from shared.demo import PEOPLE
 from shared.settings import DEV_JWT_SECRET
-from shared.vocabulary import Role
+from shared.vocabulary import Language, Role
 from shared.web import session
 from shared.web.i18n import choose_language, from_accept_language
 from shared.web.pages import Page, page_for
@@ -212,7 +212,7 @@ async def test_pages_are_not_in_the_openapi(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_language_is_asked_then_remembered_then_the_users_then_the_browsers() -> None:
     assert choose_language(asked="sv", remembered="en", users=None, accept_language="fi") == "sv"
     assert choose_language(asked="xx", remembered="en", users=None, accept_language="fi") == "en"
-    assert choose_language(asked=None, remembered=None, users="sv", accept_language="en") == "sv"  # type: ignore[arg-type]
+    assert choose_language(asked=None, remembered=None, users=Language.SV, accept_language="en") == "sv"
     assert choose_language(asked=None, remembered=None, users=None, accept_language="de-DE,sv;q=0.8") == "sv"
     assert choose_language(asked=None, remembered=None, users=None, accept_language="") == "fi"
     assert from_accept_language("en-GB,en;q=0.9") == "en"
