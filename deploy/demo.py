@@ -13,63 +13,16 @@ from typing import Any
 
 import httpx
 
-from shared.auth import mint_token
+from shared.demo import PEOPLE, demo_token
 from shared.settings import ServiceSettings
 from shared.vocabulary import Category, Language
 
 DEMO_CALL_TITLE = "Quality Innovation Award 2027 (demo)"
 
-PEOPLE: dict[str, dict[str, Any]] = {
-    "operator": {
-        "user_id": "demo-operator",
-        "roles": ["operator"],
-        "organisation_id": "org-kipina",
-        "language": "en",
-        "name": "Olli Operaattori",
-        "email": "operator@kipina.local",
-    },
-    "submitter": {
-        "user_id": "demo-submitter",
-        "roles": ["submitter"],
-        "organisation_id": "org-example-city",
-        "language": "fi",
-        "name": "Saara Submitter",
-        "email": "saara@example-city.fi",
-    },
-    "reviewer": {
-        "user_id": "demo-reviewer",
-        "roles": ["reviewer"],
-        "organisation_id": "org-review-board",
-        "language": "en",
-        "name": "Riku Reviewer",
-        "email": "riku@review.example",
-    },
-    "juror-1": {
-        "user_id": "demo-juror-1",
-        "roles": ["juror"],
-        "organisation_id": "org-jury-a",
-        "language": "sv",
-        "name": "Johanna Juror",
-        "email": "johanna@jury-a.example",
-    },
-    "juror-2": {
-        "user_id": "demo-juror-2",
-        "roles": ["juror"],
-        "organisation_id": "org-jury-b",
-        "language": "en",
-        "name": "Jussi Juror",
-        "email": "jussi@jury-b.example",
-    },
-}
-
 
 def tokens() -> dict[str, str]:
     settings = ServiceSettings()
-    secret = settings.jwt_secret.get_secret_value()
-    return {
-        who: mint_token(secret=secret, issuer=settings.jwt_issuer, ttl=timedelta(days=7), **person)
-        for who, person in PEOPLE.items()
-    }
+    return {who: demo_token(who, settings=settings, ttl=timedelta(days=7)) for who in PEOPLE}
 
 
 def _headers(token: str, **extra: str) -> dict[str, str]:
@@ -185,6 +138,8 @@ def main(*, with_demo: bool = True) -> None:
             f"metrics: {s.url}/metrics)",
             file=out,
         )
+    print(f"\n  sign in to the pages (development: pick a demo person): {urls['intake']}/sign-in", file=out)
+    print("  each service's home page: " + ", ".join(f"{s.url}/" for s in SERVICES), file=out)
     print(f"\n  emails sent by notify are stored in {_state() / 'mail'}", file=out)
     print(f"  logs: {_state() / 'logs'}", file=out)
     if ids:

@@ -140,6 +140,8 @@ def _record(name: str, process: subprocess.Popen[bytes]) -> None:
 
 def services_up(infra: Mapping[str, str]) -> None:
     env = service_env(infra)
+    # The pages' development sign-in lists the demo people (shared/web); only here, never by default.
+    env.setdefault("KIPINA_DEV_SIGN_IN", "true")
     logs = _state() / "logs"
     if _running_pid("mailsink") is None:
         mail_dir = _state() / "mail"

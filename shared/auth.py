@@ -1,12 +1,16 @@
-"""Bearer-JWT authentication (PyJWT, HS256) and role checks for FastAPI routes.
+"""Bearer-JWT authentication (PyJWT) and role checks for FastAPI routes.
 
 A token carries the user's id (``sub``), roles, organisation id (``org``),
 preferred language (``lang``), and display name and email. Missing or invalid
 token → 401 (``invalid token``, the reason only in the debug log); valid token without the needed role → 403.
+
+Which tokens are valid is the ``TokenVerifier``'s: RS256 tokens of a real identity provider, whose keys come from
+its JWKS URL (``KIPINA_OIDC_*``), or, in development, HS256 tokens signed with the shared secret (docs/pages.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -16,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.logging import get_logger
+from shared.settings import ServiceSettings
 from shared.vocabulary import Language, Role
 
 log = get_logger(__name__)
@@ -72,7 +77,23 @@ class InvalidToken(Exception):
     pass
 
 
+# The claims Kipinä reads; an identity provider must put them in its tokens (docs/pages.md).
+REQUIRED_CLAIMS = ["sub", "exp", "roles", "org"]
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    return Principal(
+        user_id=claims["sub"],
+        roles=frozenset(Role(r) for r in claims["roles"]),
+        organisation_id=claims["org"],
+        language=Language(claims.get("lang", "en")),
+        name=claims.get("name", ""),
+        email=claims.get("email", ""),
+    )
+
+
 def decode_token(token: str, *, secret: str, issuer: str = "kipina") -> Principal:
+    """A development token (HS256, the shared secret) → its principal, or ``InvalidToken``."""
     try:
         claims = jwt.decode(
             token,
@@ -80,18 +101,58 @@ def decode_token(token: str, *, secret: str, issuer: str = "kipina") -> Principa
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=issuer,
-            options={"require": ["sub", "exp", "roles", "org"]},
+            options={"require": REQUIRED_CLAIMS},
         )
-        return Principal(
-            user_id=claims["sub"],
-            roles=frozenset(Role(r) for r in claims["roles"]),
-            organisation_id=claims["org"],
-            language=Language(claims.get("lang", "en")),
-            name=claims.get("name", ""),
-            email=claims.get("email", ""),
-        )
+        return _principal(claims)
     except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
+
+
+class TokenVerifier:
+    """Checks tokens the way the settings say: an identity provider's RS256 keys (JWKS) or the HS256 secret."""
+
+    OIDC_ALGORITHMS = ("RS256",)
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+        if settings.oidc_jwks_url:
+            if not (settings.oidc_issuer and settings.oidc_audience):
+                raise ValueError("KIPINA_OIDC_JWKS_URL needs KIPINA_OIDC_ISSUER and KIPINA_OIDC_AUDIENCE as well")
+            # Keys are cached (and fetched again when a token names an unknown key id, i.e. after a rotation).
+            self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=3600, timeout=10)
+
+    @property
+    def uses_identity_provider(self) -> bool:
+        return self._jwks is not None
+
+    async def verify(self, token: str) -> Principal:
+        """The token's principal, or ``InvalidToken`` saying why not."""
+        if self._jwks is None:
+            s = self._settings
+            return decode_token(token, secret=s.jwt_secret.get_secret_value(), issuer=s.jwt_issuer)
+        try:
+            # PyJWKClient fetches over blocking urllib: keep it off the event loop.
+            key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=list(self.OIDC_ALGORITHMS),
+                audience=self._settings.oidc_audience,
+                issuer=self._settings.oidc_issuer,
+                options={"require": REQUIRED_CLAIMS},
+            )
+            return _principal(claims)
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidToken(str(exc)) from exc
+
+
+def token_verifier(request: Request) -> TokenVerifier:
+    """The app's verifier (made once, on first use: it keeps the identity provider's keys)."""
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        verifier = request.app.state.token_verifier = TokenVerifier(request.app.state.settings)
+    return verifier
 
 
 _bearer = HTTPBearer(auto_error=False, description="A Kipinä JWT: `kipina token --role submitter`")
@@ -106,11 +167,8 @@ async def current_principal(
 ) -> Principal:
     if credentials is None:
         raise _unauthorized("missing bearer token")
-    settings = request.app.state.settings
     try:
-        return decode_token(
-            credentials.credentials, secret=settings.jwt_secret.get_secret_value(), issuer=settings.jwt_issuer
-        )
+        return await token_verifier(request).verify(credentials.credentials)
     except InvalidToken as exc:
         # Which check failed (signature, expiry, audience...) is for operators, in the debug log; the caller
         # learns only that the token is not accepted.

@@ -3,7 +3,7 @@
 A service describes itself once (its registry part, settings, migrations, HTTP routers, event
 router, what it publishes, background jobs); ``create_app`` wires the rest: tracing and logging,
 migrations at start-up, the database pool, the outbox relay, the Kafka consumer with the
-reliability protocol, the operations routes (shared/operations.py), the request context and
+reliability protocol, the operations routes (shared/operations.py), the pages (shared/web), the request context and
 body limit (shared/http.py), the error mapping (shared/http_errors.py) and the OpenAPI's roles and
 refusals of every operation (shared/openapi.py).
 
@@ -38,6 +38,7 @@ from shared.registry import Part
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings, jwt_secret_is_default
 from shared.tracing import configure_tracing
+from shared.web.pages import install_pages
 
 log = get_logger(__name__)
 
@@ -190,6 +191,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     )
     for router in definition.api_routers:
         app.include_router(router)
+    # Pages for people (sign-in, home; shared/web): HTML, outside the API's OpenAPI.
+    install_pages(app, definition.part)
     document_operations(app)
     # Health probes and metrics scrapes would only add noise to traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/live,/health/ready,/metrics")

@@ -26,6 +26,16 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = Field("kipina", validation_alias="KIPINA_JWT_ISSUER")
     log_level: str = Field("INFO", validation_alias="KIPINA_LOG_LEVEL")
     log_format: str = Field("json", validation_alias="KIPINA_LOG_FORMAT")  # json | console
+    # A real identity provider (docs/pages.md): with a JWKS URL, tokens are RS256 of that provider, checked for
+    # its issuer and audience; without, the HS256 development secret above (issuer KIPINA_JWT_ISSUER).
+    oidc_issuer: str = Field("", validation_alias="KIPINA_OIDC_ISSUER")
+    oidc_audience: str = Field("", validation_alias="KIPINA_OIDC_AUDIENCE")
+    oidc_jwks_url: str = Field("", validation_alias="KIPINA_OIDC_JWKS_URL")
+    # Pages (shared/web): the development sign-in that lists the demo people (on under `make up` only), the
+    # session cookie's Secure flag (set it behind HTTPS), and where a deployment's own sign-in starts.
+    dev_sign_in: bool = Field(False, validation_alias="KIPINA_DEV_SIGN_IN")
+    cookie_secure: bool = Field(False, validation_alias="KIPINA_COOKIE_SECURE")
+    sign_in_url: str = Field("", validation_alias="KIPINA_SIGN_IN_URL")
 
     # per service (KIPINA_<SERVICE>_...)
     database_url: str = "postgresql://postgres@127.0.0.1:15432/postgres"

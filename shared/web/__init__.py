@@ -1,0 +1,1 @@
+"""Server-rendered pages shared by the four services (docs/pages.md)."""
