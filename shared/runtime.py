@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
 
-from shared import outbox
+from shared import outbox, tracing
 from shared.consumer import EventConsumer
-from shared.db import Connection
+from shared.db import DATABASE_ERRORS, Connection
 from shared.events import EventPayload
 from shared.kafka import EventProducer
+from shared.logging import get_logger
 from shared.settings import ServiceSettings
 from shared.uow import Origin, UnitOfWork
 
@@ -54,3 +56,21 @@ class Runtime:
             publishes=frozenset(self.publishes),
         )
         return UnitOfWork(self.db(), repository=repository, origin=origin)
+
+
+_log = get_logger(__name__)
+
+
+async def every(interval_s: float, round_of_work: Callable[[], Awaitable[int]], *, what: str) -> None:
+    """A background job's loop: one round of work every ``interval_s``, for ever.
+
+    A round looks for work quietly (looking is not a case's work; each unit it finds starts its own trace) and
+    a database that does not answer only postpones it to the next round.
+    """
+    while True:
+        try:
+            with tracing.quietly():
+                await round_of_work()
+        except DATABASE_ERRORS as exc:
+            _log.warning(f"{what} round failed; will retry", error=repr(exc))
+        await asyncio.sleep(interval_s)

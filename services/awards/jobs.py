@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import cast
 
 from services.awards import workflow
 from services.awards.repository import AwardsRepository
 from services.awards.settings import AwardsSettings
-from shared import tracing
 from shared.consumer import new_correlation_id
-from shared.db import DATABASE_ERRORS
-from shared.logging import get_logger
-from shared.runtime import Runtime
-
-log = get_logger(__name__)
+from shared.runtime import Runtime, every
 
 
 async def remind_jurors(runtime: Runtime) -> None:
     """Every ``scoring_reminder_interval_s``: remind each juror whose scores are due soon, one unit of work each."""
     settings = cast(AwardsSettings, runtime.settings)
-    while True:
-        try:
-            with tracing.quietly():  # looking is not a case's work; each reminder starts its own trace
-                await reminder_round(runtime)
-        except DATABASE_ERRORS as exc:
-            log.warning("scoring reminder round failed; will retry", error=repr(exc))
-        await asyncio.sleep(settings.scoring_reminder_interval_s)
+    await every(settings.scoring_reminder_interval_s, lambda: reminder_round(runtime), what="scoring reminder")
 
 
 async def reminder_round(runtime: Runtime) -> int:
