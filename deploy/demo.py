@@ -85,6 +85,7 @@ def load_demo_data(urls: dict[str, str], tok: dict[str, str]) -> dict[str, str]:
                 "user_id": PEOPLE[j]["user_id"],
                 "name": PEOPLE[j]["name"],
                 "email": PEOPLE[j]["email"],
+                "language": PEOPLE[j]["language"],
                 "organisation_id": PEOPLE[j]["organisation_id"],
                 "conflicts": [],
             }

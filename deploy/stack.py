@@ -27,6 +27,7 @@ from pathlib import Path
 
 from deploy import local
 from shared import registry
+from shared.demo import PEOPLE
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = registry.HOST
@@ -142,6 +143,8 @@ def services_up(infra: Mapping[str, str]) -> None:
     env = service_env(infra)
     # The pages' development sign-in lists the demo people (shared/web); only here, never by default.
     env.setdefault("KIPINA_DEV_SIGN_IN", "true")
+    # The demo operator hears what operators hear (decisions, a call ready to decide, dead letters), in the sink.
+    env.setdefault(f"{registry.NOTIFY.env_prefix}OPERATOR_EMAILS", PEOPLE["operator"]["email"])
     logs = _state() / "logs"
     if _running_pid("mailsink") is None:
         mail_dir = _state() / "mail"

@@ -90,11 +90,10 @@ async def _record_deliveries(
     ):
         log.info("operators were told of this service's dead letters in this window", service=payload.service)
         return
-    directory = None
-    if case_id is not None and domain.needs_directory(tellings):
-        directory = await repo.get_directory(case_id)
-        if directory is None:
-            log.info("no stakeholders stored for this case; its people are not told", event_type=event.type)
+    # The case's directory names its people and gives every message about the case its titles.
+    directory = await repo.get_directory(case_id) if case_id is not None else None
+    if directory is None and domain.needs_directory(tellings):
+        log.info("no stakeholders stored for this case; its people are not told", event_type=event.type)
     notices = domain.plan_notices(payload, directory, operator_emails=rules.operator_emails)
     recorded = 0
     for notice in notices:

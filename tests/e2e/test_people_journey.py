@@ -345,8 +345,13 @@ async def test_every_person_hears_exactly_what_concerns_them(
                 )
             )
             await j.told(OPERATOR_EMAIL, "award_decided", 1, case=name)
+            (decided,) = j.mails_to(OPERATOR_EMAIL, template="award_decided", case=name)
+            assert f" {TAG} – " in str(decided["Subject"]), decided["Subject"]  # names the case
         for address, count in expected_assignments.items():
             await j.told(address, "case_decided", count)
+
+        for mail in j.mails_to(J1_MAIL, template="case_decided"):
+            assert TAG in str(mail["Subject"]), mail["Subject"]
 
         # Before publication: nothing of the result on any channel of the submitters, teams and partners.
         public_people = (S1_MAIL, S2_MAIL, T1_MAIL, T2_MAIL, P1_MAIL)

@@ -231,6 +231,8 @@ async def test_an_award_decision_reaches_no_webhook_and_none_of_the_cases_people
     await workflow.notify_stakeholders(uow=uow(repo), event=event_of(payload), payload=payload, rules=OPERATORS)
     assert [(d["channel"], d["recipient"]) for d in repo.deliveries] == [(Channel.EMAIL, "ops@example.org")]
     assert repo.feed_items == []
+    # The operators' message names the case (from its directory), though the decision event carries no title.
+    assert repo.deliveries[0]["subject"] == "Award decision (embargoed): Case r1 – award winner"
 
 
 async def test_published_results_reach_the_cases_people_their_feed_and_webhooks() -> None:
