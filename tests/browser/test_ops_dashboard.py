@@ -149,3 +149,47 @@ async def test_a_malformed_message_is_a_dead_letter_the_operator_replays_then_di
         ("discard", operator_id, True, reason),
     ]
     assert tuple(discarded) == (operator_id, reason)
+
+
+async def test_replaying_a_dead_letter_whose_event_is_sound_handles_it_and_shows_the_outcome(page: Page) -> None:
+    # What a handler leaves behind when it gave up during an outage: a sound event, stored as a dead letter.
+    stranger = uuid.uuid4()
+    payload = ChangesRequestedV1(case_id=stranger, call_id=uuid.uuid4(), iteration=1, reviewer_ids=["r"], comment="c")
+    event = make_event(payload, service="review", subject=str(stranger))
+    db = await _intake_db()
+    try:
+        dead_letter_id = await db.fetchval(
+            """
+            INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset, message_key, payload,
+                                      event_id, event_type, error, attempts)
+            VALUES ('intake', $1, 0, $2, $3, $4, $5, $6, 'ConnectionError: the database went away', 3) RETURNING id
+            """,
+            payload.topic,
+            10**12 + stranger.int % 10**9,  # an offset no real message of these tests reaches
+            str(stranger).encode(),
+            event.to_bytes(),
+            str(event.id),
+            event.type,
+        )
+    finally:
+        await db.close()
+
+    await _sign_in(page, OPERATOR, then="/ops?lang=en")
+    handled_before = await _figure(page, "events-handled")
+    row = page.get_by_test_id(f"dead-letter-{dead_letter_id}")
+    await expect(row).to_contain_text("the database went away")
+    await row.get_by_role("button", name=f"Replay #{dead_letter_id}").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text(
+        f"Replay of dead letter {dead_letter_id}. Done: handled"
+    )
+    await expect(page.get_by_test_id(f"dead-letter-{dead_letter_id}")).to_have_count(0)
+    await expect(page.get_by_test_id("events-handled")).to_have_text(str(handled_before + 1))
+    await screenshot(page, "ops-dead-letter-replayed")
+    db = await _intake_db()
+    try:
+        assert await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event.id) == 1
+        assert await db.fetchval(
+            "SELECT succeeded FROM dead_letter_actions WHERE dead_letter_id = $1 AND action = 'replay'", dead_letter_id
+        )
+    finally:
+        await db.close()
