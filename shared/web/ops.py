@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shared import operations, registry
+from shared.db import DATABASE_ERRORS
 from shared.errors import Conflict, NotFound
 from shared.http import get_runtime
 from shared.repository import ReliabilityRepository
@@ -44,19 +45,21 @@ class Figures:
 async def _figures(request: Request) -> Figures:
     runtime = get_runtime(request)
     checks = await operations.dependency_checks(runtime, request.app.state.broker)
-    if not checks["database"]["ok"]:
-        # The dependency table says what is wrong; the database's figures are unknown, not zero.
-        return Figures(-1, -1, -1.0, -1, dict(runtime.consumer_lag), checks)
-    repo = ReliabilityRepository(runtime.db())
-    backlog = await repo.backlog()
-    return Figures(
-        events_handled=await repo.count_handled(),
-        outbox_pending=backlog.pending,
-        outbox_oldest_age_s=round(backlog.oldest_age_s, 1),
-        dead_letters_waiting=await repo.count_pending_dead_letters(),
-        consumer_lag=dict(sorted(runtime.consumer_lag.items())),
-        dependencies=checks,
-    )
+    lag = dict(sorted(runtime.consumer_lag.items()))
+    try:
+        repo = ReliabilityRepository(runtime.db())
+        backlog = await repo.backlog()
+        return Figures(
+            events_handled=await repo.count_handled(),
+            outbox_pending=backlog.pending,
+            outbox_oldest_age_s=round(backlog.oldest_age_s, 1),
+            dead_letters_waiting=await repo.count_pending_dead_letters(),
+            consumer_lag=lag,
+            dependencies=checks,
+        )
+    except DATABASE_ERRORS:
+        # The dependency table says what is wrong; the database's figures are unknown ("–"), not zero.
+        return Figures(-1, -1, -1.0, -1, lag, checks)
 
 
 def _excerpt(payload: bytes) -> str:
@@ -70,9 +73,13 @@ async def _render_dashboard(
     request = page.request
     runtime = get_runtime(request)
     repo = ReliabilityRepository(runtime.db())
-    letters = await repo.list_dead_letters(include_replayed=False, limit=LISTED, offset=0)
-    actions = await repo.dead_letter_actions(limit=LISTED)
-    notice = await repo.dead_letter_action(notice_id) if notice_id is not None else None
+    try:
+        letters = await repo.list_dead_letters(include_replayed=False, limit=LISTED, offset=0)
+        actions = await repo.dead_letter_actions(limit=LISTED)
+        notice = await repo.dead_letter_action(notice_id) if notice_id is not None else None
+    except DATABASE_ERRORS:
+        # Without its database the page still shows what it can (Kafka, lag) and that the database is down.
+        letters, actions, notice = [], [], None
     urls = public_urls()
     others = [
         {"name": p.name, "title": page.t(f"service.{p.name}"), "url": f"{urls[p.name]}/ops"}
