@@ -19,13 +19,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from shared.auth import Operator
+from shared.bodies import RequestBody
 from shared.consumer import HandlingFailed
 from shared.errors import Conflict, NotFound
 from shared.http import get_runtime
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from shared.openapi import PUBLIC
 from shared.pagination import Limit, Offset, Page
-from shared.repository import DeadLetter, ReliabilityRepository
+from shared.repository import DeadLetter, DeadLetterAction, ReliabilityRepository
+from shared.runtime import Runtime
 
 # Dead letter ids are PostgreSQL bigserial: anything larger names none (and would not fit the query).
 DeadLetterId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the dead letter's id")]
@@ -66,11 +68,96 @@ class DeadLetterView(BaseModel):
     attempts: int
     failed_at: datetime
     replayed_at: datetime | None
+    discarded_at: datetime | None = None
+    discarded_by: str | None = None
+    discard_reason: str | None = None
 
 
 class ReplayView(BaseModel):
     id: int
     outcome: str = Field(description="what the handler did with the event this time")
+
+
+class DiscardRequest(RequestBody):
+    reason: str = Field(min_length=1, max_length=2000, description="why the dead letter is given up on")
+
+
+class DiscardView(BaseModel):
+    id: int
+    discarded_by: str
+    reason: str
+
+
+async def dependency_checks(runtime: Runtime, broker: KafkaBroker) -> dict[str, dict[str, Any]]:
+    """Per dependency (the service's database, Kafka): ``ok``, and the ``error`` when not."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        await asyncio.wait_for(runtime.db().fetchval("SELECT 1"), 2.0)
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": repr(exc)}
+    try:
+        checks["kafka"] = {"ok": bool(await broker.ping(timeout=2.0))}
+    except Exception as exc:
+        checks["kafka"] = {"ok": False, "error": repr(exc)}
+    return checks
+
+
+async def replay(runtime: Runtime, dead_letter_id: int, *, actor: str) -> DeadLetterAction:
+    """Handle the dead letter's event again and record the action (who, when, outcome), failed or not.
+
+    Raises ``NotFound`` (unknown, or the service consumes nothing) and ``Conflict`` (discarded).
+    """
+    consumer = runtime.consumer
+    if consumer is None:
+        raise NotFound("this service consumes no events")
+    repo = ReliabilityRepository(runtime.db())
+    letter = await repo.dead_letter(dead_letter_id, consumer=consumer.name)
+    if letter is None:
+        raise NotFound(f"no dead letter {dead_letter_id}")
+    if letter.discarded_at is not None:
+        raise Conflict(f"dead letter {dead_letter_id} was discarded by {letter.discarded_by}; it cannot be replayed")
+    try:
+        outcome, succeeded = await consumer.replay(dead_letter_id), True
+    except LookupError as exc:
+        raise NotFound(f"no dead letter {dead_letter_id}") from exc
+    except HandlingFailed as exc:
+        outcome, succeeded = f"replay failed again: {exc}", False
+    action_id = await repo.record_dead_letter_action(
+        dead_letter_id=dead_letter_id, action="replay", actor=actor, succeeded=succeeded, outcome=outcome, reason=None
+    )
+    recorded = await repo.dead_letter_action(action_id)
+    assert recorded is not None
+    return recorded
+
+
+async def discard(runtime: Runtime, dead_letter_id: int, *, actor: str, reason: str) -> DeadLetterAction:
+    """Give up on a waiting dead letter, with the operator's reason, and record the action.
+
+    Raises ``NotFound`` (unknown) and ``Conflict`` (already replayed or discarded).
+    """
+    consumer = runtime.consumer
+    if consumer is None:
+        raise NotFound("this service consumes no events")
+    async with runtime.db().acquire() as connection, connection.transaction():
+        repo = ReliabilityRepository(connection)
+        if not await repo.discard_dead_letter(dead_letter_id, consumer=consumer.name, actor=actor, reason=reason):
+            letter = await repo.dead_letter(dead_letter_id, consumer=consumer.name)
+            if letter is None:
+                raise NotFound(f"no dead letter {dead_letter_id}")
+            state = "discarded" if letter.discarded_at is not None else "replayed"
+            raise Conflict(f"dead letter {dead_letter_id} was already {state}; only a waiting one can be discarded")
+        action_id = await repo.record_dead_letter_action(
+            dead_letter_id=dead_letter_id,
+            action="discard",
+            actor=actor,
+            succeeded=True,
+            outcome="discarded",
+            reason=reason,
+        )
+        recorded = await repo.dead_letter_action(action_id)
+    assert recorded is not None
+    return recorded
 
 
 def _dead_letter_view(d: DeadLetter) -> DeadLetterView:
@@ -85,6 +172,9 @@ def _dead_letter_view(d: DeadLetter) -> DeadLetterView:
         attempts=d.attempts,
         failed_at=d.failed_at,
         replayed_at=d.replayed_at,
+        discarded_at=d.discarded_at,
+        discarded_by=d.discarded_by,
+        discard_reason=d.discard_reason,
     )
 
 
@@ -102,17 +192,7 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
         responses={503: {"model": Readiness, "description": "the database or Kafka does not answer"}},
     )
     async def ready(request: Request) -> JSONResponse:
-        runtime = get_runtime(request)
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(runtime.db().fetchval("SELECT 1"), 2.0)
-            checks["database"] = {"ok": True}
-        except Exception as exc:
-            checks["database"] = {"ok": False, "error": repr(exc)}
-        try:
-            checks["kafka"] = {"ok": bool(await broker.ping(timeout=2.0))}
-        except Exception as exc:
-            checks["kafka"] = {"ok": False, "error": repr(exc)}
+        checks = await dependency_checks(get_runtime(request), broker)
         ok = all(c["ok"] for c in checks.values())
         return JSONResponse(
             status_code=200 if ok else 503,
@@ -155,7 +235,8 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
     async def list_dead_letters(
         request: Request, _: Operator, limit: Limit = 50, offset: Offset = 0, include_replayed: bool = False
     ) -> Page[DeadLetterView]:
-        """What this service's consumer gave up on, newest first; replayed ones only with ``include_replayed``."""
+        """What this service's consumer gave up on and still waits, newest first; replayed and discarded ones too
+        with ``include_replayed``."""
         repo = ReliabilityRepository(get_runtime(request).db())
         letters = await repo.list_dead_letters(include_replayed=include_replayed, limit=limit, offset=offset)
         return Page[DeadLetterView](
@@ -169,17 +250,22 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
         "/ops/dead-letters/{dead_letter_id}/replay",
         responses={409: {"description": "the handler failed again; the dead letter stays"}},
     )
-    async def replay_dead_letter(request: Request, dead_letter_id: DeadLetterId, _: Operator) -> ReplayView:
-        """Handle the dead letter's event again, in this service only."""
-        consumer = get_runtime(request).consumer
-        if consumer is None:
-            raise NotFound("this service consumes no events")
-        try:
-            outcome = await consumer.replay(dead_letter_id)
-        except LookupError as exc:
-            raise NotFound(f"no dead letter {dead_letter_id}") from exc
-        except HandlingFailed as exc:
-            raise Conflict(f"replay failed again: {exc}") from exc
-        return ReplayView(id=dead_letter_id, outcome=outcome)
+    async def replay_dead_letter(request: Request, dead_letter_id: DeadLetterId, who: Operator) -> ReplayView:
+        """Handle the dead letter's event again, in this service only; the action is recorded either way."""
+        action = await replay(get_runtime(request), dead_letter_id, actor=who.user_id)
+        if not action.succeeded:
+            raise Conflict(action.outcome)
+        return ReplayView(id=dead_letter_id, outcome=action.outcome)
+
+    @router.post(
+        "/ops/dead-letters/{dead_letter_id}/discard",
+        responses={409: {"description": "the dead letter was already replayed or discarded"}},
+    )
+    async def discard_dead_letter(
+        request: Request, dead_letter_id: DeadLetterId, body: DiscardRequest, who: Operator
+    ) -> DiscardView:
+        """Give up on a waiting dead letter, saying why; it leaves the waiting list and the action is recorded."""
+        await discard(get_runtime(request), dead_letter_id, actor=who.user_id, reason=body.reason)
+        return DiscardView(id=dead_letter_id, discarded_by=who.user_id, reason=body.reason)
 
     return router

@@ -42,6 +42,21 @@ class DeadLetter:
     attempts: int
     failed_at: datetime
     replayed_at: datetime | None
+    discarded_at: datetime | None = None
+    discarded_by: str | None = None
+    discard_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetterAction:
+    id: int
+    dead_letter_id: int
+    action: str
+    actor: str
+    succeeded: bool
+    outcome: str
+    reason: str | None
+    acted_at: datetime
 
 
 @dataclass(frozen=True)
@@ -59,8 +74,11 @@ class Purged:
 
 _DEAD_LETTER_COLUMNS = """
     id, consumer, source_topic, source_partition, source_offset, message_key, payload, event_id, event_type,
-    error, attempts, failed_at, replayed_at
+    error, attempts, failed_at, replayed_at, discarded_at, discarded_by, discard_reason
 """
+
+# Waiting: neither replayed nor discarded.
+_WAITING = "replayed_at IS NULL AND discarded_at IS NULL"
 
 
 def _dead_letter(row: asyncpg.Record) -> DeadLetter:
@@ -203,7 +221,8 @@ class ReliabilityRepository:
                                       headers, event_id, event_type, error, attempts)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (consumer, source_topic, source_partition, source_offset) DO UPDATE
-                SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = now(), replayed_at = NULL
+                SET error = EXCLUDED.error, attempts = EXCLUDED.attempts, failed_at = now(), replayed_at = NULL,
+                    discarded_at = NULL, discarded_by = NULL, discard_reason = NULL
             RETURNING id
             """,
             consumer,
@@ -234,7 +253,7 @@ class ReliabilityRepository:
     async def list_dead_letters(self, *, include_replayed: bool, limit: int, offset: int) -> list[DeadLetter]:
         rows = await self._db.fetch(
             f"""
-            SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters WHERE ($3 OR replayed_at IS NULL)
+            SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters WHERE ($3 OR ({_WAITING}))
             ORDER BY id DESC LIMIT $1 OFFSET $2
             """,  # noqa: S608 - fixed column list
             limit,
@@ -246,12 +265,66 @@ class ReliabilityRepository:
     async def count_dead_letters(self, *, include_replayed: bool) -> int:
         return int(
             await self._db.fetchval(
-                "SELECT count(*) FROM dead_letters WHERE ($1 OR replayed_at IS NULL)", include_replayed
+                f"SELECT count(*) FROM dead_letters WHERE ($1 OR ({_WAITING}))",  # noqa: S608 - fixed condition
+                include_replayed,
             )
         )
 
     async def count_pending_dead_letters(self) -> int:
-        return int(await self._db.fetchval("SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL"))
+        return int(await self._db.fetchval(f"SELECT count(*) FROM dead_letters WHERE {_WAITING}"))  # noqa: S608
+
+    async def discard_dead_letter(self, dead_letter_id: int, *, consumer: str, actor: str, reason: str) -> bool:
+        """Mark a waiting dead letter discarded; False when it is unknown or no longer waiting."""
+        status = await self._db.execute(
+            f"""
+            UPDATE dead_letters SET discarded_at = now(), discarded_by = $3, discard_reason = $4
+            WHERE id = $1 AND consumer = $2 AND {_WAITING}
+            """,  # noqa: S608 - fixed condition
+            dead_letter_id,
+            consumer,
+            actor,
+            reason,
+        )
+        return status.endswith(" 1")
+
+    async def record_dead_letter_action(
+        self, *, dead_letter_id: int, action: str, actor: str, succeeded: bool, outcome: str, reason: str | None
+    ) -> int:
+        return int(
+            await self._db.fetchval(
+                """
+                INSERT INTO dead_letter_actions (dead_letter_id, action, actor, succeeded, outcome, reason)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+                """,
+                dead_letter_id,
+                action,
+                actor,
+                succeeded,
+                outcome[:2000],
+                reason,
+            )
+        )
+
+    async def dead_letter_actions(self, *, limit: int) -> list[DeadLetterAction]:
+        """The latest operator actions on dead letters, newest first."""
+        rows = await self._db.fetch(
+            """
+            SELECT id, dead_letter_id, action, actor, succeeded, outcome, reason, acted_at
+            FROM dead_letter_actions ORDER BY id DESC LIMIT $1
+            """,
+            limit,
+        )
+        return [DeadLetterAction(**dict(r)) for r in rows]
+
+    async def dead_letter_action(self, action_id: int) -> DeadLetterAction | None:
+        row = await self._db.fetchrow(
+            """
+            SELECT id, dead_letter_id, action, actor, succeeded, outcome, reason, acted_at
+            FROM dead_letter_actions WHERE id = $1
+            """,
+            action_id,
+        )
+        return DeadLetterAction(**dict(row)) if row is not None else None
 
     # ----------------------------------------------------------------------- retention (shared/housekeeping.py)
 
@@ -268,7 +341,7 @@ class ReliabilityRepository:
         dead = await self._db.execute(
             """
             DELETE FROM dead_letters
-            WHERE replayed_at IS NOT NULL AND replayed_at < now() - make_interval(secs => $1)
+            WHERE coalesce(replayed_at, discarded_at) < now() - make_interval(secs => $1)
             """,
             dead_letter_retention_hours * 3600,
         )

@@ -38,6 +38,7 @@ from shared.registry import Part
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings, jwt_secret_is_default
 from shared.tracing import configure_tracing
+from shared.web.ops import ops_pages_router
 from shared.web.pages import install_pages
 
 log = get_logger(__name__)
@@ -193,6 +194,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         app.include_router(router)
     # Pages for people (sign-in, home; shared/web): HTML, outside the API's OpenAPI.
     install_pages(app, definition.part)
+    app.include_router(ops_pages_router())
     document_operations(app)
     # Health probes and metrics scrapes would only add noise to traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/live,/health/ready,/metrics")

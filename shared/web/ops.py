@@ -1,0 +1,156 @@
+"""The operator dashboard every service shares: ``GET /ops`` (operator role), server-rendered, live by polling.
+
+What it shows comes from what the service already knows (shared/operations.py's status and dead letters, the
+readiness checks): events handled, outbox backlog, consumer lag per topic, dependency health, the dead letters
+waiting with Replay and Discard forms, and every operator action on them. ``GET /ops/live`` renders the figures
+alone; a few lines of plain JavaScript on the page fetch it every few seconds and swap it in (without
+JavaScript the page is simply not live). See docs/pages.md, "The operator dashboard".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from shared import operations, registry
+from shared.db import DATABASE_ERRORS
+from shared.errors import Conflict, NotFound
+from shared.http import get_runtime
+from shared.repository import ReliabilityRepository
+from shared.vocabulary import Role
+from shared.web.pages import Page, checked_form, page_for, public_urls
+
+# How many dead letters and actions the page lists (the API pages through all of them).
+LISTED = 50
+# A payload is shown only as far as a person reads it at a glance.
+PAYLOAD_EXCERPT = 300
+REASON_MAX = 2000
+
+operator_page = page_for(Role.OPERATOR)
+
+
+@dataclass(frozen=True)
+class Figures:
+    events_handled: int
+    outbox_pending: int
+    outbox_oldest_age_s: float
+    dead_letters_waiting: int
+    consumer_lag: dict[str, int]
+    dependencies: dict[str, dict[str, Any]]
+
+
+async def _figures(request: Request) -> Figures:
+    runtime = get_runtime(request)
+    checks = await operations.dependency_checks(runtime, request.app.state.broker)
+    lag = dict(sorted(runtime.consumer_lag.items()))
+    try:
+        repo = ReliabilityRepository(runtime.db())
+        backlog = await repo.backlog()
+        return Figures(
+            events_handled=await repo.count_handled(),
+            outbox_pending=backlog.pending,
+            outbox_oldest_age_s=round(backlog.oldest_age_s, 1),
+            dead_letters_waiting=await repo.count_pending_dead_letters(),
+            consumer_lag=lag,
+            dependencies=checks,
+        )
+    except DATABASE_ERRORS:
+        # The dependency table says what is wrong; the database's figures are unknown ("–"), not zero.
+        return Figures(-1, -1, -1.0, -1, lag, checks)
+
+
+def _excerpt(payload: bytes) -> str:
+    text = payload.decode("utf-8", errors="replace")
+    return text if len(text) <= PAYLOAD_EXCERPT else text[:PAYLOAD_EXCERPT] + "…"
+
+
+async def _render_dashboard(
+    page: Page, *, status_code: int = 200, notice_id: int | None = None, error: dict[str, Any] | None = None
+) -> Response:
+    request = page.request
+    runtime = get_runtime(request)
+    repo = ReliabilityRepository(runtime.db())
+    try:
+        letters = await repo.list_dead_letters(include_replayed=False, limit=LISTED, offset=0)
+        actions = await repo.dead_letter_actions(limit=LISTED)
+        notice = await repo.dead_letter_action(notice_id) if notice_id is not None else None
+    except DATABASE_ERRORS:
+        # Without its database the page still shows what it can (Kafka, lag) and that the database is down.
+        letters, actions, notice = [], [], None
+    urls = public_urls()
+    others = [
+        {"name": p.name, "title": page.t(f"service.{p.name}"), "url": f"{urls[p.name]}/ops"}
+        for p in registry.PARTS
+        if p != page.part
+    ]
+    return page.render(
+        "ops.html.j2",
+        status_code=status_code,
+        figures=await _figures(request),
+        letters=[{"letter": d, "payload": _excerpt(d.payload)} for d in letters],
+        actions=actions,
+        notice=notice,
+        error=error or {},
+        others=others,
+    )
+
+
+def _notice_id(request: Request) -> int | None:
+    value = request.query_params.get("done", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+def _dead_letter_id(value: str) -> int | None:
+    return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
+
+
+def ops_pages_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/ops", response_class=HTMLResponse)
+    async def dashboard(request: Request, page: Page = Depends(operator_page)) -> Response:
+        return await _render_dashboard(page, notice_id=_notice_id(request))
+
+    @router.get("/ops/live", response_class=HTMLResponse)
+    async def live(request: Request, page: Page = Depends(operator_page)) -> Response:
+        """The figures alone, for the dashboard's script to swap in."""
+        return page.render("ops_figures.html.j2", figures=await _figures(request))
+
+    @router.post("/ops/dashboard/dead-letters/{dead_letter_id}/replay", response_class=HTMLResponse)
+    async def replay(request: Request, dead_letter_id: str, page: Page = Depends(operator_page)) -> Response:
+        await checked_form(request, page)
+        return await _act(page, dead_letter_id, reason=None)
+
+    @router.post("/ops/dashboard/dead-letters/{dead_letter_id}/discard", response_class=HTMLResponse)
+    async def discard(request: Request, dead_letter_id: str, page: Page = Depends(operator_page)) -> Response:
+        form = await checked_form(request, page)
+        reason = form.get("reason", "").strip().replace("\x00", "")
+        if not reason or len(reason) > REASON_MAX:
+            problem = "reason_required" if not reason else "reason_too_long"
+            return await _render_dashboard(page, status_code=422, error={"id": dead_letter_id, "key": problem})
+        return await _act(page, dead_letter_id, reason=reason)
+
+    return router
+
+
+async def _act(page: Page, raw_id: str, *, reason: str | None) -> Response:
+    """Replay (no reason) or discard a dead letter; back to the dashboard showing the recorded outcome."""
+    assert page.principal is not None
+    dead_letter_id = _dead_letter_id(raw_id)
+    runtime = get_runtime(page.request)
+    try:
+        if dead_letter_id is None:
+            raise NotFound(raw_id)
+        if reason is None:
+            action = await operations.replay(runtime, dead_letter_id, actor=page.principal.user_id)
+        else:
+            action = await operations.discard(runtime, dead_letter_id, actor=page.principal.user_id, reason=reason)
+    except NotFound:
+        return await _render_dashboard(page, status_code=404, error={"id": raw_id, "key": "dead_letter_unknown"})
+    except Conflict:
+        return await _render_dashboard(page, status_code=409, error={"id": raw_id, "key": "dead_letter_not_waiting"})
+    # Post/redirect/get: reloading the page does not act twice.
+    return page.keep_cookies(RedirectResponse(f"/ops?done={action.id}#notice", status_code=303))

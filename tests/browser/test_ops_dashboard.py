@@ -1,0 +1,195 @@
+"""The operator dashboard (GET /ops) in a real Chromium against a running intake, real Kafka and PostgreSQL.
+
+Figures are read from the page and must change because events flowed (waited for, never slept on); dead letters
+come from messages really produced to a topic intake consumes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import asyncpg
+from playwright.async_api import Page, expect
+
+from shared.demo import PEOPLE
+from shared.events import ChangesRequestedV1
+from tests.browser.conftest import screenshot
+from tests.support.harness import eventually
+from tests.support.kafka import make_event, produce, produce_event
+
+OPERATOR = PEOPLE["operator"]["name"]
+SUBMITTER = PEOPLE["submitter"]["name"]
+# Playwright's expectations wait this long for the dashboard's polling to bring a fact in.
+LIVE = 30_000
+
+
+async def _sign_in(page: Page, name: str, *, then: str = "/ops") -> None:
+    await page.goto(then)
+    await page.get_by_label(name).check()
+    await page.get_by_role("button", name=re.compile("^(Kirjaudu sisään|Logga in|Sign in)$")).click()
+
+
+async def _figure(page: Page, test_id: str) -> int:
+    return int(await page.get_by_test_id(test_id).inner_text())
+
+
+async def _intake_db() -> asyncpg.Connection:
+    return await asyncpg.connect(os.environ["KIPINA_INTAKE_DATABASE_URL"])
+
+
+async def test_an_operator_sees_the_dashboard_and_its_figures_change_live_while_events_flow(
+    page: Page, infra_env: dict[str, str]
+) -> None:
+    await _sign_in(page, OPERATOR, then="/ops?lang=en")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Operator dashboard — Intake")
+    await expect(page.get_by_test_id("health-database")).to_contain_text("Answers")
+    await expect(page.get_by_test_id("health-kafka")).to_contain_text("Answers")
+    for caption in ("Consumer lag per topic", "Dependencies"):
+        await expect(page.locator("caption", has_text=caption)).to_be_visible()
+    await expect(page.get_by_role("link", name="Review")).to_have_attribute("href", re.compile(r"/ops$"))
+    before = await _figure(page, "events-handled")
+
+    # Review's events for cases intake does not know are handled (and acknowledged) all the same.
+    for _ in range(3):
+        stranger = uuid.uuid4()
+        payload = ChangesRequestedV1(
+            case_id=stranger, call_id=uuid.uuid4(), iteration=1, reviewer_ids=["r"], comment="c"
+        )
+        await produce_event(
+            infra_env["KIPINA_KAFKA_BOOTSTRAP"],
+            make_event(payload, service="review", subject=str(stranger)),
+            topic=payload.topic,
+        )
+    # No reload: the page's script brings the new figure in.
+    await expect(page.get_by_test_id("events-handled")).not_to_have_text(str(before), timeout=LIVE)
+    await expect(page.get_by_test_id("events-handled")).to_have_text(str(before + 3), timeout=LIVE)
+    await expect(page.get_by_test_id(f"lag-{ChangesRequestedV1.topic}")).to_be_visible(timeout=LIVE)
+    await screenshot(page, "ops-dashboard")
+
+    await page.get_by_role("link", name="suomi").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ylläpidon näkymä — Hakemukset")
+    await page.get_by_role("link", name="svenska").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Driftöversikt — Ansökningar")
+
+
+async def test_a_submitter_is_refused_the_dashboard(page: Page) -> None:
+    await _sign_in(page, SUBMITTER)
+    response = await page.goto("/ops")
+    assert response is not None and response.status == 403
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Ei pääsyä")
+    await expect(page.get_by_role("alert")).to_have_text("Tämä sivu vaatii roolin: ylläpitäjä. Roolisi: hakija.")
+    live = await page.request.get("/ops/live")
+    assert live.status == 403
+
+
+async def test_a_malformed_message_is_a_dead_letter_the_operator_replays_then_discards_with_a_reason(
+    page: Page, infra_env: dict[str, str]
+) -> None:
+    marker = f"not json {uuid.uuid4()}"
+    await produce(infra_env["KIPINA_KAFKA_BOOTSTRAP"], ChangesRequestedV1.topic, key=b"k", value=marker.encode())
+    db = await _intake_db()
+    try:
+        dead_letter_id = await eventually(
+            lambda: db.fetchval("SELECT id FROM dead_letters WHERE convert_from(payload, 'UTF8') = $1", marker),
+            what="the malformed message to become a dead letter",
+        )
+    finally:
+        await db.close()
+
+    await _sign_in(page, OPERATOR, then="/ops?lang=en")
+    row = page.get_by_test_id(f"dead-letter-{dead_letter_id}")
+    await expect(row).to_contain_text(marker)
+    await expect(row).to_contain_text(ChangesRequestedV1.topic)
+    await screenshot(page, "ops-dead-letters")
+
+    await row.get_by_role("button", name=f"Replay #{dead_letter_id}").click()
+    await expect(page).to_have_url(re.compile(r"/ops\?done=\d+"))
+    notice = page.get_by_test_id("notice")
+    await expect(notice).to_contain_text(f"Replay of dead letter {dead_letter_id}.")
+    await expect(notice).to_contain_text("Failed: replay failed again: still malformed")
+    log = page.get_by_test_id("actions")
+    await expect(log.get_by_role("row").nth(1)).to_contain_text("operator")
+    await expect(log.get_by_role("row").nth(1)).to_contain_text(f"Replay #{dead_letter_id}")
+    await expect(page.get_by_test_id(f"dead-letter-{dead_letter_id}")).to_be_visible()  # still waiting
+
+    # Discarding needs a reason: without one the field says so, and nothing changes.
+    row = page.get_by_test_id(f"dead-letter-{dead_letter_id}")
+    async with page.expect_response(f"**/dead-letters/{dead_letter_id}/discard") as answer:
+        await row.get_by_role("button", name=f"Discard #{dead_letter_id}").click()
+    assert (await answer.value).status == 422
+    await expect(page.get_by_role("alert")).to_have_text("Say why the dead letter is discarded.")
+    await expect(page.get_by_label(f"Reason to discard #{dead_letter_id}")).to_have_attribute("aria-invalid", "true")
+
+    reason = "garbage from a test producer"
+    await page.get_by_label(f"Reason to discard #{dead_letter_id}").fill(reason)
+    await page.get_by_role("button", name=f"Discard #{dead_letter_id}").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text(f"Discard of dead letter {dead_letter_id}.")
+    await expect(page.get_by_test_id(f"dead-letter-{dead_letter_id}")).to_have_count(0)
+    latest = page.get_by_test_id("actions").get_by_role("row").nth(1)
+    await expect(latest).to_contain_text(f"Discard #{dead_letter_id}")
+    await expect(latest).to_contain_text(reason)
+    await screenshot(page, "ops-dead-letter-discarded")
+
+    db = await _intake_db()
+    try:
+        recorded = await db.fetch(
+            "SELECT action, actor, succeeded, reason FROM dead_letter_actions WHERE dead_letter_id = $1 ORDER BY id",
+            dead_letter_id,
+        )
+        discarded = await db.fetchrow(
+            "SELECT discarded_by, discard_reason FROM dead_letters WHERE id = $1", dead_letter_id
+        )
+    finally:
+        await db.close()
+    operator_id = PEOPLE["operator"]["user_id"]
+    assert [tuple(r) for r in recorded] == [
+        ("replay", operator_id, False, None),
+        ("discard", operator_id, True, reason),
+    ]
+    assert tuple(discarded) == (operator_id, reason)
+
+
+async def test_replaying_a_dead_letter_whose_event_is_sound_handles_it_and_shows_the_outcome(page: Page) -> None:
+    # What a handler leaves behind when it gave up during an outage: a sound event, stored as a dead letter.
+    stranger = uuid.uuid4()
+    payload = ChangesRequestedV1(case_id=stranger, call_id=uuid.uuid4(), iteration=1, reviewer_ids=["r"], comment="c")
+    event = make_event(payload, service="review", subject=str(stranger))
+    db = await _intake_db()
+    try:
+        dead_letter_id = await db.fetchval(
+            """
+            INSERT INTO dead_letters (consumer, source_topic, source_partition, source_offset, message_key, payload,
+                                      event_id, event_type, error, attempts)
+            VALUES ('intake', $1, 0, $2, $3, $4, $5, $6, 'ConnectionError: the database went away', 3) RETURNING id
+            """,
+            payload.topic,
+            10**12 + stranger.int % 10**9,  # an offset no real message of these tests reaches
+            str(stranger).encode(),
+            event.to_bytes(),
+            str(event.id),
+            event.type,
+        )
+    finally:
+        await db.close()
+
+    await _sign_in(page, OPERATOR, then="/ops?lang=en")
+    handled_before = await _figure(page, "events-handled")
+    row = page.get_by_test_id(f"dead-letter-{dead_letter_id}")
+    await expect(row).to_contain_text("the database went away")
+    await row.get_by_role("button", name=f"Replay #{dead_letter_id}").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text(
+        f"Replay of dead letter {dead_letter_id}. Done: handled"
+    )
+    await expect(page.get_by_test_id(f"dead-letter-{dead_letter_id}")).to_have_count(0)
+    await expect(page.get_by_test_id("events-handled")).to_have_text(str(handled_before + 1))
+    await screenshot(page, "ops-dead-letter-replayed")
+    db = await _intake_db()
+    try:
+        assert await db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event.id) == 1
+        assert await db.fetchval(
+            "SELECT succeeded FROM dead_letter_actions WHERE dead_letter_id = $1 AND action = 'replay'", dead_letter_id
+        )
+    finally:
+        await db.close()
