@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 from shared import registry
 from shared.auth import InvalidToken, Principal, token_verifier
@@ -32,8 +32,12 @@ from shared.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, Translator, choose_
 log = get_logger(__name__)
 _R = TypeVar("_R", bound=Response)
 
+# A service's own page templates are named from the services package: "intake/templates/pages/x.html.j2".
 _templates = Environment(
-    loader=PackageLoader("shared.web", "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True
+    loader=ChoiceLoader([PackageLoader("shared.web", "templates"), PackageLoader("services", ".")]),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
 )
 
 

@@ -1,0 +1,307 @@
+"""The submitter's workbench: open calls, the submission form, my cases, revise and withdraw (role submitter).
+
+A thin adapter beside api.py: each route reads the form, builds the API's own request body (schemas.py) so
+the field messages are the API's, and calls the same use case of workflow.py. Refusals (``shared.errors``)
+become the form again with the message at its field (422/409) or a message page (404), never a 500.
+Forms POST with CSRF and answer 303 (post/redirect/get). See docs/pages.md, "The submitter's workbench".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from services.intake import domain, workflow
+from services.intake.api import _case_draft, _revision
+from services.intake.domain import CaseStatus
+from services.intake.repository import IntakeRepository
+from services.intake.schemas import CaseIn, RevisionIn, WithdrawIn
+from shared.errors import Conflict, Invalid, NotFound, Refused
+from shared.feedback import PointStatus
+from shared.http import unit_of_work
+from shared.uow import UnitOfWork
+from shared.vocabulary import Category, IsoStage, Language, OecdPrinciple, Role
+from shared.web.pages import Page, checked_form, page_for
+
+PREFIX = "/submitter"
+TEMPLATES = "intake/templates/pages"
+# Team members the form offers rows for (the API takes up to 20; more are added by a revision through the API).
+TEAM_ROWS = 3
+LISTED = 50
+
+Uow = Annotated[UnitOfWork[IntakeRepository], Depends(unit_of_work(IntakeRepository))]
+submitter_page = page_for(Role.SUBMITTER)
+
+# The inputs of the submission form, by the API body's field path; a problem is shown at the longest of
+# these its path starts with (oecd_principles.0 → oecd_principles), else above the form.
+CASE_FIELDS = (
+    "title",
+    "summary",
+    "problem",
+    "solution",
+    "organisation.name",
+    "organisation.business_id",
+    "organisation.id",
+    *(f"team.{i}.{part}" for i in range(TEAM_ROWS) for part in ("name", "email", "role")),
+    "category",
+    "language",
+    "oecd_principles",
+    "iso_stage",
+    "drivers",
+    "obstacles",
+)
+REVISION_FIELDS = ("title", "summary", "problem", "solution", "change_note", "addresses")
+
+
+def _all_values(body: bytes) -> dict[str, list[str]]:
+    """Every value of each field (checkbox groups send one per box); ``checked_form`` keeps only the first."""
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def field_problems(errors: Iterable[Mapping[str, object]], fields: tuple[str, ...]) -> dict[str, list[str]]:
+    """The API's messages by form input: pydantic's error locations (and use cases' Problem fields) mapped to the
+    input they are about; ``""`` collects those of no input."""
+    shown: dict[str, list[str]] = {}
+    for err in errors:
+        loc = err["loc"]
+        path = [str(p) for p in loc] if isinstance(loc, list | tuple) else []
+        while path and ".".join(path) not in fields:
+            path.pop()
+        message = str(err["msg"]).removeprefix("Value error, ")
+        shown.setdefault(".".join(path), []).append(message)
+    return shown
+
+
+def _refusal_problems(exc: Refused, fields: tuple[str, ...]) -> dict[str, list[str]]:
+    if not exc.problems:
+        return {"": [exc.message]}
+    return field_problems([{"loc": p.field.split("."), "msg": p.problem} for p in exc.problems], fields)
+
+
+def case_body(form: dict[str, str], values: dict[str, list[str]], *, call_id: uuid.UUID) -> dict[str, Any]:
+    """The submission form as the API's request body (CaseIn), in JSON's own types."""
+    language = form.get("language", "")
+    team = []
+    for i in range(TEAM_ROWS):
+        row = {part: form.get(f"team.{i}.{part}", "").strip() for part in ("name", "email", "role")}
+        if any(row.values()):
+            team.append({"name": row["name"], "email": row["email"], "role": row["role"] or None, "language": language})
+    principles = [int(v) if v.isdigit() else v for v in values.get("oecd_principles", [])]
+    return {
+        "call_id": str(call_id),
+        "title": form.get("title", ""),
+        "summary": form.get("summary", ""),
+        "problem": form.get("problem", ""),
+        "solution": form.get("solution", ""),
+        "organisation": {
+            "name": form.get("organisation.name", ""),
+            "business_id": form.get("organisation.business_id", ""),
+        },
+        "team": team,
+        "category": form.get("category", ""),
+        "language": language,
+        "oecd_principles": principles,
+        "iso_stage": form.get("iso_stage", ""),
+        "drivers": _lines(form.get("drivers", "")),
+        "obstacles": _lines(form.get("obstacles", "")),
+    }
+
+
+def revision_body(form: dict[str, str], values: dict[str, list[str]]) -> dict[str, Any]:
+    """The revision form as the API's RevisionIn: the texts changed (an unchanged one is left out), the note and
+    the feedback points ticked."""
+    body: dict[str, Any] = {
+        "change_note": form.get("change_note", ""),
+        "addresses": values.get("addresses", []),
+    }
+    for name in ("title", "summary", "problem", "solution"):
+        if form.get(name, "").strip() and form.get(name) != form.get(f"was.{name}"):
+            body[name] = form[name]
+    return body
+
+
+def _choices(page: Page) -> dict[str, Any]:
+    return {
+        "categories": list(Category),
+        "languages": list(Language),
+        "principles": list(OecdPrinciple),
+        "stages": list(IsoStage),
+        "team_rows": range(TEAM_ROWS),
+    }
+
+
+async def _render_form(
+    page: Page,
+    uow: Uow,
+    call_id: uuid.UUID,
+    *,
+    form: dict[str, str],
+    values: dict[str, list[str]],
+    problems: dict[str, list[str]],
+    status_code: int = 200,
+) -> Response:
+    call = await workflow.get_call(uow=uow, call_id=call_id)
+    return page.render(
+        f"{TEMPLATES}/submit.html.j2",
+        status_code=status_code,
+        call=call,
+        form=form,
+        values=values,
+        problems=problems,
+        **_choices(page),
+    )
+
+
+def _not_found(page: Page, exc: Refused) -> Response:
+    return page.render(f"{TEMPLATES}/refused.html.j2", status_code=exc.status_code, message=exc.message)
+
+
+async def _render_case(
+    page: Page,
+    uow: Uow,
+    case_id: uuid.UUID,
+    *,
+    form: dict[str, str] | None = None,
+    problems: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert page.principal is not None
+    detail = await workflow.get_case(uow=uow, case_id=case_id, viewer=page.principal)
+    points = await workflow.case_feedback(uow=uow, case_id=case_id, viewer=page.principal)
+    case = detail.case
+    return page.render(
+        f"{TEMPLATES}/case.html.j2",
+        status_code=status_code,
+        case=case,
+        s=case.snapshot,
+        progress=case.progress,
+        timeline=list(reversed(detail.timeline)),
+        points=points,
+        open_points=[p for p in points if p.state.status is PointStatus.OPEN],
+        revisable=case.progress.status is CaseStatus.CHANGES_REQUESTED,
+        withdrawable=case.progress.status not in domain.FINAL_STATUSES,
+        form=form or {},
+        problems=problems or {},
+        done=page.request.query_params.get("done", ""),
+    )
+
+
+def submitter_pages_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    @router.get("/calls", response_class=HTMLResponse)
+    async def open_calls(uow: Uow, page: Page = Depends(submitter_page)) -> Response:
+        calls, _ = await workflow.list_calls(uow=uow, open_now=True, limit=LISTED, offset=0)
+        return page.render(f"{TEMPLATES}/calls.html.j2", calls=calls)
+
+    @router.get("/calls/{call_id}/submit", response_class=HTMLResponse)
+    async def submission_form(call_id: uuid.UUID, uow: Uow, page: Page = Depends(submitter_page)) -> Response:
+        try:
+            return await _render_form(page, uow, call_id, form={"language": str(page.language)}, values={}, problems={})
+        except NotFound as exc:
+            return _not_found(page, exc)
+
+    @router.post("/calls/{call_id}/submit", response_class=HTMLResponse)
+    async def submit(request: Request, call_id: uuid.UUID, uow: Uow, page: Page = Depends(submitter_page)) -> Response:
+        assert page.principal is not None
+        form = await checked_form(request, page)
+        values = _all_values(await request.body())
+        try:
+            body = CaseIn.model_validate(case_body(form, values, call_id=call_id))
+        except ValidationError as exc:
+            problems = field_problems(exc.errors(), CASE_FIELDS)
+            return await _render_form(page, uow, call_id, form=form, values=values, problems=problems, status_code=422)
+        try:
+            submission = await workflow.submit_case(
+                uow=uow,
+                draft=_case_draft(body, submitter=page.principal),
+                submitter=page.principal,
+                idempotency_key=None,
+            )
+        except (Invalid, Conflict) as exc:
+            problems = _refusal_problems(exc, CASE_FIELDS)
+            return await _render_form(
+                page, uow, call_id, form=form, values=values, problems=problems, status_code=exc.status_code
+            )
+        except NotFound as exc:
+            return _not_found(page, exc)
+        case_id = submission.detail.case.id
+        return page.keep_cookies(RedirectResponse(f"{PREFIX}/cases/{case_id}?done=submitted", status_code=303))
+
+    @router.get("/cases", response_class=HTMLResponse)
+    async def my_cases(uow: Uow, page: Page = Depends(submitter_page)) -> Response:
+        assert page.principal is not None
+        cases, total = await workflow.list_cases(
+            uow=uow, viewer=page.principal, call_id=None, status=None, limit=LISTED, offset=0
+        )
+        return page.render(f"{TEMPLATES}/cases.html.j2", cases=cases, total=total)
+
+    @router.get("/cases/{case_id}", response_class=HTMLResponse)
+    async def my_case(case_id: uuid.UUID, uow: Uow, page: Page = Depends(submitter_page)) -> Response:
+        try:
+            return await _render_case(page, uow, case_id)
+        except NotFound as exc:
+            return _not_found(page, exc)
+
+    @router.post("/cases/{case_id}/revise", response_class=HTMLResponse)
+    async def revise(request: Request, case_id: uuid.UUID, uow: Uow, page: Page = Depends(submitter_page)) -> Response:
+        assert page.principal is not None
+        form = await checked_form(request, page)
+        values = _all_values(await request.body())
+        try:
+            try:
+                body = RevisionIn.model_validate(revision_body(form, values))
+            except ValidationError as exc:
+                problems = field_problems(exc.errors(), REVISION_FIELDS)
+                return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=422)
+            try:
+                await workflow.revise_case(
+                    uow=uow, case_id=case_id, revision=_revision(body), submitter_id=page.principal.user_id
+                )
+            except (Invalid, Conflict) as exc:
+                problems = _refusal_problems(exc, REVISION_FIELDS)
+                return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=exc.status_code)
+        except NotFound as exc:
+            return _not_found(page, exc)
+        return page.keep_cookies(RedirectResponse(f"{PREFIX}/cases/{case_id}?done=revised", status_code=303))
+
+    @router.post("/cases/{case_id}/withdraw", response_class=HTMLResponse)
+    async def withdraw(
+        request: Request, case_id: uuid.UUID, uow: Uow, page: Page = Depends(submitter_page)
+    ) -> Response:
+        assert page.principal is not None
+        form = await checked_form(request, page)
+        try:
+            if form.get("confirm") != "yes":
+                problems = {"confirm": [page.t("sub.confirm_needed")]}
+                return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=422)
+            try:
+                body = WithdrawIn.model_validate({"reason": form.get("reason", "")})
+            except ValidationError as exc:
+                problems = field_problems(exc.errors(), ("reason",))
+                return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=422)
+            try:
+                await workflow.withdraw_case(
+                    uow=uow, case_id=case_id, reason=body.reason, submitter_id=page.principal.user_id
+                )
+            except Conflict as exc:
+                problems = {"reason": [exc.message]}
+                return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=409)
+        except NotFound as exc:
+            return _not_found(page, exc)
+        return page.keep_cookies(RedirectResponse(f"{PREFIX}/cases/{case_id}?done=withdrawn", status_code=303))
+
+    return router
