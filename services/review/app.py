@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.review import api, handlers, jobs
+from services.review.pages import reviewer_pages_router
 from services.review.settings import ReviewSettings
 from shared import registry
 from shared.events import (
@@ -52,5 +53,6 @@ def create() -> FastAPI:
                 ChangesAnsweredV1,
             ],
             background_jobs=[jobs.escalate_overdue_iterations, jobs.remind_task_holders],
+            page_routers=[reviewer_pages_router()],
         )
     )

@@ -391,6 +391,109 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.EN: "Tick the box to confirm the withdrawal.",
     },
     "sub.refused": {Language.FI: "Ei onnistunut", Language.SV: "Det gick inte", Language.EN: "Not possible"},
+    "rev.workbench": {
+        Language.FI: "Arvioijan työpöytä",
+        Language.SV: "Granskarens arbetsyta",
+        Language.EN: "Reviewer's workbench",
+    },
+    "rev.claim_intro": {
+        Language.FI: "Ota jonosta seuraava tehtävä (määräaika lähimpänä). Oman organisaatiosi hakemuksia et saa.",
+        Language.SV: "Ta nästa uppgift i kön (förfaller först). Du får inga ansökningar från din egen organisation.",
+        Language.EN: "Take the next task from the queue (due first). You never get cases of your own organisation.",
+    },
+    "rev.claim_next": {
+        Language.FI: "Ota seuraava tehtävä",
+        Language.SV: "Ta nästa uppgift",
+        Language.EN: "Claim the next task",
+    },
+    "rev.done.decided": {
+        Language.FI: "Päätös on kirjattu.",
+        Language.SV: "Beslutet har registrerats.",
+        Language.EN: "Your decision was recorded.",
+    },
+    "rev.done.released": {
+        Language.FI: "Tehtävä palautettiin jonoon.",
+        Language.SV: "Uppgiften lämnades tillbaka till kön.",
+        Language.EN: "The task went back to the queue.",
+    },
+    "rev.done.none_available": {
+        Language.FI: "Jonossa ei ole nyt sinulle tehtävää.",
+        Language.SV: "Det finns ingen uppgift för dig i kön nu.",
+        Language.EN: "No task is available to you now.",
+    },
+    "rev.due": {Language.FI: "Määräaika", Language.SV: "Förfaller", Language.EN: "Due"},
+    "rev.lease_until": {
+        Language.FI: "Varattu sinulle asti",
+        Language.SV: "Reserverad åt dig till",
+        Language.EN: "Yours until",
+    },
+    "rev.the_case": {Language.FI: "Hakemus", Language.SV: "Ansökan", Language.EN: "The case"},
+    "rev.open_points": {
+        Language.FI: "Avoimet palautekohdat",
+        Language.SV: "Öppna återkopplingspunkter",
+        Language.EN: "Open feedback points",
+    },
+    "rev.no_open_points": {
+        Language.FI: "Ei avoimia palautekohtia.",
+        Language.SV: "Inga öppna punkter.",
+        Language.EN: "No open feedback points.",
+    },
+    "rev.earlier": {
+        Language.FI: "Aiemmat kierrokset",
+        Language.SV: "Tidigare omgångar",
+        Language.EN: "Earlier iterations",
+    },
+    "rev.met": {Language.FI: "täyttyy", Language.SV: "uppfyllt", Language.EN: "met"},
+    "rev.not_met": {Language.FI: "ei täyty", Language.SV: "inte uppfyllt", Language.EN: "not met"},
+    "rev.decide": {
+        Language.FI: "Arvio ja päätös",
+        Language.SV: "Bedömning och beslut",
+        Language.EN: "Review and decide",
+    },
+    "rev.checklist": {
+        Language.FI: "Vaiheen {stage} tarkistuslista",
+        Language.SV: "Checklista för fasen {stage}",
+        Language.EN: "The {stage} stage's checklist",
+    },
+    "rev.met_q": {Language.FI: "Täyttyykö?", Language.SV: "Uppfyllt?", Language.EN: "Met?"},
+    "rev.met_about": {Language.FI: "Täyttyykö: {item}", Language.SV: "Uppfyllt: {item}", Language.EN: "Met: {item}"},
+    "rev.met_yes_about": {Language.FI: "Kyllä: {item}", Language.SV: "Ja: {item}", Language.EN: "Yes: {item}"},
+    "rev.met_no_about": {Language.FI: "Ei: {item}", Language.SV: "Nej: {item}", Language.EN: "No: {item}"},
+    "rev.comment_about": {
+        Language.FI: "Kommentti: {item}",
+        Language.SV: "Kommentar: {item}",
+        Language.EN: "Comment: {item}",
+    },
+    "rev.yes": {Language.FI: "Kyllä", Language.SV: "Ja", Language.EN: "Yes"},
+    "rev.no": {Language.FI: "Ei", Language.SV: "Nej", Language.EN: "No"},
+    "rev.decision": {Language.FI: "Päätös", Language.SV: "Beslut", Language.EN: "Decision"},
+    "rev.decision.request_changes": {
+        Language.FI: "Pyydä muutoksia",
+        Language.SV: "Begär ändringar",
+        Language.EN: "Request changes",
+    },
+    "rev.decision.advance": {
+        Language.FI: "Seuraavaan vaiheeseen",
+        Language.SV: "Till nästa fas",
+        Language.EN: "Advance the stage",
+    },
+    "rev.decision.reject": {Language.FI: "Hylkää", Language.SV: "Avslå", Language.EN: "Reject"},
+    "rev.decision.nominate": {
+        Language.FI: "Ehdolle palkintoon",
+        Language.SV: "Nominera till utmärkelsen",
+        Language.EN: "Nominate for the award",
+    },
+    "rev.decision_comment": {Language.FI: "Perustelut", Language.SV: "Motivering", Language.EN: "Reasons"},
+    "rev.send_decision": {
+        Language.FI: "Kirjaa päätös",
+        Language.SV: "Registrera beslutet",
+        Language.EN: "Record the decision",
+    },
+    "rev.release": {
+        Language.FI: "Palauta tehtävä jonoon",
+        Language.SV: "Lämna tillbaka uppgiften",
+        Language.EN: "Release the task",
+    },
 }
 
 

@@ -13,11 +13,12 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
-from fastapi import Depends
+from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
@@ -25,6 +26,7 @@ from shared.vocabulary import Role
 from shared.web.pages import Page as KipinaPage
 from shared.web.pages import page_for
 from tests.support.infra import own_database, reset_database, unique_group
+from tests.support.kafka import pin_group_to_end
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "screenshots"
@@ -88,21 +90,62 @@ async def intake_url(infra_env: dict[str, str]) -> AsyncIterator[str]:
     async def operators_only(page: KipinaPage = Depends(page_for(Role.OPERATOR))) -> Response:
         return page.render("message.html.j2", title_key="roles", message_key="roles")
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # a fact: uvicorn has run the lifespan and is listening
-        if serving.done():
-            serving.result()
-            pytest.fail("intake stopped before it served")
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with served(app, port):
+        yield f"http://127.0.0.1:{port}"
+    _restore(saved)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@asynccontextmanager
+async def served(app: FastAPI, port: int) -> AsyncIterator[None]:
+    """``app`` served by uvicorn on 127.0.0.1:``port`` inside the tests' event loop, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # a fact: uvicorn has run the lifespan and is listening
+        if serving.done():
+            serving.result()
+            pytest.fail(f"{app.title} stopped before it served")
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def review_url(infra_env: dict[str, str], intake_url: str) -> AsyncIterator[str]:
+    """Review with its pages, running beside intake for one test. Its consumer group starts at the topics' current
+    end, so it reviews only the cases submitted during the test (not those other browser tests left behind)."""
+    from services.review.app import create
+    from shared.topics import INTAKE
+
+    database = await own_database(infra_env, "review", "browser_review")
+    await reset_database(database)
+    group = unique_group("browser-review")
+    await pin_group_to_end(infra_env["KIPINA_KAFKA_BOOTSTRAP"], group, [INTAKE])
+    port = _free_port()
+    env = {
+        "KIPINA_DEV_SIGN_IN": "true",
+        "KIPINA_REVIEW_DATABASE_URL": database,
+        "KIPINA_REVIEW_CONSUMER_GROUP": group,
+        "KIPINA_REVIEW_PORT": str(port),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        app = create()
+    finally:
+        _restore(saved)
+    async with served(app, port):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
