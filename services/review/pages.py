@@ -10,7 +10,7 @@ See docs/pages.md, "The reviewer's workbench".
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -42,26 +42,31 @@ def _settings(page: Page) -> ReviewSettings:
     return cast(ReviewSettings, get_runtime(page.request).settings)
 
 
-def decision_body(form: Mapping[str, str], checklist: Iterable[str]) -> dict[str, Any]:
-    """The decision form as the API's DecisionIn: the decision, its comment, and each checklist row answered
-    (met yes/no, with its comment); a row left unanswered is not part of the feedback."""
-    feedback = []
-    for i, item in enumerate(checklist):
-        met = form.get(f"met.{i}", "")
-        if met in ("yes", "no"):
-            feedback.append({"checklist_item": item, "met": met == "yes", "comment": form.get(f"comment.{i}", "")})
+def answered_rows(form: Mapping[str, str], checklist: Sequence[str]) -> list[int]:
+    """The checklist rows the reviewer answered (met yes or no); only these are part of the feedback."""
+    return [i for i in range(len(checklist)) if form.get(f"met.{i}", "") in ("yes", "no")]
+
+
+def decision_body(form: Mapping[str, str], checklist: Sequence[str]) -> dict[str, Any]:
+    """The decision form as the API's DecisionIn: the decision, its reasons, and each answered checklist row
+    (met yes/no, with its comment)."""
+    feedback = [
+        {"checklist_item": checklist[i], "met": form[f"met.{i}"] == "yes", "comment": form.get(f"comment.{i}", "")}
+        for i in answered_rows(form, checklist)
+    ]
     return {"decision": form.get("decision", ""), "comment": form.get("comment", ""), "feedback": feedback}
 
 
-def decision_problems(errors: Iterable[Mapping[str, object]]) -> dict[str, list[str]]:
-    """The API's messages by form input: ``decision``, ``comment``, or ``comment.<row>`` of the checklist."""
+def decision_problems(errors: Iterable[Mapping[str, object]], rows: Sequence[int]) -> dict[str, list[str]]:
+    """The API's messages by form input: ``decision``, ``comment``, or ``comment.<row>`` of the checklist, where
+    the body's n-th feedback item is the form's ``rows[n]``."""
     shown: dict[str, list[str]] = {}
     for err in errors:
         loc = err["loc"]
         path = [str(p) for p in loc] if isinstance(loc, list | tuple) else []
         match path:
-            case ["feedback", row, *_]:
-                field = f"comment.{row}"
+            case ["feedback", index, *_] if index.isdigit() and int(index) < len(rows):
+                field = f"comment.{rows[int(index)]}"
             case [("decision" | "comment") as name, *_]:
                 field = name
             case _:
@@ -134,12 +139,12 @@ def reviewer_pages_router() -> APIRouter:
         form = await checked_form(request, page)
         try:
             brief = await workflow.get_task(uow=uow, task_id=task_id, viewer=page.principal)
+            checklist = domain.checklist(brief.task.stage)
             try:
-                body = DecisionIn.model_validate(decision_body(form, domain.checklist(brief.task.stage)))
+                body = DecisionIn.model_validate(decision_body(form, checklist))
             except ValidationError as exc:
-                return await _render_task(
-                    page, uow, task_id, form=form, problems=decision_problems(exc.errors()), status_code=422
-                )
+                problems = decision_problems(exc.errors(), answered_rows(form, checklist))
+                return await _render_task(page, uow, task_id, form=form, problems=problems, status_code=422)
             verdict = Verdict(
                 decision=body.decision,
                 comment=body.comment,

@@ -337,6 +337,19 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.EN: "Your case was withdrawn.",
     },
     "sub.outcome": {Language.FI: "Tulos", Language.SV: "Resultat", Language.EN: "Outcome"},
+    "sub.outcome.award_winner": {
+        Language.FI: "Palkinnon voittaja",
+        Language.SV: "Vinnare av utmärkelsen",
+        Language.EN: "Award winner",
+    },
+    "sub.outcome.prize_winner": {Language.FI: "Palkittu", Language.SV: "Pristagare", Language.EN: "Prize winner"},
+    "sub.outcome.honourable_mention": {
+        Language.FI: "Kunniamaininta",
+        Language.SV: "Hedersomnämnande",
+        Language.EN: "Honourable mention",
+    },
+    "sub.outcome.finalist": {Language.FI: "Finalisti", Language.SV: "Finalist", Language.EN: "Finalist"},
+    "sub.outcome.not_awarded": {Language.FI: "Ei palkittu", Language.SV: "Inte belönad", Language.EN: "Not awarded"},
     "sub.jury_feedback": {
         Language.FI: "Tuomariston palaute",
         Language.SV: "Juryns återkoppling",

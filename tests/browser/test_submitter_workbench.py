@@ -11,11 +11,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from shared.demo import PEOPLE
-from shared.events import ChangesRequestedV1, FeedbackItem, IterationOpenedV1
-from shared.vocabulary import IsoStage
+from shared.events import AwardDecidedV1, ChangesRequestedV1, FeedbackItem, IterationOpenedV1, ResultsPublishedV1
+from shared.vocabulary import AwardOutcome, IsoStage
 from tests.browser.conftest import screenshot
 from tests.support.harness import auth, eventually
 from tests.support.kafka import make_event, produce_event
@@ -178,3 +178,52 @@ async def test_a_reviewer_is_refused_the_submitters_pages_and_a_stranger_sees_no
     await _sign_in(page, SUBMITTER, then=f"/submitter/cases/{uuid.uuid4()}")
     response = await page.goto(f"/submitter/cases/{uuid.uuid4()}")
     assert response is not None and response.status == 404
+
+
+async def test_the_outcome_and_the_jurys_feedback_show_only_once_published_and_the_form_fits_a_phone(
+    browser: Browser, intake_url: str, infra_env: dict[str, str]
+) -> None:
+    call_id, _ = await _open_call(intake_url)
+    phone = await browser.new_context(
+        base_url=intake_url, locale="fi-FI", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+    )
+    try:
+        page = await phone.new_page()
+        await _sign_in(page, SUBMITTER, then=f"/submitter/calls/{call_id}/submit")
+        case_title = f"Kirjasto kaikille {uuid.uuid4().hex[:6]}"
+        await _fill_case(page, title=case_title, business_id="0112038-9")
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        await screenshot(page, "submitter-form-phone")
+        await page.get_by_role("button", name="Lähetä hakemus").click()
+        await expect(page.get_by_test_id("case-status")).to_have_text("Lähetetty")
+        case_id = uuid.UUID(page.url.split("/cases/")[1].split("?")[0])
+
+        bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+        decided = AwardDecidedV1(
+            case_id=case_id,
+            call_id=uuid.UUID(call_id),
+            outcome=AwardOutcome.FINALIST,
+            weighted_score=4.2,
+            rank_in_category=2,
+            feedback="Vahva kokeilu",
+        )
+        await produce_event(bootstrap, make_event(decided, service="awards", subject=str(case_id)), topic=decided.topic)
+        # Embargoed: the submitter sees the case in evaluation, and neither outcome nor score nor feedback.
+        await _reload_until(page, "case-status", "Tuomariston arvioitavana")
+        await expect(page.get_by_test_id("outcome")).to_have_count(0)
+        await expect(page.get_by_text("Vahva kokeilu")).to_have_count(0)
+        await expect(page.get_by_test_id("timeline")).not_to_contain_text("4.2")
+
+        published = ResultsPublishedV1(
+            case_id=case_id, call_id=uuid.UUID(call_id), outcome=AwardOutcome.FINALIST, feedback="Vahva kokeilu"
+        )
+        await produce_event(
+            bootstrap, make_event(published, service="awards", subject=str(case_id)), topic=published.topic
+        )
+        await _reload_until(page, "case-status", "Tulokset julkaistu")
+        await expect(page.get_by_test_id("outcome")).to_have_text("Finalisti")
+        await expect(page.get_by_test_id("jury-feedback")).to_contain_text("Vahva kokeilu")
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        await screenshot(page, "submitter-case-published-phone")
+    finally:
+        await phone.close()
