@@ -56,6 +56,8 @@ class ServiceDefinition:
     event_router: EventRouter | None = None
     publishes: Sequence[type[EventPayload]] = ()
     background_jobs: Sequence[BackgroundJob] = ()
+    # Pages for people (HTML, outside the OpenAPI), beside the shared ones.
+    page_routers: Sequence[APIRouter] = ()
     # Test doubles only: read these topics instead of those the router's payload types travel on.
     subscribe_to: Sequence[str] | None = None
 
@@ -195,6 +197,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     # Pages for people (sign-in, home; shared/web): HTML, outside the API's OpenAPI.
     install_pages(app, definition.part)
     app.include_router(ops_pages_router())
+    for router in definition.page_routers:
+        app.include_router(router)
     document_operations(app)
     # Health probes and metrics scrapes would only add noise to traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/live,/health/ready,/metrics")
