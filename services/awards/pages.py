@@ -26,6 +26,7 @@ from shared.events import Criterion
 from shared.http import correlation_id, get_runtime
 from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Language, Role
+from shared.web.forms import number, parse_uuid, refused_problems, utc_datetime, validation_problems
 from shared.web.pages import Page, checked_form, page_for
 
 juror_page = page_for(Role.JUROR)
@@ -43,43 +44,9 @@ def _settings(page: Page) -> AwardsSettings:
     return cast(AwardsSettings, get_runtime(page.request).settings)
 
 
-def validation_problems(exc: ValidationError) -> dict[str, str]:
-    """The API's messages (shared/http_errors.py), keyed by the field's dotted path."""
-    problems: dict[str, str] = {}
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
-        problems.setdefault(where, str(err.get("msg", "invalid")).removeprefix("Value error, "))
-    return problems
-
-
-def refused_problems(exc: Invalid) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    for p in exc.problems:
-        problems.setdefault(p.field, p.problem)
-    return problems
-
-
 def _refusal(page: Page, exc: Refused) -> Response:
     status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
     return page.render("awards/refused.html.j2", status_code=status, message=str(exc))
-
-
-def _number(text: str) -> int | float | str:
-    """A form's number as the JSON number the API's schema takes; anything else as sent, for the schema's message."""
-    text = text.strip()
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
-
-
-def _parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 def _rows(
@@ -160,7 +127,7 @@ def juror_router() -> APIRouter:
 
     @router.get("/juror/cases/{case_id}", response_class=HTMLResponse)
     async def assignment(case_id: str, page: Page = Depends(juror_page)) -> Response:
-        parsed = _parse_uuid(case_id)
+        parsed = parse_uuid(case_id)
         if parsed is None:
             return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
         return await _render_assignment(page, parsed)
@@ -169,7 +136,7 @@ def juror_router() -> APIRouter:
     async def score(request: Request, case_id: str, page: Page = Depends(juror_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed = _parse_uuid(case_id)
+        parsed = parse_uuid(case_id)
         if parsed is None:
             return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
         try:
@@ -179,7 +146,7 @@ def juror_router() -> APIRouter:
         keys = [c.key for c in assigned.assignment.evaluation.criteria]
         raw = {
             "scores": [
-                {"criterion": k, "score": _number(form.get(f"score.{k}", "")), "comment": form.get(f"comment.{k}", "")}
+                {"criterion": k, "score": number(form.get(f"score.{k}", "")), "comment": form.get(f"comment.{k}", "")}
                 for k in keys
             ],
             "overall_comment": form.get("overall_comment", ""),
@@ -207,7 +174,7 @@ def juror_router() -> APIRouter:
     async def conflict(request: Request, case_id: str, page: Page = Depends(juror_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed = _parse_uuid(case_id)
+        parsed = parse_uuid(case_id)
         if parsed is None:
             return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
         reason = form.get("reason", "").strip()
@@ -326,7 +293,6 @@ async def _render_call(
 
 
 def _jury_raw(rows: list[dict[str, str]], form: Mapping[str, str]) -> dict[str, Any]:
-    due = form.get("scoring_due_at", "").strip()
     return {
         "jurors": [
             {
@@ -339,9 +305,9 @@ def _jury_raw(rows: list[dict[str, str]], form: Mapping[str, str]) -> dict[str, 
             }
             for r in rows
         ],
-        "jurors_per_case": _number(form.get("jurors_per_case", "")),
+        "jurors_per_case": number(form.get("jurors_per_case", "")),
         # A datetime-local field has no offset: the form says the deadline is in UTC.
-        "scoring_due_at": f"{due}:00+00:00" if len(due) == 16 else (due or None),
+        "scoring_due_at": utc_datetime(form.get("scoring_due_at", "")),
     }
 
 
@@ -349,7 +315,7 @@ def operator_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def _call(call_id: str) -> uuid.UUID | None:
-        return _parse_uuid(call_id)
+        return parse_uuid(call_id)
 
     @router.get("/operator/calls/{call_id}", response_class=HTMLResponse)
     async def call(call_id: str, page: Page = Depends(operator_page)) -> Response:
@@ -417,7 +383,7 @@ def operator_router() -> APIRouter:
         rows = _rows(form, "criterion", CRITERION_FIELDS)
         try:
             numbers = ("weight", "scale_min", "scale_max")
-            criteria = [{k: _number(v) if k in numbers else v for k, v in r.items()} for r in rows]
+            criteria = [{k: number(v) if k in numbers else v for k, v in r.items()} for r in rows]
             body = CriteriaBody.model_validate({"criteria": criteria})
             await workflow.set_criteria(
                 uow=_uow(page),
@@ -439,7 +405,7 @@ def operator_router() -> APIRouter:
     async def decide(request: Request, call_id: str, case_id: str, page: Page = Depends(operator_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed, case = _call(call_id), _parse_uuid(case_id)
+        parsed, case = _call(call_id), parse_uuid(case_id)
         if parsed is None or case is None:
             return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
         try:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.intake import jobs
 from services.intake.api import router as api_router
 from services.intake.handlers import router as event_router
+from services.intake.pages_operator import operator_pages_router
 from services.intake.settings import IntakeSettings
 from shared import registry
 from shared.events import CallAnnouncedV1, CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
@@ -25,6 +26,7 @@ def create() -> FastAPI:
             settings=IntakeSettings(),
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
+            page_routers=[operator_pages_router()],
             event_router=event_router,
             publishes=[CallAnnouncedV1, CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
             background_jobs=[jobs.announce_unannounced_calls],

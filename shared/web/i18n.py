@@ -669,6 +669,147 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Skalans högsta",
         Language.EN: "Scale maximum",
     },
+    # ---- intake's operator pages: calls (list, create, open/close) ----
+    "intake_op.refused": {
+        Language.FI: "Ei onnistunut",
+        Language.SV: "Gick inte",
+        Language.EN: "Not possible",
+    },
+    "intake_op.calls": {
+        Language.FI: "Haut",
+        Language.SV: "Utlysningar",
+        Language.EN: "Calls",
+    },
+    "intake_op.calls_caption": {
+        Language.FI: "Kaikki haut ({total})",
+        Language.SV: "Alla utlysningar ({total})",
+        Language.EN: "All calls ({total})",
+    },
+    "intake_op.created": {
+        Language.FI: "Haku luotu ja ilmoitettu muille palveluille.",
+        Language.SV: "Utlysningen skapad och meddelad till de andra tjänsterna.",
+        Language.EN: "Call created and announced to the other services.",
+    },
+    "intake_op.title": {
+        Language.FI: "Nimi",
+        Language.SV: "Namn",
+        Language.EN: "Title",
+    },
+    "intake_op.description": {
+        Language.FI: "Kuvaus",
+        Language.SV: "Beskrivning",
+        Language.EN: "Description",
+    },
+    "intake_op.window": {
+        Language.FI: "Hakuaika",
+        Language.SV: "Ansökningstid",
+        Language.EN: "Window",
+    },
+    "intake_op.state": {
+        Language.FI: "Tila",
+        Language.SV: "Läge",
+        Language.EN: "State",
+    },
+    "intake_op.open": {
+        Language.FI: "Auki",
+        Language.SV: "Öppen",
+        Language.EN: "Open",
+    },
+    "intake_op.closed": {
+        Language.FI: "Kiinni",
+        Language.SV: "Stängd",
+        Language.EN: "Closed",
+    },
+    "intake_op.awards": {
+        Language.FI: "Palkitseminen",
+        Language.SV: "Utmärkelser",
+        Language.EN: "Awards",
+    },
+    "intake_op.jury_and_results": {
+        Language.FI: "Tuomaristo ja tulokset",
+        Language.SV: "Jury och resultat",
+        Language.EN: "Jury and results",
+    },
+    "intake_op.no_calls": {
+        Language.FI: "Hakuja ei ole vielä.",
+        Language.SV: "Inga utlysningar ännu.",
+        Language.EN: "No calls yet.",
+    },
+    "intake_op.new_call": {
+        Language.FI: "Uusi haku",
+        Language.SV: "Ny utlysning",
+        Language.EN: "New call",
+    },
+    "intake_op.form_has_problems": {
+        Language.FI: "Lomakkeessa on virheitä; katso kenttien viestit.",
+        Language.SV: "Formuläret har fel; se meddelandena vid fälten.",
+        Language.EN: "The form has problems; see the messages at the fields.",
+    },
+    "intake_op.opens_at": {
+        Language.FI: "Aukeaa (UTC)",
+        Language.SV: "Öppnar (UTC)",
+        Language.EN: "Opens (UTC)",
+    },
+    "intake_op.closes_at": {
+        Language.FI: "Sulkeutuu (UTC)",
+        Language.SV: "Stänger (UTC)",
+        Language.EN: "Closes (UTC)",
+    },
+    "intake_op.categories": {
+        Language.FI: "Sarjat",
+        Language.SV: "Kategorier",
+        Language.EN: "Categories",
+    },
+    "intake_op.languages": {
+        Language.FI: "Kielet",
+        Language.SV: "Språk",
+        Language.EN: "Languages",
+    },
+    "intake_op.reviewers_per_iteration": {
+        Language.FI: "Arvioijia kierrosta kohden (1–2)",
+        Language.SV: "Granskare per omgång (1–2)",
+        Language.EN: "Reviewers per iteration (1–2)",
+    },
+    "intake_op.default_criteria": {
+        Language.FI: "Kriteereinä ovat Laatuinnovaatiopalkinnon viisi; ne voi korvata palkitsemisen sivulla.",
+        Language.SV: "Bedömningskriterierna är Kvalitetsinnovationspriset fem; de kan ersättas på utmärkelsesidan.",
+        Language.EN: "The criteria are the Quality Innovation Award's five; they can be overridden on the awards page.",
+    },
+    "intake_op.create": {
+        Language.FI: "Luo haku",
+        Language.SV: "Skapa utlysningen",
+        Language.EN: "Create the call",
+    },
+    "intake_op.revision": {
+        Language.FI: "Versio",
+        Language.SV: "Version",
+        Language.EN: "Revision",
+    },
+    "intake_op.change_window": {
+        Language.FI: "Avaa, sulje tai muuta hakuaikaa",
+        Language.SV: "Öppna, stäng eller ändra ansökningstiden",
+        Language.EN: "Open, close or change the window",
+    },
+    "intake_op.save_window": {
+        Language.FI: "Tallenna hakuaika",
+        Language.SV: "Spara ansökningstiden",
+        Language.EN: "Save the window",
+    },
+    "intake_op.open_now": {
+        Language.FI: "Avaa nyt",
+        Language.SV: "Öppna nu",
+        Language.EN: "Open now",
+    },
+    "intake_op.close_now": {
+        Language.FI: "Sulje nyt",
+        Language.SV: "Stäng nu",
+        Language.EN: "Close now",
+    },
+    "intake_op.window_changed": {
+        Language.FI: "Hakuaika muutettu ja ilmoitettu muille palveluille.",
+        Language.SV: "Ansökningstiden ändrad och meddelad till de andra tjänsterna.",
+        Language.EN: "Window changed and announced to the other services.",
+    },
 }
 
 

@@ -57,6 +57,8 @@ async def awards(infra_env: dict[str, str]) -> AsyncIterator[tuple[str, str]]:
         "KIPINA_AWARDS_DATABASE_URL": database,
         "KIPINA_AWARDS_CONSUMER_GROUP": unique_group("browser-awards"),
         "KIPINA_AWARDS_PORT": str(port),
+        # Intake's pages link here.
+        "KIPINA_AWARDS_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -333,3 +335,79 @@ async def test_operator_sets_the_jury_jurors_score_and_the_operator_decides_and_
     await expect(case.get_by_role("button")).to_have_count(0)
     for context in (operator_context, juror_context, second_context):
         await context.close()
+
+
+async def test_an_operator_creates_a_call_on_intake_closes_it_and_sets_its_jury_on_awards(
+    browser: Browser, awards: tuple[str, str], intake_url: str
+) -> None:
+    awards_url, _ = awards
+    context, operator = await _person(browser, intake_url, OPERATOR)
+    await operator.goto("/operator/calls")
+    await expect(operator.get_by_role("heading", level=1)).to_have_text("Calls")
+    title = f"Innovation call {uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+
+    # Bad input: the API's messages at their fields, what was typed kept.
+    await operator.get_by_label("Title").fill("ab")
+    await operator.get_by_label("Opens (UTC)").fill((now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+    await operator.get_by_label("Closes (UTC)").fill((now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    await operator.get_by_label("Reviewers per iteration (1–2)").fill("3")
+    await operator.get_by_role("button", name="Create the call").click()
+    await expect(operator.locator("#title-problem")).to_have_text("String should have at least 3 characters")
+    await expect(operator.get_by_label("Title")).to_have_attribute("aria-invalid", "true")
+    await expect(operator.locator("#categories-problem")).to_have_text(
+        "List should have at least 1 item after validation, not 0"
+    )
+    await expect(operator.locator("#reviewers_per_iteration-problem")).to_have_text(
+        "Input should be less than or equal to 2"
+    )
+    await screenshot(operator, "intake-operator-call-refused")
+    await operator.get_by_label("Title").fill(title)
+    await operator.get_by_label("Reviewers per iteration (1–2)").fill("1")
+    await operator.get_by_label("public_sector").check()
+    await operator.get_by_label("fi", exact=True).check()
+    await operator.get_by_label("sv", exact=True).check()
+    await operator.get_by_role("button", name="Create the call").click()
+    await expect(operator.locator("#closes_at-problem")).to_have_text("closes_at must be after opens_at")
+    await operator.get_by_label("Opens (UTC)").fill((now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    await operator.get_by_label("Closes (UTC)").fill((now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"))
+    await operator.get_by_role("button", name="Create the call").click()
+    await expect(operator.get_by_role("status")).to_have_text("Call created and announced to the other services.")
+    row = operator.get_by_role("row", name=re.compile(title))
+    await expect(row).to_contain_text("Open")
+    await screenshot(operator, "intake-operator-calls")
+
+    # Close it now, then a window whose end comes before its start is refused at the field.
+    await row.get_by_role("link", name=title).click()
+    await operator.get_by_role("button", name="Close now").click()
+    await expect(operator.get_by_role("status")).to_have_text("Window changed and announced to the other services.")
+    await expect(operator.get_by_test_id("call-state")).to_have_text("Closed")
+    await operator.get_by_label("Closes (UTC)").fill("2000-01-01T00:00")
+    await operator.get_by_role("button", name="Save the window").click()
+    await expect(operator.locator("#closes_at-problem")).to_have_text("closes_at must be after opens_at")
+    await screenshot(operator, "intake-operator-call")
+
+    # Its jury is set on awards' page, once awards has learned the call from intake's announcement.
+    link = operator.get_by_role("link", name="Jury and results")
+    href = await link.get_attribute("href")
+    assert href is not None and href.startswith(awards_url)
+
+    async def learned() -> bool | None:
+        response = await operator.goto(href)
+        return (response is not None and response.status == 200) or None
+
+    await eventually(learned, timeout=60, what="awards learned the call from intake's announcement")
+    await operator.locator("[name='juror.0.user_id']").fill(str(JUROR_2["user_id"]))
+    await operator.locator("[name='juror.0.name']").fill(str(JUROR_2["name"]))
+    await operator.locator("[name='juror.0.organisation_id']").fill(str(JUROR_2["organisation_id"]))
+    await operator.get_by_role("button", name="Save the jury").click()
+    await expect(operator.get_by_role("status")).to_have_text("Jury saved.")
+    await context.close()
+
+
+async def test_a_juror_is_refused_intakes_operator_pages(browser: Browser, intake_url: str) -> None:
+    context, juror = await _person(browser, intake_url, JUROR_2)
+    response = await juror.goto("/operator/calls")
+    assert response is not None and response.status == 403
+    await expect(juror.get_by_role("alert")).to_have_text("This page needs the role: operator. Your roles: juror.")
+    await context.close()
