@@ -205,9 +205,9 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.EN: "addressed in revision {n}",
     },
     "awards.assigned_cases": {
-        Language.FI: "{n} tapausta",
-        Language.SV: "{n} ärenden",
-        Language.EN: "{n} cases",
+        Language.FI: "tapauksia: {n}",
+        Language.SV: "ärenden: {n}",
+        Language.EN: "cases: {n}",
     },
     "awards.assignments_caption": {
         Language.FI: "Sinulle osoitetut tapaukset ({total})",
