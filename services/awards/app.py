@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.awards import jobs
 from services.awards.api import router as api_router
 from services.awards.handlers import build_event_router
+from services.awards.pages import page_routers
 from services.awards.settings import AwardsSettings
 from shared import registry
 from shared.events import (
@@ -34,6 +35,7 @@ def create() -> FastAPI:
             settings=settings,
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
+            page_routers=page_routers(),
             event_router=build_event_router(settings),
             publishes=[
                 EvaluationOpenedV1,

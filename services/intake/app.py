@@ -11,6 +11,7 @@ from services.intake import jobs
 from services.intake.api import router as api_router
 from services.intake.handlers import router as event_router
 from services.intake.pages import submitter_pages_router
+from services.intake.pages_operator import operator_pages_router
 from services.intake.settings import IntakeSettings
 from shared import registry
 from shared.events import CallAnnouncedV1, CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
@@ -29,6 +30,6 @@ def create() -> FastAPI:
             event_router=event_router,
             publishes=[CallAnnouncedV1, CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
             background_jobs=[jobs.announce_unannounced_calls],
-            page_routers=[submitter_pages_router()],
+            page_routers=[submitter_pages_router(), operator_pages_router()],
         )
     )

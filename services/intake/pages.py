@@ -30,7 +30,7 @@ from shared.vocabulary import Category, IsoStage, Language, OecdPrinciple, Role
 from shared.web.pages import Page, checked_form, page_for
 
 PREFIX = "/submitter"
-TEMPLATES = "intake/templates/pages"
+TEMPLATES = "intake"  # services/intake/templates/pages/, named "<service>/<name>" (shared/web/pages.py)
 # Team members the form offers rows for (the API takes up to 20; more are added by a revision through the API).
 TEAM_ROWS = 3
 LISTED = 50

@@ -31,7 +31,7 @@ from shared.vocabulary import Role
 from shared.web.pages import Page, checked_form, page_for
 
 PREFIX = "/reviewer"
-TEMPLATES = "review/templates/pages"
+TEMPLATES = "review"  # services/review/templates/pages/, named "<service>/<name>" (shared/web/pages.py)
 DONE = ("decided", "released", "none_available")
 
 Uow = Annotated[UnitOfWork[ReviewRepository], Depends(unit_of_work(ReviewRepository))]

@@ -507,6 +507,618 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Lämna tillbaka uppgiften",
         Language.EN: "Release the task",
     },
+    # ---- awards pages: the juror's workbench and the operator's jury, criteria, leaderboard, decisions ----
+    "awards.addressed_in": {
+        Language.FI: "korjattu versiossa {n}",
+        Language.SV: "åtgärdad i version {n}",
+        Language.EN: "addressed in revision {n}",
+    },
+    "awards.assigned_cases": {
+        Language.FI: "tapauksia: {n}",
+        Language.SV: "ärenden: {n}",
+        Language.EN: "cases: {n}",
+    },
+    "awards.assignments_caption": {
+        Language.FI: "Sinulle osoitetut tapaukset ({total})",
+        Language.SV: "Ärenden tilldelade dig ({total})",
+        Language.EN: "Cases assigned to you ({total})",
+    },
+    "awards.call": {
+        Language.FI: "Haku",
+        Language.SV: "Utlysning",
+        Language.EN: "Call",
+    },
+    "awards.call_awards": {
+        Language.FI: "Haun palkitseminen",
+        Language.SV: "Utlysningens utmärkelser",
+        Language.EN: "The call's awards",
+    },
+    "awards.case": {
+        Language.FI: "Tapaus",
+        Language.SV: "Ärende",
+        Language.EN: "Case",
+    },
+    "awards.category": {
+        Language.FI: "Sarja",
+        Language.SV: "Kategori",
+        Language.EN: "Category",
+    },
+    "awards.change_decision": {
+        Language.FI: "Muuta päätöstä",
+        Language.SV: "Ändra beslutet",
+        Language.EN: "Change the decision",
+    },
+    "awards.comment": {
+        Language.FI: "Perustelu",
+        Language.SV: "Motivering",
+        Language.EN: "Comment",
+    },
+    "awards.confirm_required": {
+        Language.FI: "Vahvista valitsemalla ruutu.",
+        Language.SV: "Bekräfta genom att kryssa i rutan.",
+        Language.EN: "Confirm by ticking the box.",
+    },
+    "awards.conflict_confirm": {
+        Language.FI: "Vahvistan, että olen esteellinen enkä pisteytä tätä tapausta.",
+        Language.SV: "Jag bekräftar att jag är jävig och inte poängsätter ärendet.",
+        Language.EN: "I confirm I have a conflict of interest and will not score this case.",
+    },
+    "awards.conflict_reason": {
+        Language.FI: "Esteellisyyden syy",
+        Language.SV: "Orsak till jäv",
+        Language.EN: "Reason for the conflict",
+    },
+    "awards.criteria": {
+        Language.FI: "Arviointikriteerit",
+        Language.SV: "Bedömningskriterier",
+        Language.EN: "Criteria",
+    },
+    "awards.criteria_in_force": {
+        Language.FI: "Voimassa olevat kriteerit",
+        Language.SV: "Gällande kriterier",
+        Language.EN: "Criteria in force",
+    },
+    "awards.criteria_source.call": {
+        Language.FI: "Haun omat kriteerit.",
+        Language.SV: "Utlysningens egna kriterier.",
+        Language.EN: "The call's own criteria.",
+    },
+    "awards.criteria_source.override": {
+        Language.FI: "Ylläpitäjän asettamat kriteerit.",
+        Language.SV: "Kriterier satta av operatören.",
+        Language.EN: "Criteria set by an operator.",
+    },
+    "awards.criteria_source.default": {
+        Language.FI: "Oletuskriteerit.",
+        Language.SV: "Standardkriterier.",
+        Language.EN: "The default criteria.",
+    },
+    "awards.criterion": {
+        Language.FI: "Kriteeri",
+        Language.SV: "Kriterium",
+        Language.EN: "Criterion",
+    },
+    "awards.criterion_n": {
+        Language.FI: "Kriteeri {n}",
+        Language.SV: "Kriterium {n}",
+        Language.EN: "Criterion {n}",
+    },
+    "awards.decide": {
+        Language.FI: "Päätä",
+        Language.SV: "Besluta",
+        Language.EN: "Decide",
+    },
+    "awards.decisions": {
+        Language.FI: "Päätökset",
+        Language.SV: "Beslut",
+        Language.EN: "Decisions",
+    },
+    "awards.declare_conflict": {
+        Language.FI: "Ilmoita esteellisyys",
+        Language.SV: "Anmäl jäv",
+        Language.EN: "Declare a conflict of interest",
+    },
+    "awards.description": {
+        Language.FI: "Kuvaus",
+        Language.SV: "Beskrivning",
+        Language.EN: "Description",
+    },
+    "awards.done.jury": {
+        Language.FI: "Tuomaristo tallennettu.",
+        Language.SV: "Juryn sparad.",
+        Language.EN: "Jury saved.",
+    },
+    "awards.done.criteria": {
+        Language.FI: "Kriteerit tallennettu.",
+        Language.SV: "Kriterierna sparade.",
+        Language.EN: "Criteria saved.",
+    },
+    "awards.done.decided": {
+        Language.FI: "Päätös tallennettu.",
+        Language.SV: "Beslutet sparat.",
+        Language.EN: "Decision saved.",
+    },
+    "awards.done.published": {
+        Language.FI: "Tulokset julkaistu.",
+        Language.SV: "Resultaten publicerade.",
+        Language.EN: "Results published.",
+    },
+    "awards.drivers": {
+        Language.FI: "Ajurit",
+        Language.SV: "Drivkrafter",
+        Language.EN: "Drivers",
+    },
+    "awards.feedback": {
+        Language.FI: "Palaute hakijalle",
+        Language.SV: "Återkoppling till den sökande",
+        Language.EN: "Feedback for the submitter",
+    },
+    "awards.form_has_problems": {
+        Language.FI: "Lomakkeessa on virheitä; katso kenttien viestit.",
+        Language.SV: "Formuläret har fel; se meddelandena vid fälten.",
+        Language.EN: "The form has problems; see the messages at the fields.",
+    },
+    "awards.iso_stage": {
+        Language.FI: "ISO 56002 -vaihe",
+        Language.SV: "ISO 56002-fas",
+        Language.EN: "ISO 56002 stage",
+    },
+    "awards.iteration": {
+        Language.FI: "Arviointikierros {n}",
+        Language.SV: "Granskningsomgång {n}",
+        Language.EN: "Review iteration {n}",
+    },
+    "awards.juror_n": {
+        Language.FI: "Tuomari {n}",
+        Language.SV: "Jurymedlem {n}",
+        Language.EN: "Juror {n}",
+    },
+    "awards.jurors_per_case": {
+        Language.FI: "Tuomareita tapausta kohden",
+        Language.SV: "Jurymedlemmar per ärende",
+        Language.EN: "Jurors per case",
+    },
+    "awards.jurors_scored": {
+        Language.FI: "Pisteyttäneet",
+        Language.SV: "Har poängsatt",
+        Language.EN: "Jurors scored",
+    },
+    "awards.jury": {
+        Language.FI: "Tuomaristo",
+        Language.SV: "Jury",
+        Language.EN: "Jury",
+    },
+    "awards.leaderboard": {
+        Language.FI: "Tulostaulukko",
+        Language.SV: "Resultattavla",
+        Language.EN: "Leaderboard",
+    },
+    "awards.leaderboard_caption": {
+        Language.FI: "Tapaukset sarjoittain painotettujen pisteiden mukaan",
+        Language.SV: "Ärenden per kategori efter viktad poäng",
+        Language.EN: "Cases per category by weighted score",
+    },
+    "awards.met": {
+        Language.FI: "täyttyy",
+        Language.SV: "uppfyllt",
+        Language.EN: "met",
+    },
+    "awards.my_assignments": {
+        Language.FI: "Arvioitavani",
+        Language.SV: "Mina tilldelningar",
+        Language.EN: "My assignments",
+    },
+    "awards.no_assignments": {
+        Language.FI: "Sinulle ei ole osoitettu tapauksia.",
+        Language.SV: "Inga ärenden har tilldelats dig.",
+        Language.EN: "No cases are assigned to you.",
+    },
+    "awards.no_content": {
+        Language.FI: "Tapauksen sisältöä ei ole saatu.",
+        Language.SV: "Ärendets innehåll har inte tagits emot.",
+        Language.EN: "The case's content has not been received.",
+    },
+    "awards.no_evaluations": {
+        Language.FI: "Haulla ei ole vielä arvioitavia tapauksia.",
+        Language.SV: "Utlysningen har inga ärenden att bedöma ännu.",
+        Language.EN: "The call has no cases in evaluation yet.",
+    },
+    "awards.no_history": {
+        Language.FI: "Ei arviointihistoriaa.",
+        Language.SV: "Ingen granskningshistorik.",
+        Language.EN: "No review history.",
+    },
+    "awards.no_scores_yet": {
+        Language.FI: "Ei pisteitä vielä.",
+        Language.SV: "Inga poäng ännu.",
+        Language.EN: "No scores yet.",
+    },
+    "awards.not_met": {
+        Language.FI: "ei täyty",
+        Language.SV: "inte uppfyllt",
+        Language.EN: "not met",
+    },
+    "awards.not_scored": {
+        Language.FI: "Ei pisteytetty",
+        Language.SV: "Inte poängsatt",
+        Language.EN: "Not scored",
+    },
+    "awards.obstacles": {
+        Language.FI: "Esteet",
+        Language.SV: "Hinder",
+        Language.EN: "Obstacles",
+    },
+    "awards.oecd": {
+        Language.FI: "OECD:n periaatteet",
+        Language.SV: "OECD:s principer",
+        Language.EN: "OECD principles",
+    },
+    "awards.organisation": {
+        Language.FI: "Organisaatio",
+        Language.SV: "Organisation",
+        Language.EN: "Organisation",
+    },
+    "awards.outcome": {
+        Language.FI: "Lopputulos",
+        Language.SV: "Utfall",
+        Language.EN: "Outcome",
+    },
+    "awards.outcome.award_winner": {
+        Language.FI: "Palkinnon voittaja",
+        Language.SV: "Vinnare av utmärkelsen",
+        Language.EN: "Award winner",
+    },
+    "awards.outcome.prize_winner": {
+        Language.FI: "Palkittu",
+        Language.SV: "Pristagare",
+        Language.EN: "Prize winner",
+    },
+    "awards.outcome.honourable_mention": {
+        Language.FI: "Kunniamaininta",
+        Language.SV: "Hedersomnämnande",
+        Language.EN: "Honourable mention",
+    },
+    "awards.outcome.finalist": {
+        Language.FI: "Finalisti",
+        Language.SV: "Finalist",
+        Language.EN: "Finalist",
+    },
+    "awards.outcome.not_awarded": {
+        Language.FI: "Ei palkittu",
+        Language.SV: "Inte belönad",
+        Language.EN: "Not awarded",
+    },
+    "awards.overall_comment": {
+        Language.FI: "Kokonaisarvio",
+        Language.SV: "Helhetsbedömning",
+        Language.EN: "Overall comment",
+    },
+    "awards.override_criteria": {
+        Language.FI: "Korvaa kriteerit (kunnes ensimmäiset pisteet annetaan)",
+        Language.SV: "Ersätt kriterierna (tills de första poängen ges)",
+        Language.EN: "Override the criteria (until the first scores)",
+    },
+    "awards.partners": {
+        Language.FI: "Kumppanit",
+        Language.SV: "Partner",
+        Language.EN: "Partners",
+    },
+    "awards.point": {
+        Language.FI: "palautekohta",
+        Language.SV: "återkopplingspunkt",
+        Language.EN: "feedback point",
+    },
+    "awards.problem": {
+        Language.FI: "Ongelma",
+        Language.SV: "Problem",
+        Language.EN: "Problem",
+    },
+    "awards.publish_confirm": {
+        Language.FI: "Vahvistan: päätökset julkaistaan hakijoille eikä niitä voi enää muuttaa.",
+        Language.SV: "Jag bekräftar: besluten publiceras för de sökande och kan inte längre ändras.",
+        Language.EN: "I confirm: the decisions are released to the submitters and can no longer change.",
+    },
+    "awards.publish_results": {
+        Language.FI: "Julkaise tulokset",
+        Language.SV: "Publicera resultaten",
+        Language.EN: "Publish the results",
+    },
+    "awards.rank": {
+        Language.FI: "Sija",
+        Language.SV: "Placering",
+        Language.EN: "Rank",
+    },
+    "awards.reason_required": {
+        Language.FI: "Kerro syy.",
+        Language.SV: "Ange en orsak.",
+        Language.EN: "Give a reason.",
+    },
+    "awards.recused": {
+        Language.FI: "Esteellisyys kirjattu; tapaus poistettiin listaltasi.",
+        Language.SV: "Jävet registrerat; ärendet togs bort från din lista.",
+        Language.EN: "Conflict recorded; the case was removed from your list.",
+    },
+    "awards.refused": {
+        Language.FI: "Ei onnistunut",
+        Language.SV: "Gick inte",
+        Language.EN: "Not possible",
+    },
+    "awards.review_history": {
+        Language.FI: "Arviointihistoria",
+        Language.SV: "Granskningshistorik",
+        Language.EN: "Review history",
+    },
+    "awards.revision": {
+        Language.FI: "Versio {n}",
+        Language.SV: "Version {n}",
+        Language.EN: "Revision {n}",
+    },
+    "awards.save_criteria": {
+        Language.FI: "Tallenna kriteerit",
+        Language.SV: "Spara kriterierna",
+        Language.EN: "Save the criteria",
+    },
+    "awards.save_jury": {
+        Language.FI: "Tallenna tuomaristo",
+        Language.SV: "Spara juryn",
+        Language.EN: "Save the jury",
+    },
+    "awards.save_scores": {
+        Language.FI: "Tallenna pisteet",
+        Language.SV: "Spara poängen",
+        Language.EN: "Save the scores",
+    },
+    "awards.scale": {
+        Language.FI: "Asteikko",
+        Language.SV: "Skala",
+        Language.EN: "Scale",
+    },
+    "awards.score_case": {
+        Language.FI: "Pisteytä tapaus",
+        Language.SV: "Poängsätt ärendet",
+        Language.EN: "Score the case",
+    },
+    "awards.score_on_scale": {
+        Language.FI: "Pisteet ({min}–{max})",
+        Language.SV: "Poäng ({min}–{max})",
+        Language.EN: "Score ({min}–{max})",
+    },
+    "awards.scored": {
+        Language.FI: "Pisteytetty",
+        Language.SV: "Poängsatt",
+        Language.EN: "Scored",
+    },
+    "awards.scores_saved": {
+        Language.FI: "Pisteesi on tallennettu.",
+        Language.SV: "Dina poäng har sparats.",
+        Language.EN: "Your scores are saved.",
+    },
+    "awards.scoring_deadline_utc": {
+        Language.FI: "Pisteytyksen määräaika (UTC)",
+        Language.SV: "Sista dag för poängsättning (UTC)",
+        Language.EN: "Scoring deadline (UTC)",
+    },
+    "awards.scoring_due": {
+        Language.FI: "Pisteet viimeistään",
+        Language.SV: "Poängen senast",
+        Language.EN: "Scores due",
+    },
+    "awards.solution": {
+        Language.FI: "Ratkaisu",
+        Language.SV: "Lösning",
+        Language.EN: "Solution",
+    },
+    "awards.status": {
+        Language.FI: "Tila",
+        Language.SV: "Status",
+        Language.EN: "Status",
+    },
+    "awards.team": {
+        Language.FI: "Tiimi",
+        Language.SV: "Team",
+        Language.EN: "Team",
+    },
+    "awards.the_case": {
+        Language.FI: "Tapaus",
+        Language.SV: "Ärendet",
+        Language.EN: "The case",
+    },
+    "awards.weight": {
+        Language.FI: "paino",
+        Language.SV: "vikt",
+        Language.EN: "weight",
+    },
+    "awards.weighted_score": {
+        Language.FI: "Painotetut pisteet",
+        Language.SV: "Viktad poäng",
+        Language.EN: "Weighted score",
+    },
+    "awards.yes_scored": {
+        Language.FI: "Pisteytetty",
+        Language.SV: "Poängsatt",
+        Language.EN: "Scored",
+    },
+    "awards.user_id": {
+        Language.FI: "Käyttäjätunnus",
+        Language.SV: "Användar-id",
+        Language.EN: "User id",
+    },
+    "awards.name": {
+        Language.FI: "Nimi",
+        Language.SV: "Namn",
+        Language.EN: "Name",
+    },
+    "awards.email": {
+        Language.FI: "Sähköposti",
+        Language.SV: "E-post",
+        Language.EN: "Email",
+    },
+    "awards.organisation_id": {
+        Language.FI: "Organisaation tunnus",
+        Language.SV: "Organisationens id",
+        Language.EN: "Organisation id",
+    },
+    "awards.conflicts": {
+        Language.FI: "Esteellisyydet (organisaatioiden tai tapausten tunnukset pilkuin)",
+        Language.SV: "Jäv (organisations- eller ärende-id, kommaseparerade)",
+        Language.EN: "Conflicts (organisation or case ids, comma separated)",
+    },
+    "awards.key": {
+        Language.FI: "Tunnus",
+        Language.SV: "Nyckel",
+        Language.EN: "Key",
+    },
+    "awards.scale_min": {
+        Language.FI: "Asteikon alin",
+        Language.SV: "Skalans lägsta",
+        Language.EN: "Scale minimum",
+    },
+    "awards.scale_max": {
+        Language.FI: "Asteikon ylin",
+        Language.SV: "Skalans högsta",
+        Language.EN: "Scale maximum",
+    },
+    # ---- intake's operator pages: calls (list, create, open/close) ----
+    "intake_op.refused": {
+        Language.FI: "Ei onnistunut",
+        Language.SV: "Gick inte",
+        Language.EN: "Not possible",
+    },
+    "intake_op.calls": {
+        Language.FI: "Haut",
+        Language.SV: "Utlysningar",
+        Language.EN: "Calls",
+    },
+    "intake_op.calls_caption": {
+        Language.FI: "Kaikki haut ({total})",
+        Language.SV: "Alla utlysningar ({total})",
+        Language.EN: "All calls ({total})",
+    },
+    "intake_op.created": {
+        Language.FI: "Haku luotu ja ilmoitettu muille palveluille.",
+        Language.SV: "Utlysningen skapad och meddelad till de andra tjänsterna.",
+        Language.EN: "Call created and announced to the other services.",
+    },
+    "intake_op.title": {
+        Language.FI: "Nimi",
+        Language.SV: "Namn",
+        Language.EN: "Title",
+    },
+    "intake_op.description": {
+        Language.FI: "Kuvaus",
+        Language.SV: "Beskrivning",
+        Language.EN: "Description",
+    },
+    "intake_op.window": {
+        Language.FI: "Hakuaika",
+        Language.SV: "Ansökningstid",
+        Language.EN: "Window",
+    },
+    "intake_op.state": {
+        Language.FI: "Tila",
+        Language.SV: "Läge",
+        Language.EN: "State",
+    },
+    "intake_op.open": {
+        Language.FI: "Auki",
+        Language.SV: "Öppen",
+        Language.EN: "Open",
+    },
+    "intake_op.closed": {
+        Language.FI: "Kiinni",
+        Language.SV: "Stängd",
+        Language.EN: "Closed",
+    },
+    "intake_op.awards": {
+        Language.FI: "Palkitseminen",
+        Language.SV: "Utmärkelser",
+        Language.EN: "Awards",
+    },
+    "intake_op.jury_and_results": {
+        Language.FI: "Tuomaristo ja tulokset",
+        Language.SV: "Jury och resultat",
+        Language.EN: "Jury and results",
+    },
+    "intake_op.no_calls": {
+        Language.FI: "Hakuja ei ole vielä.",
+        Language.SV: "Inga utlysningar ännu.",
+        Language.EN: "No calls yet.",
+    },
+    "intake_op.new_call": {
+        Language.FI: "Uusi haku",
+        Language.SV: "Ny utlysning",
+        Language.EN: "New call",
+    },
+    "intake_op.form_has_problems": {
+        Language.FI: "Lomakkeessa on virheitä; katso kenttien viestit.",
+        Language.SV: "Formuläret har fel; se meddelandena vid fälten.",
+        Language.EN: "The form has problems; see the messages at the fields.",
+    },
+    "intake_op.opens_at": {
+        Language.FI: "Aukeaa (UTC)",
+        Language.SV: "Öppnar (UTC)",
+        Language.EN: "Opens (UTC)",
+    },
+    "intake_op.closes_at": {
+        Language.FI: "Sulkeutuu (UTC)",
+        Language.SV: "Stänger (UTC)",
+        Language.EN: "Closes (UTC)",
+    },
+    "intake_op.categories": {
+        Language.FI: "Sarjat",
+        Language.SV: "Kategorier",
+        Language.EN: "Categories",
+    },
+    "intake_op.languages": {
+        Language.FI: "Kielet",
+        Language.SV: "Språk",
+        Language.EN: "Languages",
+    },
+    "intake_op.reviewers_per_iteration": {
+        Language.FI: "Arvioijia kierrosta kohden (1–2)",
+        Language.SV: "Granskare per omgång (1–2)",
+        Language.EN: "Reviewers per iteration (1–2)",
+    },
+    "intake_op.default_criteria": {
+        Language.FI: "Kriteereinä ovat Laatuinnovaatiopalkinnon viisi; ne voi korvata palkitsemisen sivulla.",
+        Language.SV: "Bedömningskriterierna är Kvalitetsinnovationspriset fem; de kan ersättas på utmärkelsesidan.",
+        Language.EN: "The criteria are the Quality Innovation Award's five; they can be overridden on the awards page.",
+    },
+    "intake_op.create": {
+        Language.FI: "Luo haku",
+        Language.SV: "Skapa utlysningen",
+        Language.EN: "Create the call",
+    },
+    "intake_op.revision": {
+        Language.FI: "Versio",
+        Language.SV: "Version",
+        Language.EN: "Revision",
+    },
+    "intake_op.change_window": {
+        Language.FI: "Avaa, sulje tai muuta hakuaikaa",
+        Language.SV: "Öppna, stäng eller ändra ansökningstiden",
+        Language.EN: "Open, close or change the window",
+    },
+    "intake_op.save_window": {
+        Language.FI: "Tallenna hakuaika",
+        Language.SV: "Spara ansökningstiden",
+        Language.EN: "Save the window",
+    },
+    "intake_op.open_now": {
+        Language.FI: "Avaa nyt",
+        Language.SV: "Öppna nu",
+        Language.EN: "Open now",
+    },
+    "intake_op.close_now": {
+        Language.FI: "Sulje nyt",
+        Language.SV: "Stäng nu",
+        Language.EN: "Close now",
+    },
+    "intake_op.window_changed": {
+        Language.FI: "Hakuaika muutettu ja ilmoitettu muille palveluille.",
+        Language.SV: "Ansökningstiden ändrad och meddelad till de andra tjänsterna.",
+        Language.EN: "Window changed and announced to the other services.",
+    },
 }
 
 

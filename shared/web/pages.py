@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, StrictUndefined
 
 from shared import registry
 from shared.auth import InvalidToken, Principal, token_verifier
@@ -32,9 +33,17 @@ from shared.web.i18n import LANGUAGE_COOKIE, LANGUAGE_NAMES, Translator, choose_
 log = get_logger(__name__)
 _R = TypeVar("_R", bound=Response)
 
-# A service's own page templates are named from the services package: "intake/templates/pages/x.html.j2".
+# A service's own pages are named "<service>/<name>" and live in services/<service>/templates/pages/.
+_SERVICES = Path(__file__).resolve().parents[2] / "services"
 _templates = Environment(
-    loader=ChoiceLoader([PackageLoader("shared.web", "templates"), PackageLoader("services", ".")]),
+    loader=ChoiceLoader(
+        [
+            PackageLoader("shared.web", "templates"),
+            PrefixLoader(
+                {p.name: FileSystemLoader(_SERVICES / p.name / "templates" / "pages") for p in registry.PARTS}
+            ),
+        ]
+    ),
     autoescape=True,
     undefined=StrictUndefined,
     trim_blocks=True,
