@@ -141,6 +141,12 @@ def main(*, with_demo: bool = True) -> None:
         )
     print(f"\n  sign in to the pages (development: pick a demo person): {urls['intake']}/sign-in", file=out)
     print("  each service's home page: " + ", ".join(f"{s.url}/" for s in SERVICES), file=out)
+    print("  operator dashboards: " + ", ".join(f"{s.url}/ops" for s in SERVICES), file=out)
+    print(
+        f"  workbenches: submitter {urls['intake']}/submitter/calls, reviewer {urls['review']}/reviewer, "
+        f"juror {urls['awards']}/juror, operator {urls['intake']}/operator/calls",
+        file=out,
+    )
     print(f"\n  emails sent by notify are stored in {_state() / 'mail'}", file=out)
     print(f"  logs: {_state() / 'logs'}", file=out)
     if ids:

@@ -50,6 +50,7 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     "organisation": {Language.FI: "Organisaatio", Language.SV: "Organisation", Language.EN: "Organisation"},
     "email": {Language.FI: "Sähköposti", Language.SV: "E-post", Language.EN: "Email"},
     "services": {Language.FI: "Kipinän palvelut", Language.SV: "Kipinäs tjänster", Language.EN: "Kipinä's services"},
+    "your_pages": {Language.FI: "Työsi", Language.SV: "Ditt arbete", Language.EN: "Your work"},
     "this_service": {Language.FI: "tämä palvelu", Language.SV: "den här tjänsten", Language.EN: "this service"},
     "refused_title": {Language.FI: "Ei pääsyä", Language.SV: "Ingen åtkomst", Language.EN: "Not allowed"},
     "needs_role": {

@@ -10,10 +10,10 @@ See docs/pages.md.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -224,6 +224,30 @@ def _sign_in_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/sign-in?next={quote(here, safe='')}", status_code=303)
 
 
+# Where each role works: (service, path, the words naming the page). The home page lists a person's own.
+WORKBENCHES: Final[dict[Role, tuple[tuple[str, str, str], ...]]] = {
+    Role.SUBMITTER: (("intake", "/submitter/calls", "sub.open_calls"), ("intake", "/submitter/cases", "sub.my_cases")),
+    Role.REVIEWER: (("review", "/reviewer", "rev.workbench"),),
+    Role.JUROR: (("awards", "/juror", "awards.my_assignments"),),
+    Role.OPERATOR: (
+        ("intake", "/operator/calls", "intake_op.calls"),
+        *((p.name, "/ops", "ops_title") for p in registry.PARTS),
+    ),
+}
+
+
+def workbench_links(roles: Collection[Role], urls: Mapping[str, str], t: Callable[[str], str]) -> list[dict[str, str]]:
+    """The pages a person with ``roles`` works on, in the order of WORKBENCHES, each once."""
+    links: list[dict[str, str]] = []
+    for role, pages in WORKBENCHES.items():
+        if role in roles:
+            for service, path, words in pages:
+                link = {"url": f"{urls[service]}{path}", "label": t(words), "service": t(f"service.{service}")}
+                if link not in links:
+                    links.append(link)
+    return links
+
+
 def pages_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -234,7 +258,8 @@ def pages_router() -> APIRouter:
             {"name": p.name, "title": page.t(f"service.{p.name}"), "url": urls[p.name], "current": p == page.part}
             for p in registry.PARTS
         ]
-        return page.render("home.html.j2", services=services)
+        mine = workbench_links(page.principal.roles, urls, page.t) if page.principal else []
+        return page.render("home.html.j2", services=services, workbenches=mine)
 
     @router.get("/sign-in", response_class=HTMLResponse)
     async def sign_in_form(request: Request, page: Page = Depends(current_page)) -> Response:

@@ -120,6 +120,21 @@ async def test_home_shows_who_you_are_in_your_own_language_and_switches(client: 
     assert '<html lang="sv">' in (await client.get("/")).text  # remembered
 
 
+async def test_home_links_each_person_to_the_pages_of_their_roles(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "submitter")
+    mine = (await client.get("/", params={"lang": "en"})).text
+    assert (
+        f'href="{registry.INTAKE.url}/submitter/calls"' in mine
+        and f'href="{registry.INTAKE.url}/submitter/cases"' in mine
+    )
+    assert "/reviewer" not in mine and "/juror" not in mine and "/ops" not in mine
+    await _sign_in(client, "operator")
+    ops = (await client.get("/", params={"lang": "en"})).text
+    assert f'href="{registry.INTAKE.url}/operator/calls"' in ops
+    assert all(f'href="{p.url}/ops"' in ops for p in registry.PARTS)
+    assert "/submitter/" not in ops
+
+
 async def test_links_to_the_other_services_follow_their_public_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     app = _app(monkeypatch, KIPINA_AWARDS_PUBLIC_URL="https://awards.kipina.example/")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit") as c:
