@@ -242,7 +242,15 @@ class EventConsumer:
 
     async def _handle_once(self, event: CloudEvent, payload: EventPayload, handler: Handler) -> str:
         async with self.pool_provider().acquire() as conn, conn.transaction():
-            if not await inbox.claim(conn, consumer=self.name, event_id=event.id, event_type=event.type):
+            claimed = await inbox.claim(
+                conn,
+                consumer=self.name,
+                event_id=event.id,
+                event_type=event.type,
+                subject=event.subject,
+                correlation_id=event.correlationid,
+            )
+            if not claimed:
                 return "duplicate"
             await handler(EventContext(conn=conn, event=event, service=self.service, publishes=self.publishes), payload)
         return "handled"

@@ -8,6 +8,19 @@ from shared.db import Connection
 from shared.repository import ReliabilityRepository
 
 
-async def claim(conn: Connection, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:
-    """Record the event as processed by ``consumer``. False means it was processed before: skip it."""
-    return await ReliabilityRepository(conn).claim_inbox(consumer=consumer, event_id=event_id, event_type=event_type)
+async def claim(
+    conn: Connection,
+    *,
+    consumer: str,
+    event_id: uuid.UUID,
+    event_type: str,
+    subject: str | None = None,
+    correlation_id: str | None = None,
+) -> bool:
+    """Record the event as processed by ``consumer``. False means it was processed before: skip it.
+
+    The envelope's subject (the case) and correlation id are kept for the operator dashboard's latest events.
+    """
+    return await ReliabilityRepository(conn).claim_inbox(
+        consumer=consumer, event_id=event_id, event_type=event_type, subject=subject, correlation_id=correlation_id
+    )

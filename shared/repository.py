@@ -60,6 +60,15 @@ class DeadLetterAction:
 
 
 @dataclass(frozen=True)
+class HandledEvent:
+    event_id: uuid.UUID
+    event_type: str
+    processed_at: datetime
+    subject: str | None
+    correlation_id: str | None
+
+
+@dataclass(frozen=True)
 class Backlog:
     pending: int
     oldest_age_s: float
@@ -99,18 +108,39 @@ class ReliabilityRepository:
 
     # ----------------------------------------------------------------------- inbox
 
-    async def claim_inbox(self, *, consumer: str, event_id: uuid.UUID, event_type: str) -> bool:
+    async def claim_inbox(
+        self,
+        *,
+        consumer: str,
+        event_id: uuid.UUID,
+        event_type: str,
+        subject: str | None = None,
+        correlation_id: str | None = None,
+    ) -> bool:
         """Record the event as processed by ``consumer``; False when it was processed before."""
         status = await self._db.execute(
             """
-            INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)
+            INSERT INTO inbox (consumer, event_id, event_type, subject, correlation_id) VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (consumer, event_id) DO NOTHING
             """,
             consumer,
             event_id,
             event_type,
+            subject,
+            correlation_id,
         )
         return status.endswith(" 1")
+
+    async def latest_handled(self, *, limit: int) -> list[HandledEvent]:
+        """The events this service handled last, newest first (for the operator dashboard)."""
+        rows = await self._db.fetch(
+            """
+            SELECT event_id, event_type, processed_at, subject, correlation_id FROM inbox
+            ORDER BY processed_at DESC, event_id LIMIT $1
+            """,
+            limit,
+        )
+        return [HandledEvent(**dict(r)) for r in rows]
 
     async def count_handled(self) -> int:
         return int(await self._db.fetchval("SELECT count(*) FROM inbox"))

@@ -28,6 +28,7 @@ from shared import housekeeping, lag, outbox, topics
 from shared.consumer import EventConsumer, EventRouter
 from shared.db import apply_migrations, create_pool
 from shared.events import EventPayload
+from shared.glance import DashboardHook
 from shared.http import install_middleware
 from shared.http_errors import install_error_handlers
 from shared.kafka import EventProducer, create_broker
@@ -58,6 +59,8 @@ class ServiceDefinition:
     background_jobs: Sequence[BackgroundJob] = ()
     # The service's own pages for people (HTML, outside the OpenAPI), beside the shared ones of shared/web.
     page_routers: Sequence[APIRouter] = ()
+    # The service's own domain at a glance on the operator dashboard (shared/glance.py).
+    dashboard: DashboardHook | None = None
     # Test doubles only: read these topics instead of those the router's payload types travel on.
     subscribe_to: Sequence[str] | None = None
 
@@ -184,6 +187,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runtime = runtime
+    app.state.dashboard = definition.dashboard
     app.state.broker = broker
     install_middleware(app, max_request_bytes=settings.max_request_bytes)
     install_error_handlers(app)

@@ -7,15 +7,23 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.intake import jobs
+from services.intake import jobs, workflow
 from services.intake.api import router as api_router
 from services.intake.handlers import router as event_router
 from services.intake.pages import submitter_pages_router
 from services.intake.pages_operator import operator_pages_router
+from services.intake.repository import IntakeRepository
 from services.intake.settings import IntakeSettings
 from shared import registry
+from shared.consumer import new_correlation_id
 from shared.events import CallAnnouncedV1, CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
+from shared.glance import Glance
+from shared.runtime import Runtime
 from shared.service import ServiceDefinition, create_app
+
+
+async def _at_a_glance(runtime: Runtime) -> list[Glance]:
+    return await workflow.at_a_glance(uow=runtime.unit_of_work(IntakeRepository, correlation_id=new_correlation_id()))
 
 
 def create() -> FastAPI:
@@ -31,5 +39,6 @@ def create() -> FastAPI:
             publishes=[CallAnnouncedV1, CaseSubmittedV1, CaseRevisedV1, CaseWithdrawnV1],
             background_jobs=[jobs.announce_unannounced_calls],
             page_routers=[submitter_pages_router(), operator_pages_router()],
+            dashboard=_at_a_glance,
         )
     )

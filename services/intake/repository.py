@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,16 @@ _WITHDRAWN = CaseStatus.WITHDRAWN.value
 # The unique indexes of the migration whose conflicts mean something to the use cases.
 _TITLE_INDEX = "cases_call_organisation_title"
 _IDEMPOTENCY_INDEX = "cases_idempotency"
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """How many of a call's cases are in one status (the operator dashboard's funnel)."""
+
+    call_id: uuid.UUID
+    call_title: str
+    status: CaseStatus
+    cases: int
 
 
 class DuplicateTitle(Exception):
@@ -207,6 +218,21 @@ class IntakeRepository:
             offset,
         )
         return [_call(r) for r in rows], int(total)
+
+    async def funnel(self) -> list[FunnelRow]:
+        """Cases per call and status: newest calls first, statuses in the workflow's order."""
+        rows = await self._conn.fetch(
+            """
+            SELECT c.id AS call_id, c.title AS call_title, k.status, count(*) AS cases
+            FROM cases k JOIN calls c ON c.id = k.call_id
+            GROUP BY c.id, c.title, k.status, c.created_at
+            ORDER BY c.created_at DESC, c.id
+            """
+        )
+        funnel = [FunnelRow(r["call_id"], r["call_title"], CaseStatus(r["status"]), int(r["cases"])) for r in rows]
+        call_order = {call_id: i for i, call_id in reversed(list(enumerate(f.call_id for f in funnel)))}
+        status_order = list(CaseStatus)
+        return sorted(funnel, key=lambda f: (call_order[f.call_id], status_order.index(f.status)))
 
     # ----------------------------------------------------------------------- cases
 

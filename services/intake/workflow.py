@@ -33,6 +33,7 @@ from services.intake.repository import DuplicateIdempotencyKey, DuplicateTitle, 
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import CaseRevisedV1, CaseSnapshot, CaseSubmittedV1, CaseWithdrawnV1
+from shared.glance import Glance
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import Role
@@ -364,3 +365,13 @@ async def track_event(*, uow: Uow, payload: TrackedEvent, at: datetime, event_id
         # Kept even from a late event: a revision may name only points intake knows of.
         await repo.add_feedback_points(case_id=case.id, points=domain.points_raised(payload, at=at))
         await uow.commit()
+
+
+async def at_a_glance(*, uow: UnitOfWork[IntakeRepository]) -> list[Glance]:
+    """The operator dashboard's domain section: the funnel per call (how many cases in each status)."""
+    async with uow:
+        funnel = await uow.repo.funnel()
+    rows = [(f.call_title, f.status.value, f.cases) for f in funnel]
+    return [
+        Glance(caption="glance_funnel", columns=("glance_call", "status", "glance_cases"), rows=rows, test_id="funnel")
+    ]

@@ -1120,6 +1120,41 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Ansökningstiden ändrad och meddelad till de andra tjänsterna.",
         Language.EN: "Window changed and announced to the other services.",
     },
+    # ---- the operator dashboard's latest events, handler health and domain section (shared/web/ops.py) ----
+    "ops_handlers": {
+        Language.FI: "Käsittelijöiden viive ja virheet (tämä prosessi)",
+        Language.SV: "Hanterarnas latens och fel (denna process)",
+        Language.EN: "Handler latency and errors (this process)",
+    },
+    "error_rate": {Language.FI: "Virheosuus", Language.SV: "Felandel", Language.EN: "Error rate"},
+    "latest_events": {
+        Language.FI: "Viimeksi käsitellyt tapahtumat",
+        Language.SV: "Senast hanterade händelser",
+        Language.EN: "Latest events handled",
+    },
+    "event_time": {Language.FI: "Käsitelty", Language.SV: "Hanterad", Language.EN: "Handled at"},
+    "event_type": {Language.FI: "Tyyppi", Language.SV: "Typ", Language.EN: "Type"},
+    "event_case": {Language.FI: "Asia", Language.SV: "Ärende", Language.EN: "Case"},
+    "event_correlation": {Language.FI: "Korrelaatio", Language.SV: "Korrelation", Language.EN: "Correlation"},
+    "event_id": {Language.FI: "Tapahtuman tunniste", Language.SV: "Händelse-id", Language.EN: "Event id"},
+    "ops_domain": {
+        Language.FI: "{service} yhdellä silmäyksellä",
+        Language.SV: "{service} i korthet",
+        Language.EN: "{service} at a glance",
+    },
+    "glance_empty": {Language.FI: "Ei vielä mitään.", Language.SV: "Inget ännu.", Language.EN: "Nothing yet."},
+    "glance_funnel": {
+        Language.FI: "Hakemukset haun ja tilan mukaan",
+        Language.SV: "Ansökningar per utlysning och status",
+        Language.EN: "Cases per call and status",
+    },
+    "glance_call": {Language.FI: "Haku", Language.SV: "Utlysning", Language.EN: "Call"},
+    "glance_cases": {Language.FI: "Hakemuksia", Language.SV: "Ansökningar", Language.EN: "Cases"},
+    "no_latest_events": {
+        Language.FI: "Ei vielä käsiteltyjä tapahtumia.",
+        Language.SV: "Inga hanterade händelser ännu.",
+        Language.EN: "No events handled yet.",
+    },
 }
 
 

@@ -9,6 +9,7 @@ JavaScript the page is simply not live). See docs/pages.md, "The operator dashbo
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from shared import operations, registry
 from shared.db import DATABASE_ERRORS
 from shared.errors import Conflict, NotFound
+from shared.glance import DashboardHook, Glance
 from shared.http import get_runtime
-from shared.repository import ReliabilityRepository
+from shared.metrics import HandlerHealth, handler_health
+from shared.repository import HandledEvent, ReliabilityRepository
 from shared.vocabulary import Role
 from shared.web.pages import Page, checked_form, page_for, public_urls
 
@@ -27,6 +30,8 @@ from shared.web.pages import Page, checked_form, page_for, public_urls
 LISTED = 50
 # A payload is shown only as far as a person reads it at a glance.
 PAYLOAD_EXCERPT = 300
+# How many of the latest handled events the page lists.
+LATEST_EVENTS = 15
 REASON_MAX = 2000
 
 operator_page = page_for(Role.OPERATOR)
@@ -40,12 +45,31 @@ class Figures:
     dead_letters_waiting: int
     consumer_lag: dict[str, int]
     dependencies: dict[str, dict[str, Any]]
+    handlers: HandlerHealth
+    latest: list[dict[str, Any]]
+
+
+def _latest(events: list[HandledEvent]) -> list[dict[str, Any]]:
+    """Each event with a link to its case: intake has no operator case page, so its API's ``GET /cases/{id}``."""
+    intake = public_urls()["intake"]
+    rows = []
+    for e in events:
+        case_url = None
+        if e.subject is not None:
+            try:
+                case_url = f"{intake}/cases/{uuid.UUID(e.subject)}"
+            except ValueError:
+                case_url = None
+        rows.append({"event": e, "case_url": case_url})
+    return rows
 
 
 async def _figures(request: Request) -> Figures:
     runtime = get_runtime(request)
     checks = await operations.dependency_checks(runtime, request.app.state.broker)
     lag = dict(sorted(runtime.consumer_lag.items()))
+    # The consumer is named for its service; these are this process's own metrics.
+    handlers = handler_health(runtime.service)
     try:
         repo = ReliabilityRepository(runtime.db())
         backlog = await repo.backlog()
@@ -56,10 +80,12 @@ async def _figures(request: Request) -> Figures:
             dead_letters_waiting=await repo.count_pending_dead_letters(),
             consumer_lag=lag,
             dependencies=checks,
+            handlers=handlers,
+            latest=_latest(await repo.latest_handled(limit=LATEST_EVENTS)),
         )
     except DATABASE_ERRORS:
         # The dependency table says what is wrong; the database's figures are unknown ("–"), not zero.
-        return Figures(-1, -1, -1.0, -1, lag, checks)
+        return Figures(-1, -1, -1.0, -1, lag, checks, handlers, [])
 
 
 def _excerpt(payload: bytes) -> str:
@@ -95,7 +121,19 @@ async def _render_dashboard(
         notice=notice,
         error=error or {},
         others=others,
+        glances=await _glances(request),
     )
+
+
+async def _glances(request: Request) -> list[Glance]:
+    hook: DashboardHook | None = getattr(request.app.state, "dashboard", None)
+    if hook is None:
+        return []
+    try:
+        return list(await hook(get_runtime(request)))
+    except DATABASE_ERRORS:
+        # The dependency table says the database is down; the domain section is then simply absent.
+        return []
 
 
 def _notice_id(request: Request) -> int | None:

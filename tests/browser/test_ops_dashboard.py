@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
 from playwright.async_api import Page, expect
 
 from shared.demo import PEOPLE
 from shared.events import ChangesRequestedV1
 from tests.browser.conftest import screenshot
-from tests.support.harness import eventually
+from tests.support.harness import auth, eventually
 from tests.support.kafka import make_event, produce, produce_event
 
 OPERATOR = PEOPLE["operator"]["name"]
@@ -66,6 +68,15 @@ async def test_an_operator_sees_the_dashboard_and_its_figures_change_live_while_
     await expect(page.get_by_test_id("events-handled")).not_to_have_text(str(before), timeout=LIVE)
     await expect(page.get_by_test_id("events-handled")).to_have_text(str(before + 3), timeout=LIVE)
     await expect(page.get_by_test_id(f"lag-{ChangesRequestedV1.topic}")).to_be_visible(timeout=LIVE)
+    # The latest events list the last one with its case linked to the case's timeline (intake's API), and the
+    # handlers' latency and error rate come from this process's metrics.
+    latest = page.get_by_test_id("latest-events")
+    await expect(latest.get_by_role("link", name=str(stranger))).to_have_attribute(
+        "href", re.compile(rf"/cases/{stranger}$"), timeout=LIVE
+    )
+    await expect(latest.locator("tbody tr").first).to_contain_text(ChangesRequestedV1.event_type)
+    await expect(page.get_by_test_id("latency-p50")).to_contain_text(" ms")
+    await expect(page.get_by_test_id("error-rate")).to_contain_text("%")
     await screenshot(page, "ops-dashboard")
 
     await page.get_by_role("link", name="suomi").click()
@@ -193,3 +204,69 @@ async def test_replaying_a_dead_letter_whose_event_is_sound_handles_it_and_shows
         )
     finally:
         await db.close()
+
+
+async def test_the_dashboard_shows_intake_at_a_glance_and_its_funnel_follows_a_case(
+    page: Page, intake_url: str, infra_env: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+    title = f"Glance {uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=intake_url) as client:
+        created = await client.post(
+            "/calls",
+            headers=auth("operator", user="demo-operator"),
+            json={
+                "title": title,
+                "opens_at": (now - timedelta(hours=1)).isoformat(),
+                "closes_at": (now + timedelta(days=7)).isoformat(),
+                "categories": ["public_sector"],
+                "languages": ["en"],
+            },
+        )
+        assert created.status_code == 201, created.text
+        call_id = created.json()["id"]
+        await _sign_in(page, OPERATOR, then="/ops?lang=en")
+        funnel = page.get_by_test_id("glance-funnel")
+        await expect(funnel.locator("caption")).to_have_text("Cases per call and status")
+        await expect(funnel.locator("tr", has_text=title)).to_have_count(0)
+
+        submitted = await client.post(
+            "/cases",
+            headers=auth("submitter", user="demo-submitter"),
+            json={
+                "call_id": call_id,
+                "title": f"Guided forms {uuid.uuid4().hex[:6]}",
+                "summary": "A service that residents can use without calling the office.",
+                "problem": "Residents wait weeks for answers that a guided form could give at once.",
+                "solution": "A guided form checks the request with the resident and routes it to the right desk.",
+                "organisation": {"name": "Example", "business_id": "0112038-9"},
+                "team": [{"name": "Maija", "email": "maija@example.fi"}],
+                "partners": [],
+                "category": "public_sector",
+                "language": "en",
+                "oecd_principles": [1],
+                "iso_stage": "concept",
+            },
+        )
+        assert submitted.status_code == 201, submitted.text
+        case_id = submitted.json()["id"]
+    await page.reload()
+    await expect(funnel.locator("tr", has_text=title)).to_have_text(re.compile(r"submitted\s*1$"))
+
+    # Review asks for changes: intake's funnel moves the case on, and the event is the latest one, linked to its case.
+    payload = ChangesRequestedV1(
+        case_id=uuid.UUID(case_id), call_id=uuid.UUID(call_id), iteration=1, reviewer_ids=["r"], comment="c"
+    )
+    await produce_event(
+        infra_env["KIPINA_KAFKA_BOOTSTRAP"], make_event(payload, service="review", subject=case_id), topic=payload.topic
+    )
+    latest = page.get_by_test_id("latest-events")
+    await expect(latest.get_by_role("link", name=case_id)).to_be_visible(timeout=LIVE)
+
+    async def moved() -> bool:
+        await page.reload()
+        return "changes_requested" in await funnel.locator("tr", has_text=title).inner_text()
+
+    await eventually(moved, what="the funnel to show the case as changes_requested")
+    await expect(funnel.locator("tr", has_text=title)).to_have_text(re.compile(r"changes_requested\s*1$"))
+    await screenshot(page, "ops-dashboard-domain")

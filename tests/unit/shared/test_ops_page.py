@@ -23,6 +23,10 @@ class _DownPool:
 
     fetchrow = fetch = execute = fetchval
 
+    def transaction(self) -> Any:
+        # A unit of work (the domain section's use case) fails as it begins.
+        raise ConnectionRefusedError("connection refused")
+
 
 class _DownBroker:
     async def ping(self, timeout: float) -> bool:

@@ -1,0 +1,27 @@
+"""A service's own domain at a glance, for the operator dashboard (``GET /ops``).
+
+A service may give ``ServiceDefinition.dashboard``: a callable that runs one of its workflow.py use cases and returns
+a few labelled tables (``Glance``), which the dashboard renders in a section of its own. Captions and column headings
+are word keys (shared/web/i18n.py); cells are shown as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.runtime import Runtime
+
+Cell = str | int | float | datetime | None
+
+
+@dataclass(frozen=True)
+class Glance:
+    caption: str
+    columns: tuple[str, ...]
+    rows: Sequence[tuple[Cell, ...]]
+    test_id: str
+
+
+DashboardHook = Callable[[Runtime], Awaitable[Sequence[Glance]]]
