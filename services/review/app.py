@@ -6,10 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.review import api, handlers, jobs
+from services.review import api, handlers, jobs, workflow
 from services.review.pages import reviewer_pages_router
+from services.review.repository import ReviewRepository
 from services.review.settings import ReviewSettings
 from shared import registry
+from shared.consumer import new_correlation_id
 from shared.events import (
     CaseNominatedV1,
     CaseRejectedV1,
@@ -20,6 +22,8 @@ from shared.events import (
     StageAdvancedV1,
     TaskDueSoonV1,
 )
+from shared.glance import Glance
+from shared.runtime import Runtime
 from shared.service import ServiceDefinition, create_app
 
 DESCRIPTION = """\
@@ -30,6 +34,10 @@ the stage, reject or nominate for award evaluation. Reviewers never get cases of
 overdue iterations escalate. The reviewer holding a task is reminded before its lease or its iteration's SLA
 ends, and reviewers who requested changes hear when a revision answers them.
 """
+
+
+async def _at_a_glance(runtime: Runtime) -> list[Glance]:
+    return await workflow.at_a_glance(uow=runtime.unit_of_work(ReviewRepository, correlation_id=new_correlation_id()))
 
 
 def create() -> FastAPI:
@@ -54,5 +62,6 @@ def create() -> FastAPI:
             ],
             background_jobs=[jobs.escalate_overdue_iterations, jobs.remind_task_holders],
             page_routers=[reviewer_pages_router()],
+            dashboard=_at_a_glance,
         )
     )

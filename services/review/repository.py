@@ -78,6 +78,22 @@ _TASK_FROM = """
 _QUEUE_ORDER = "t.due_at, t.created_at, t.slot"
 
 
+@dataclass(frozen=True)
+class QueueFigures:
+    """The review queue now (the operator dashboard): tasks waiting, held, and past their due time."""
+
+    queued: int
+    claimed: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class ReviewerLoad:
+    reviewer_id: str
+    holding: int
+    decided: int
+
+
 class ClaimRaced(Exception):
     """A claim lost a race against the same reviewer's concurrent claim of the iteration's other slot.
 
@@ -231,6 +247,34 @@ class ReviewRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    async def queue_figures(self) -> QueueFigures:
+        row = await self._conn.fetchrow(
+            """
+            SELECT count(*) FILTER (WHERE status = $1) AS queued,
+                   count(*) FILTER (WHERE status = $2) AS claimed,
+                   count(*) FILTER (WHERE status IN ($1, $2) AND due_at < now()) AS overdue
+            FROM review_tasks
+            """,
+            TaskStatus.QUEUED.value,
+            TaskStatus.CLAIMED.value,
+        )
+        assert row is not None
+        return QueueFigures(queued=int(row["queued"]), claimed=int(row["claimed"]), overdue=int(row["overdue"]))
+
+    async def reviewer_load(self) -> list[ReviewerLoad]:
+        """Per reviewer: the tasks they hold now and those they decided, busiest first."""
+        rows = await self._conn.fetch(
+            """
+            SELECT reviewer_id, count(*) FILTER (WHERE status = $1) AS holding,
+                   count(*) FILTER (WHERE status = $2) AS decided
+            FROM review_tasks WHERE reviewer_id IS NOT NULL
+            GROUP BY reviewer_id ORDER BY holding DESC, decided DESC, reviewer_id
+            """,
+            TaskStatus.CLAIMED.value,
+            TaskStatus.DECIDED.value,
+        )
+        return [ReviewerLoad(r["reviewer_id"], int(r["holding"]), int(r["decided"])) for r in rows]
 
     async def _plan_with_bound_values(self) -> None:
         """Have PostgreSQL plan the rest of this transaction's statements with their bound values.

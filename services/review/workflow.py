@@ -34,6 +34,7 @@ from shared import tracing
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.events import CallAnnouncedV1, CaseSnapshot, IterationEscalatedV1, IterationOpenedV1, TaskDueSoonV1
+from shared.glance import Glance
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import IsoStage, Role
@@ -545,3 +546,24 @@ def _holds(task: Task, principal: Principal) -> bool:
 def _no_task(task_id: uuid.UUID) -> NotFound:
     # The same answer for "no such task" and "someone else's task": never leak that it exists.
     return NotFound(f"no task {task_id} held by you")
+
+
+async def at_a_glance(*, uow: UnitOfWork[ReviewRepository]) -> list[Glance]:
+    """The operator dashboard's domain section: the queue (waiting, held, overdue) and each reviewer's load."""
+    async with uow:
+        queue = await uow.repo.queue_figures()
+        load = await uow.repo.reviewer_load()
+    return [
+        Glance(
+            caption="glance_queue",
+            columns=("glance_queued", "glance_claimed", "glance_overdue"),
+            rows=[(queue.queued, queue.claimed, queue.overdue)],
+            test_id="queue",
+        ),
+        Glance(
+            caption="glance_reviewer_load",
+            columns=("glance_reviewer", "glance_holding", "glance_decided"),
+            rows=[(r.reviewer_id, r.holding, r.decided) for r in load],
+            test_id="reviewer-load",
+        ),
+    ]

@@ -1150,6 +1150,18 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     },
     "glance_call": {Language.FI: "Haku", Language.SV: "Utlysning", Language.EN: "Call"},
     "glance_cases": {Language.FI: "Hakemuksia", Language.SV: "Ansökningar", Language.EN: "Cases"},
+    "glance_queue": {Language.FI: "Arviointijono", Language.SV: "Granskningskön", Language.EN: "Review queue"},
+    "glance_queued": {Language.FI: "Jonossa", Language.SV: "I kö", Language.EN: "Queued"},
+    "glance_claimed": {Language.FI: "Otettu", Language.SV: "Tagna", Language.EN: "Claimed"},
+    "glance_overdue": {Language.FI: "Myöhässä", Language.SV: "Försenade", Language.EN: "Overdue"},
+    "glance_reviewer_load": {
+        Language.FI: "Arvioijien kuorma",
+        Language.SV: "Granskarnas belastning",
+        Language.EN: "Load per reviewer",
+    },
+    "glance_reviewer": {Language.FI: "Arvioija", Language.SV: "Granskare", Language.EN: "Reviewer"},
+    "glance_holding": {Language.FI: "Hallussa", Language.SV: "Innehar", Language.EN: "Holding"},
+    "glance_decided": {Language.FI: "Ratkaistu", Language.SV: "Avgjorda", Language.EN: "Decided"},
     "no_latest_events": {
         Language.FI: "Ei vielä käsiteltyjä tapahtumia.",
         Language.SV: "Inga hanterade händelser ännu.",
