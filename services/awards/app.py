@@ -6,12 +6,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.awards import jobs
+from services.awards import jobs, workflow
 from services.awards.api import router as api_router
 from services.awards.handlers import build_event_router
 from services.awards.pages import page_routers
+from services.awards.repository import AwardsRepository
 from services.awards.settings import AwardsSettings
 from shared import registry
+from shared.consumer import new_correlation_id
 from shared.events import (
     AwardDecidedV1,
     EvaluationCompleteV1,
@@ -20,7 +22,13 @@ from shared.events import (
     ResultsPublishedV1,
     ScoringDueV1,
 )
+from shared.glance import Glance
+from shared.runtime import Runtime
 from shared.service import ServiceDefinition, create_app
+
+
+async def _at_a_glance(runtime: Runtime) -> list[Glance]:
+    return await workflow.at_a_glance(uow=runtime.unit_of_work(AwardsRepository, correlation_id=new_correlation_id()))
 
 
 def create() -> FastAPI:
@@ -36,6 +44,7 @@ def create() -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
             page_routers=page_routers(),
+            dashboard=_at_a_glance,
             event_router=build_event_router(settings),
             publishes=[
                 EvaluationOpenedV1,

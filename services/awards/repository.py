@@ -70,6 +70,23 @@ _ASSIGNMENT_COLUMNS = ", ".join(
 
 
 @dataclass(frozen=True)
+class CallScoring:
+    """A call's scoring progress (the operator dashboard): scorecards in, of the juror assignments made."""
+
+    call_id: uuid.UUID
+    call_title: str
+    scored: int
+    assigned: int
+
+
+@dataclass(frozen=True)
+class JurorScoring:
+    juror_id: str
+    scored: int
+    assigned: int
+
+
+@dataclass(frozen=True)
 class Assignment:
     """One evaluation on a juror's work list, with the juror's own scorecard if they scored."""
 
@@ -229,6 +246,36 @@ class AwardsRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    async def scoring_per_call(self) -> list[CallScoring]:
+        """Scoring progress of the cases under evaluation (not withdrawn), per call, newest call first."""
+        rows = await self._conn.fetch(
+            """
+            SELECT e.call_id, max(e.call_title) AS call_title, count(s.case_id) AS scored, count(a.case_id) AS assigned
+            FROM evaluations e
+            JOIN assignments a ON a.case_id = e.case_id
+            LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
+            WHERE e.status <> $1
+            GROUP BY e.call_id ORDER BY max(e.opened_at) DESC, e.call_id
+            """,
+            EvaluationStatus.WITHDRAWN.value,
+        )
+        return [CallScoring(r["call_id"], r["call_title"], int(r["scored"]), int(r["assigned"])) for r in rows]
+
+    async def scoring_per_juror(self) -> list[JurorScoring]:
+        """Per juror: scorecards in, of the cases assigned to them (withdrawn cases left out)."""
+        rows = await self._conn.fetch(
+            """
+            SELECT a.juror_id, count(s.case_id) AS scored, count(*) AS assigned
+            FROM assignments a
+            JOIN evaluations e ON e.case_id = a.case_id
+            LEFT JOIN scorecards s ON s.case_id = a.case_id AND s.juror_id = a.juror_id
+            WHERE e.status <> $1
+            GROUP BY a.juror_id ORDER BY a.juror_id
+            """,
+            EvaluationStatus.WITHDRAWN.value,
+        )
+        return [JurorScoring(r["juror_id"], int(r["scored"]), int(r["assigned"])) for r in rows]
 
     # ----------------------------------------------------------------------- locking
 

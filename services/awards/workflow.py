@@ -52,6 +52,7 @@ from shared.events import (
     ScoringDueV1,
     criteria_problems,
 )
+from shared.glance import Glance
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Category
@@ -658,3 +659,24 @@ async def record_review_round(*, uow: Uow, event: ReviewRoundEvent, at: datetime
         else:
             await uow.repo.record_round_settled(case_id=event.case_id, settled=step)
         await uow.commit()
+
+
+async def at_a_glance(*, uow: UnitOfWork[AwardsRepository]) -> list[Glance]:
+    """The operator dashboard's domain section: scoring progress (scored / assigned) per call and per juror."""
+    async with uow:
+        calls = await uow.repo.scoring_per_call()
+        jurors = await uow.repo.scoring_per_juror()
+    return [
+        Glance(
+            caption="glance_scoring_per_call",
+            columns=("glance_call", "glance_scored", "glance_assigned"),
+            rows=[(c.call_title, c.scored, c.assigned) for c in calls],
+            test_id="scoring-per-call",
+        ),
+        Glance(
+            caption="glance_scoring_per_juror",
+            columns=("glance_juror", "glance_scored", "glance_assigned"),
+            rows=[(j.juror_id, j.scored, j.assigned) for j in jurors],
+            test_id="scoring-per-juror",
+        ),
+    ]

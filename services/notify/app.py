@@ -6,13 +6,22 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notify import workflow
 from services.notify.api import router as api_router
 from services.notify.handlers import build_router
+from services.notify.repository import NotifyRepository
 from services.notify.settings import NotifySettings
 from services.notify.worker import delivery_worker
 from shared import registry
+from shared.consumer import new_correlation_id
 from shared.events import NotificationDeliveredV1, NotificationFailedV1
+from shared.glance import Glance
+from shared.runtime import Runtime
 from shared.service import ServiceDefinition, create_app
+
+
+async def _at_a_glance(runtime: Runtime) -> list[Glance]:
+    return await workflow.at_a_glance(uow=runtime.unit_of_work(NotifyRepository, correlation_id=new_correlation_id()))
 
 
 def create() -> FastAPI:
@@ -31,5 +40,6 @@ def create() -> FastAPI:
             event_router=build_router(settings),
             publishes=[NotificationDeliveredV1, NotificationFailedV1],
             background_jobs=[delivery_worker],
+            dashboard=_at_a_glance,
         )
     )

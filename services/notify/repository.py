@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -139,11 +140,47 @@ def _changed_one(status: str) -> bool:
     return status.endswith(" 1")
 
 
+@dataclass(frozen=True)
+class DeliveryCount:
+    channel: str
+    status: DeliveryStatus
+    deliveries: int
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    failed_at: datetime
+    channel: str
+    recipient: str
+    template: str
+    reason: str | None
+
+
 class NotifyRepository:
     """Notify's tables: the stakeholder directory, deliveries, feed items and webhook subscriptions."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    async def delivery_counts(self) -> list[DeliveryCount]:
+        """Deliveries per channel and status (the operator dashboard)."""
+        rows = await self._conn.fetch(
+            "SELECT channel, status, count(*) AS deliveries FROM deliveries GROUP BY channel, status"
+            " ORDER BY channel, status"
+        )
+        return [DeliveryCount(r["channel"], DeliveryStatus(r["status"]), int(r["deliveries"])) for r in rows]
+
+    async def latest_failures(self, *, limit: int) -> list[FailedDelivery]:
+        """The deliveries that failed for good, newest first, with the last error as the reason."""
+        rows = await self._conn.fetch(
+            """
+            SELECT updated_at AS failed_at, channel, recipient, template, last_error AS reason FROM deliveries
+            WHERE status = $1 ORDER BY updated_at DESC, id LIMIT $2
+            """,
+            DeliveryStatus.FAILED.value,
+            limit,
+        )
+        return [FailedDelivery(**dict(r)) for r in rows]
 
     # ----------------------------------------------------------------------- stakeholder directory
 

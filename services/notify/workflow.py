@@ -40,6 +40,7 @@ from shared.events import (
     NotificationDeliveredV1,
     NotificationFailedV1,
 )
+from shared.glance import Glance
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import Channel
@@ -300,3 +301,28 @@ def _outcome_facts(delivery: Delivery) -> dict[str, Any]:
         "template": delivery.template,
         "attempts": delivery.attempts,
     }
+
+
+# The dashboard lists this many of the latest failed deliveries.
+GLANCE_FAILURES = 10
+
+
+async def at_a_glance(*, uow: UnitOfWork[NotifyRepository]) -> list[Glance]:
+    """The operator dashboard's domain section: deliveries by channel and status, the latest failures and why."""
+    async with uow:
+        counts = await uow.repo.delivery_counts()
+        failures = await uow.repo.latest_failures(limit=GLANCE_FAILURES)
+    return [
+        Glance(
+            caption="glance_deliveries",
+            columns=("glance_channel", "status", "glance_deliveries_n"),
+            rows=[(c.channel, c.status.value, c.deliveries) for c in counts],
+            test_id="deliveries",
+        ),
+        Glance(
+            caption="glance_failures",
+            columns=("glance_failed_at", "glance_channel", "glance_recipient", "glance_template", "glance_reason"),
+            rows=[(f.failed_at, f.channel, f.recipient, f.template, f.reason) for f in failures],
+            test_id="failures",
+        ),
+    ]
