@@ -26,8 +26,8 @@ from shared.events import Criterion
 from shared.http import correlation_id, get_runtime
 from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Language, Role
-from shared.web.forms import number, parse_uuid, refused_problems, utc_datetime, validation_problems
-from shared.web.pages import Page, checked_form, page_for
+from shared.web.forms import number, refused_problems, utc_datetime, validation_problems
+from shared.web.pages import Page, checked_form, page_for, page_router
 
 juror_page = page_for(Role.JUROR)
 operator_page = page_for(Role.OPERATOR)
@@ -110,7 +110,7 @@ async def _render_assignment(
 
 
 def juror_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = page_router()
 
     @router.get("/juror", response_class=HTMLResponse)
     async def assignments(page: Page = Depends(juror_page)) -> Response:
@@ -126,21 +126,15 @@ def juror_router() -> APIRouter:
         )
 
     @router.get("/juror/cases/{case_id}", response_class=HTMLResponse)
-    async def assignment(case_id: str, page: Page = Depends(juror_page)) -> Response:
-        parsed = parse_uuid(case_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
-        return await _render_assignment(page, parsed)
+    async def assignment(case_id: uuid.UUID, page: Page = Depends(juror_page)) -> Response:
+        return await _render_assignment(page, case_id)
 
     @router.post("/juror/cases/{case_id}/scores", response_class=HTMLResponse)
-    async def score(request: Request, case_id: str, page: Page = Depends(juror_page)) -> Response:
+    async def score(request: Request, case_id: uuid.UUID, page: Page = Depends(juror_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed = parse_uuid(case_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
         try:
-            assigned = await workflow.juror_assignment(uow=_uow(page), case_id=parsed, juror_id=page.principal.user_id)
+            assigned = await workflow.juror_assignment(uow=_uow(page), case_id=case_id, juror_id=page.principal.user_id)
         except Refused as exc:
             return _refusal(page, exc)
         keys = [c.key for c in assigned.assignment.evaluation.criteria]
@@ -155,28 +149,25 @@ def juror_router() -> APIRouter:
             body = ScorecardBody.model_validate(raw)
             await workflow.submit_scores(
                 uow=_uow(page),
-                case_id=parsed,
+                case_id=case_id,
                 juror_id=page.principal.user_id,
                 scores=[ScoreEntry(criterion=s.criterion, score=s.score, comment=s.comment) for s in body.scores],
                 overall_comment=body.overall_comment,
             )
         except ValidationError as exc:
             problems = _score_fields(validation_problems(exc), keys)
-            return await _render_assignment(page, parsed, status_code=422, form=form, problems=problems)
+            return await _render_assignment(page, case_id, status_code=422, form=form, problems=problems)
         except Invalid as exc:
             problems = _score_fields(refused_problems(exc), keys)
-            return await _render_assignment(page, parsed, status_code=422, form=form, problems=problems)
+            return await _render_assignment(page, case_id, status_code=422, form=form, problems=problems)
         except Refused as exc:
             return _refusal(page, exc)
-        return page.keep_cookies(RedirectResponse(f"/juror/cases/{parsed}?done=scored#notice", status_code=303))
+        return page.keep_cookies(RedirectResponse(f"/juror/cases/{case_id}?done=scored#notice", status_code=303))
 
     @router.post("/juror/cases/{case_id}/conflict", response_class=HTMLResponse)
-    async def conflict(request: Request, case_id: str, page: Page = Depends(juror_page)) -> Response:
+    async def conflict(request: Request, case_id: uuid.UUID, page: Page = Depends(juror_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed = parse_uuid(case_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
         reason = form.get("reason", "").strip()
         problems: dict[str, str] = {}
         if not reason:
@@ -186,11 +177,11 @@ def juror_router() -> APIRouter:
         if form.get("confirm") != "yes":
             problems["confirm"] = page.t("awards.confirm_required")
         if problems:
-            return await _render_assignment(page, parsed, status_code=422, form=form, problems=problems)
+            return await _render_assignment(page, case_id, status_code=422, form=form, problems=problems)
         try:
             await workflow.declare_conflict(
                 uow=_uow(page),
-                case_id=parsed,
+                case_id=case_id,
                 juror_id=page.principal.user_id,
                 reason=reason,
                 scoring_period=_settings(page).scoring_period,
@@ -312,25 +303,16 @@ def _jury_raw(rows: list[dict[str, str]], form: Mapping[str, str]) -> dict[str, 
 
 
 def operator_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-
-    def _call(call_id: str) -> uuid.UUID | None:
-        return parse_uuid(call_id)
+    router = page_router()
 
     @router.get("/operator/calls/{call_id}", response_class=HTMLResponse)
-    async def call(call_id: str, page: Page = Depends(operator_page)) -> Response:
-        parsed = _call(call_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"call {call_id} is not known to awards"))
-        return await _render_call(page, parsed)
+    async def call(call_id: uuid.UUID, page: Page = Depends(operator_page)) -> Response:
+        return await _render_call(page, call_id)
 
     @router.post("/operator/calls/{call_id}/jury", response_class=HTMLResponse)
-    async def set_jury(request: Request, call_id: str, page: Page = Depends(operator_page)) -> Response:
+    async def set_jury(request: Request, call_id: uuid.UUID, page: Page = Depends(operator_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed = _call(call_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"call {call_id} is not known to awards"))
         rows = _rows(form, "juror", JUROR_FIELDS, preset=("language",))
         settings = {k: form.get(k, "") for k in ("jurors_per_case", "scoring_due_at")}
         try:
@@ -352,7 +334,7 @@ def operator_router() -> APIRouter:
             )
             await workflow.set_jury(
                 uow=_uow(page),
-                call_id=parsed,
+                call_id=call_id,
                 jury=jury,
                 operator_id=page.principal.user_id,
                 scoring_period=_settings(page).scoring_period,
@@ -362,7 +344,7 @@ def operator_router() -> APIRouter:
             problems = {_row_field(k, "jurors", "juror"): v for k, v in problems.items()}
             return await _render_call(
                 page,
-                parsed,
+                call_id,
                 status_code=422,
                 jury_form=rows,
                 jury_settings=settings,
@@ -371,15 +353,12 @@ def operator_router() -> APIRouter:
             )
         except Refused as exc:
             return _refusal(page, exc)
-        return page.keep_cookies(RedirectResponse(f"/operator/calls/{parsed}?done=jury#jury", status_code=303))
+        return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=jury#jury", status_code=303))
 
     @router.post("/operator/calls/{call_id}/criteria", response_class=HTMLResponse)
-    async def set_criteria(request: Request, call_id: str, page: Page = Depends(operator_page)) -> Response:
+    async def set_criteria(request: Request, call_id: uuid.UUID, page: Page = Depends(operator_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed = _call(call_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"call {call_id} is not known to awards"))
         rows = _rows(form, "criterion", CRITERION_FIELDS)
         try:
             numbers = ("weight", "scale_min", "scale_max")
@@ -387,7 +366,7 @@ def operator_router() -> APIRouter:
             body = CriteriaBody.model_validate({"criteria": criteria})
             await workflow.set_criteria(
                 uow=_uow(page),
-                call_id=parsed,
+                call_id=call_id,
                 criteria=[Criterion(**c.model_dump()) for c in body.criteria],
                 operator_id=page.principal.user_id,
             )
@@ -395,51 +374,47 @@ def operator_router() -> APIRouter:
             problems = validation_problems(exc) if isinstance(exc, ValidationError) else refused_problems(exc)
             problems = {_row_field(k, "criteria", "criterion"): v for k, v in problems.items()}
             return await _render_call(
-                page, parsed, status_code=422, criteria_form=rows, problems=problems, section="criteria"
+                page, call_id, status_code=422, criteria_form=rows, problems=problems, section="criteria"
             )
         except Refused as exc:
             return _refusal(page, exc)
-        return page.keep_cookies(RedirectResponse(f"/operator/calls/{parsed}?done=criteria#criteria", status_code=303))
+        return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=criteria#criteria", status_code=303))
 
     @router.post("/operator/calls/{call_id}/cases/{case_id}/decision", response_class=HTMLResponse)
-    async def decide(request: Request, call_id: str, case_id: str, page: Page = Depends(operator_page)) -> Response:
+    async def decide(
+        request: Request, call_id: uuid.UUID, case_id: uuid.UUID, page: Page = Depends(operator_page)
+    ) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed, case = _call(call_id), parse_uuid(case_id)
-        if parsed is None or case is None:
-            return _refusal(page, NotFound(f"no evaluation of case {case_id}"))
         try:
             body = DecisionBody.model_validate(
                 {"outcome": form.get("outcome", ""), "feedback": form.get("feedback", "")}
             )
             await workflow.decide(
                 uow=_uow(page),
-                case_id=case,
+                case_id=case_id,
                 outcome=body.outcome,
                 feedback=body.feedback,
                 operator_id=page.principal.user_id,
             )
         except ValidationError as exc:
-            problems = {f"{case}.{k}": v for k, v in validation_problems(exc).items()}
-            return await _render_call(page, parsed, status_code=422, problems=problems, section=f"case-{case}")
+            problems = {f"{case_id}.{k}": v for k, v in validation_problems(exc).items()}
+            return await _render_call(page, call_id, status_code=422, problems=problems, section=f"case-{case_id}")
         except Refused as exc:
             return _refusal(page, exc)
-        return page.keep_cookies(RedirectResponse(f"/operator/calls/{parsed}?done=decided#decisions", status_code=303))
+        return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=decided#decisions", status_code=303))
 
     @router.post("/operator/calls/{call_id}/publish", response_class=HTMLResponse)
-    async def publish(request: Request, call_id: str, page: Page = Depends(operator_page)) -> Response:
+    async def publish(request: Request, call_id: uuid.UUID, page: Page = Depends(operator_page)) -> Response:
         form = await checked_form(request, page)
-        parsed = _call(call_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"call {call_id} is not known to awards"))
         if form.get("confirm") != "yes":
             problems = {"publish.confirm": page.t("awards.confirm_required")}
-            return await _render_call(page, parsed, status_code=422, problems=problems, section="publish")
+            return await _render_call(page, call_id, status_code=422, problems=problems, section="publish")
         try:
-            await workflow.publish_results(uow=_uow(page), call_id=parsed)
+            await workflow.publish_results(uow=_uow(page), call_id=call_id)
         except Refused as exc:
             return _refusal(page, exc)
-        return page.keep_cookies(RedirectResponse(f"/operator/calls/{parsed}?done=published#publish", status_code=303))
+        return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=published#publish", status_code=303))
 
     return router
 

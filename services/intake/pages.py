@@ -27,7 +27,7 @@ from shared.feedback import PointStatus
 from shared.http import unit_of_work
 from shared.uow import UnitOfWork
 from shared.vocabulary import Category, IsoStage, Language, OecdPrinciple, Role
-from shared.web.pages import Page, checked_form, page_for
+from shared.web.pages import Page, checked_form, page_for, page_router
 
 PREFIX = "/submitter"
 TEMPLATES = "intake"  # services/intake/templates/pages/, named "<service>/<name>" (shared/web/pages.py)
@@ -200,7 +200,7 @@ async def _render_case(
 
 
 def submitter_pages_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    router = page_router(prefix=PREFIX)
 
     @router.get("/calls", response_class=HTMLResponse)
     async def open_calls(uow: Uow, page: Page = Depends(submitter_page)) -> Response:

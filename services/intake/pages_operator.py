@@ -22,12 +22,12 @@ from services.intake.api import _call_changes, _new_call
 from services.intake.domain import call_is_open
 from services.intake.repository import IntakeRepository
 from services.intake.schemas import CallChangesIn, CallIn
-from shared.errors import Invalid, NotFound, Refused
+from shared.errors import Invalid, Refused
 from shared.http import correlation_id, get_runtime
 from shared.uow import UnitOfWork
 from shared.vocabulary import Category, Language, Role
-from shared.web.forms import number, parse_uuid, refused_problems, utc_datetime, validation_problems
-from shared.web.pages import Page, checked_form, page_for, public_urls
+from shared.web.forms import number, refused_problems, utc_datetime, validation_problems
+from shared.web.pages import Page, checked_form, page_for, page_router, public_urls
 
 operator_page = page_for(Role.OPERATOR)
 LISTED = 200
@@ -132,7 +132,7 @@ def _field(problems: Mapping[str, str]) -> dict[str, str]:
 
 
 def operator_pages_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = page_router()
 
     @router.get("/operator/calls", response_class=HTMLResponse)
     async def calls(page: Page = Depends(operator_page)) -> Response:
@@ -156,32 +156,26 @@ def operator_pages_router() -> APIRouter:
         return page.keep_cookies(RedirectResponse(f"/operator/calls?done=created#call-{created.id}", status_code=303))
 
     @router.get("/operator/calls/{call_id}", response_class=HTMLResponse)
-    async def call(call_id: str, page: Page = Depends(operator_page)) -> Response:
-        parsed = parse_uuid(call_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"call {call_id} does not exist"))
-        return await _render_call(page, parsed)
+    async def call(call_id: uuid.UUID, page: Page = Depends(operator_page)) -> Response:
+        return await _render_call(page, call_id)
 
     @router.post("/operator/calls/{call_id}/window", response_class=HTMLResponse)
-    async def change_window(request: Request, call_id: str, page: Page = Depends(operator_page)) -> Response:
+    async def change_window(request: Request, call_id: uuid.UUID, page: Page = Depends(operator_page)) -> Response:
         form = await checked_form(request, page)
         assert page.principal is not None
-        parsed = parse_uuid(call_id)
-        if parsed is None:
-            return _refusal(page, NotFound(f"call {call_id} does not exist"))
         try:
             body = CallChangesIn.model_validate(_window_raw(form))
             await workflow.change_call(
-                uow=_uow(page), call_id=parsed, changes=_call_changes(body), operator_id=page.principal.user_id
+                uow=_uow(page), call_id=call_id, changes=_call_changes(body), operator_id=page.principal.user_id
             )
         except ValidationError as exc:
             return await _render_call(
-                page, parsed, status_code=422, form=form, problems=_field(validation_problems(exc))
+                page, call_id, status_code=422, form=form, problems=_field(validation_problems(exc))
             )
         except Invalid as exc:
-            return await _render_call(page, parsed, status_code=422, form=form, problems=_field(refused_problems(exc)))
+            return await _render_call(page, call_id, status_code=422, form=form, problems=_field(refused_problems(exc)))
         except Refused as exc:
             return _refusal(page, exc)
-        return page.keep_cookies(RedirectResponse(f"/operator/calls/{parsed}?done=window#notice", status_code=303))
+        return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=window#notice", status_code=303))
 
     return router

@@ -28,7 +28,7 @@ from shared.feedback import PointStatus
 from shared.http import get_runtime, unit_of_work
 from shared.uow import UnitOfWork
 from shared.vocabulary import Role
-from shared.web.pages import Page, checked_form, page_for
+from shared.web.pages import Page, checked_form, page_for, page_router
 
 PREFIX = "/reviewer"
 TEMPLATES = "review"  # services/review/templates/pages/, named "<service>/<name>" (shared/web/pages.py)
@@ -111,7 +111,7 @@ def _refused(page: Page, exc: Refused) -> Response:
 
 
 def reviewer_pages_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    router = page_router(prefix=PREFIX)
 
     @router.get("", response_class=HTMLResponse)
     async def workbench(page: Page = Depends(reviewer_page)) -> Response:

@@ -3,8 +3,6 @@ JSON values its request schemas take, and refusals (``shared.errors``) by field.
 
 from __future__ import annotations
 
-import uuid
-
 from pydantic import ValidationError
 
 from shared.errors import Invalid
@@ -47,10 +45,3 @@ def utc_datetime(text: str) -> str | None:
     if not text:
         return None
     return f"{text}:00+00:00" if len(text) == 16 else text
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

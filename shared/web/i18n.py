@@ -68,6 +68,11 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Formuläret har gått ut eller skickades inte av Kipinä; ladda om sidan och försök igen.",
         Language.EN: "The form has expired or was not sent by Kipinä; reload and try again.",
     },
+    "not_found": {
+        Language.FI: "Tässä osoitteessa ei ole mitään. Tarkista osoite tai palaa etusivulle.",
+        Language.SV: "Det finns inget på den här adressen. Kontrollera adressen eller gå tillbaka till startsidan.",
+        Language.EN: "Nothing is at this address. Check the address, or go back to the home page.",
+    },
     "not_found_title": {Language.FI: "Sivua ei löydy", Language.SV: "Sidan finns inte", Language.EN: "Page not found"},
     "dev_sign_in_off": {
         Language.FI: "Kehitysympäristön kirjautuminen ei ole käytössä.",

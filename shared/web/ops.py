@@ -24,7 +24,7 @@ from shared.http import get_runtime
 from shared.metrics import HandlerHealth, handler_health
 from shared.repository import HandledEvent, ReliabilityRepository
 from shared.vocabulary import Role
-from shared.web.pages import Page, checked_form, page_for, public_urls
+from shared.web.pages import Page, checked_form, page_for, page_router, public_urls
 
 # How many dead letters and actions the page lists (the API pages through all of them).
 LISTED = 50
@@ -146,7 +146,7 @@ def _dead_letter_id(value: str) -> int | None:
 
 
 def ops_pages_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = page_router()
 
     @router.get("/ops", response_class=HTMLResponse)
     async def dashboard(request: Request, page: Page = Depends(operator_page)) -> Response:

@@ -10,14 +10,16 @@ See docs/pages.md.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, StrictUndefined
 
 from shared import registry
@@ -249,7 +251,7 @@ def workbench_links(roles: Collection[Role], urls: Mapping[str, str], t: Callabl
 
 
 def pages_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = page_router()
 
     @router.get("/", response_class=HTMLResponse)
     async def home(page: Page = Depends(signed_in_page)) -> Response:
@@ -310,6 +312,30 @@ def pages_router() -> APIRouter:
 
 def _people() -> list[dict[str, Any]]:
     return [{"key": key, **person} for key, person in PEOPLE.items()]
+
+
+class PageRoute(APIRoute):
+    """A page's route: a path or query value that does not parse (``/juror/cases/abc``) names no page, so it gets
+    the "page not found" page (404) instead of the API's JSON 422."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_page(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError:
+                page = await current_page(request)
+                return page.render(
+                    "message.html.j2", status_code=404, title_key="not_found_title", message_key="not_found", values={}
+                )
+
+        return handle_page
+
+
+def page_router(**kwargs: Any) -> APIRouter:
+    """A router of pages for people: outside the OpenAPI, with PageRoute's answer to an address that names nothing."""
+    return APIRouter(include_in_schema=False, route_class=PageRoute, **kwargs)
 
 
 def install_pages(app: FastAPI, part: Part) -> None:

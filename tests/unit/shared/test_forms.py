@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from pydantic import ValidationError
 
 from services.awards.schemas import JuryBody
 from shared.errors import Invalid, Problem
-from shared.web.forms import number, parse_uuid, refused_problems, utc_datetime, validation_problems
+from shared.web.forms import number, refused_problems, utc_datetime, validation_problems
 
 
 def test_a_schemas_messages_are_keyed_by_the_apis_field_path() -> None:
@@ -39,9 +37,3 @@ def test_a_datetime_local_is_read_as_utc() -> None:
     assert utc_datetime("2026-12-01T09:30") == "2026-12-01T09:30:00+00:00"
     assert utc_datetime("  ") is None
     assert utc_datetime("2026-12-01T09:30:15+02:00") == "2026-12-01T09:30:15+02:00"
-
-
-def test_an_id_that_is_no_uuid_is_none() -> None:
-    known = uuid.uuid4()
-    assert parse_uuid(str(known)) == known
-    assert parse_uuid("nope") is None

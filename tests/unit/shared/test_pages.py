@@ -135,6 +135,13 @@ async def test_home_links_each_person_to_the_pages_of_their_roles(client: httpx.
     assert "/submitter/" not in ops
 
 
+async def test_a_page_address_whose_id_does_not_parse_is_a_page_not_found_page(client: httpx.AsyncClient) -> None:
+    await _sign_in(client, "operator")
+    missing = await client.get("/operator/calls/not-a-call")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "Nothing is at this address." in missing.text
+
+
 async def test_links_to_the_other_services_follow_their_public_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     app = _app(monkeypatch, KIPINA_AWARDS_PUBLIC_URL="https://awards.kipina.example/")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit") as c:
