@@ -21,7 +21,7 @@ from services.awards.domain import EvaluationStatus, JurorProfile, Jury, ScoreEn
 from services.awards.repository import AwardsRepository
 from services.awards.schemas import CriteriaBody, DecisionBody, JuryBody, ScorecardBody
 from services.awards.settings import AwardsSettings
-from shared.errors import Conflict, Invalid, NotFound, Refused
+from shared.errors import Invalid, NotFound, Refused
 from shared.events import Criterion
 from shared.http import correlation_id, get_runtime
 from shared.uow import UnitOfWork
@@ -42,11 +42,6 @@ def _uow(page: Page) -> UnitOfWork[AwardsRepository]:
 
 def _settings(page: Page) -> AwardsSettings:
     return cast(AwardsSettings, get_runtime(page.request).settings)
-
-
-def _refusal(page: Page, exc: Refused) -> Response:
-    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 422
-    return page.render("awards/refused.html.j2", status_code=status, message=str(exc))
 
 
 def _rows(
@@ -79,7 +74,7 @@ async def _render_assignment(
     try:
         assigned = await workflow.juror_assignment(uow=_uow(page), case_id=case_id, juror_id=page.principal.user_id)
     except Refused as exc:
-        return _refusal(page, exc)
+        return page.refused(exc)
     a = assigned.assignment
     own = a.scorecard.by_criterion() if a.scorecard else {}
     own_comments = {s.criterion: s.comment for s in a.scorecard.scores} if a.scorecard else {}
@@ -136,7 +131,7 @@ def juror_router() -> APIRouter:
         try:
             assigned = await workflow.juror_assignment(uow=_uow(page), case_id=case_id, juror_id=page.principal.user_id)
         except Refused as exc:
-            return _refusal(page, exc)
+            return page.refused(exc)
         keys = [c.key for c in assigned.assignment.evaluation.criteria]
         raw = {
             "scores": [
@@ -161,7 +156,7 @@ def juror_router() -> APIRouter:
             problems = _score_fields(refused_problems(exc), keys)
             return await _render_assignment(page, case_id, status_code=422, form=form, problems=problems)
         except Refused as exc:
-            return _refusal(page, exc)
+            return page.refused(exc)
         return page.keep_cookies(RedirectResponse(f"/juror/cases/{case_id}?done=scored#notice", status_code=303))
 
     @router.post("/juror/cases/{case_id}/conflict", response_class=HTMLResponse)
@@ -187,7 +182,7 @@ def juror_router() -> APIRouter:
                 scoring_period=_settings(page).scoring_period,
             )
         except Refused as exc:
-            return _refusal(page, exc)
+            return page.refused(exc)
         return page.keep_cookies(RedirectResponse("/juror?done=recused#notice", status_code=303))
 
     return router
@@ -235,7 +230,7 @@ async def _render_call(
             uow=_uow(page), call_id=call_id, status=None, limit=LISTED, offset=0
         )
     except Refused as exc:
-        return _refusal(page, exc)
+        return page.refused(exc)
     jury = jury_state.jury if jury_state else Jury(jurors=())
     if jury_form is None:
         jury_form = [
@@ -352,7 +347,7 @@ def operator_router() -> APIRouter:
                 section="jury",
             )
         except Refused as exc:
-            return _refusal(page, exc)
+            return page.refused(exc)
         return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=jury#jury", status_code=303))
 
     @router.post("/operator/calls/{call_id}/criteria", response_class=HTMLResponse)
@@ -377,7 +372,7 @@ def operator_router() -> APIRouter:
                 page, call_id, status_code=422, criteria_form=rows, problems=problems, section="criteria"
             )
         except Refused as exc:
-            return _refusal(page, exc)
+            return page.refused(exc)
         return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=criteria#criteria", status_code=303))
 
     @router.post("/operator/calls/{call_id}/cases/{case_id}/decision", response_class=HTMLResponse)
@@ -401,7 +396,7 @@ def operator_router() -> APIRouter:
             problems = {f"{case_id}.{k}": v for k, v in validation_problems(exc).items()}
             return await _render_call(page, call_id, status_code=422, problems=problems, section=f"case-{case_id}")
         except Refused as exc:
-            return _refusal(page, exc)
+            return page.refused(exc)
         return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=decided#decisions", status_code=303))
 
     @router.post("/operator/calls/{call_id}/publish", response_class=HTMLResponse)
@@ -413,7 +408,7 @@ def operator_router() -> APIRouter:
         try:
             await workflow.publish_results(uow=_uow(page), call_id=call_id)
         except Refused as exc:
-            return _refusal(page, exc)
+            return page.refused(exc)
         return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=published#publish", status_code=303))
 
     return router

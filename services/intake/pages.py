@@ -166,7 +166,7 @@ async def _render_form(
 
 
 def _not_found(page: Page, exc: Refused) -> Response:
-    return page.render(f"{TEMPLATES}/refused.html.j2", status_code=exc.status_code, message=exc.message)
+    return page.refused(exc, back=f"{PREFIX}/cases", back_words="sub.my_cases")
 
 
 async def _render_case(

@@ -39,8 +39,7 @@ def _uow(page: Page) -> UnitOfWork[IntakeRepository]:
 
 
 def _refusal(page: Page, exc: Refused) -> Response:
-    status = exc.status_code if 400 <= exc.status_code < 500 else 400
-    return page.render("intake/operator_refused.html.j2", status_code=status, message=str(exc))
+    return page.refused(exc, back="/operator/calls", back_words="intake_op.calls")
 
 
 async def _render_calls(

@@ -107,7 +107,7 @@ async def _render_task(
 
 
 def _refused(page: Page, exc: Refused) -> Response:
-    return page.render(f"{TEMPLATES}/refused.html.j2", status_code=exc.status_code, message=exc.message)
+    return page.refused(exc, back=PREFIX, back_words="rev.workbench")
 
 
 def reviewer_pages_router() -> APIRouter:

@@ -68,6 +68,7 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Formuläret har gått ut eller skickades inte av Kipinä; ladda om sidan och försök igen.",
         Language.EN: "The form has expired or was not sent by Kipinä; reload and try again.",
     },
+    "refused": {Language.FI: "Ei onnistunut", Language.SV: "Det gick inte", Language.EN: "Not possible"},
     "not_found": {
         Language.FI: "Tässä osoitteessa ei ole mitään. Tarkista osoite tai palaa etusivulle.",
         Language.SV: "Det finns inget på den här adressen. Kontrollera adressen eller gå tillbaka till startsidan.",
@@ -409,7 +410,6 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Bekräfta återtagandet genom att kryssa i rutan.",
         Language.EN: "Tick the box to confirm the withdrawal.",
     },
-    "sub.refused": {Language.FI: "Ei onnistunut", Language.SV: "Det gick inte", Language.EN: "Not possible"},
     "rev.workbench": {
         Language.FI: "Arvioijan työpöytä",
         Language.SV: "Granskarens arbetsyta",
@@ -844,11 +844,6 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Jävet registrerat; ärendet togs bort från din lista.",
         Language.EN: "Conflict recorded; the case was removed from your list.",
     },
-    "awards.refused": {
-        Language.FI: "Ei onnistunut",
-        Language.SV: "Gick inte",
-        Language.EN: "Not possible",
-    },
     "awards.review_history": {
         Language.FI: "Arviointihistoria",
         Language.SV: "Granskningshistorik",
@@ -985,11 +980,6 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.EN: "Scale maximum",
     },
     # ---- intake's operator pages: calls (list, create, open/close) ----
-    "intake_op.refused": {
-        Language.FI: "Ei onnistunut",
-        Language.SV: "Gick inte",
-        Language.EN: "Not possible",
-    },
     "intake_op.calls": {
         Language.FI: "Haut",
         Language.SV: "Utlysningar",

@@ -25,6 +25,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, P
 from shared import registry
 from shared.auth import InvalidToken, Principal, token_verifier
 from shared.demo import PEOPLE, demo_token
+from shared.errors import Refused
 from shared.logging import get_logger
 from shared.registry import Part
 from shared.settings import ServiceSettings
@@ -102,6 +103,12 @@ class Page:
             **values,
         )
         return self.keep_cookies(HTMLResponse(html, status_code=status_code))
+
+    def refused(self, exc: Refused, *, back: str = "/", back_words: str = "back_home") -> Response:
+        """A use case's refusal as a page: its message, with its status (404, 409, 422), and a way back."""
+        return self.render(
+            "refused.html.j2", status_code=exc.status_code, message=exc.message, back=back, back_words=back_words
+        )
 
     def keep_cookies(self, response: _R) -> _R:
         """Sets the cookies this request decided on: a new CSRF nonce, the language asked for, stale ones cleared."""
