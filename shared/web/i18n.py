@@ -205,6 +205,7 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     "service.review": {Language.FI: "Arviointi", Language.SV: "Granskning", Language.EN: "Review"},
     "service.awards": {Language.FI: "Palkitseminen", Language.SV: "Utmärkelser", Language.EN: "Awards"},
     "service.notify": {Language.FI: "Ilmoitukset", Language.SV: "Aviseringar", Language.EN: "Notify"},
+    # ---- the workbenches' labels: statuses, categories, stages, timeline, partners, held tasks ----
     # The submitter's workbench (services/intake/pages.py) and the reviewer's (services/review/pages.py).
     "sub.workbench": {
         Language.FI: "Hakijan työpöytä",
@@ -979,6 +980,7 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Skalans högsta",
         Language.EN: "Scale maximum",
     },
+    # ---- the operator dashboard's domain sections: intake's time in stage, awards' spread and leaderboard ----
     # ---- intake's operator pages: calls (list, create, open/close) ----
     "intake_op.calls": {
         Language.FI: "Haut",
@@ -1191,6 +1193,7 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Inga hanterade händelser ännu.",
         Language.EN: "No events handled yet.",
     },
+    # ---- the operator dashboard's flow: charts, lag per partition, replay all, SMTP and webhooks ----
 }
 
 
