@@ -9,7 +9,7 @@ See docs/pages.md, "The juror's workbench" and "The operator's awards pages".
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -26,7 +26,7 @@ from shared.events import Criterion
 from shared.http import correlation_id, get_runtime
 from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Language, Role
-from shared.web.forms import number, refused_problems, utc_datetime, validation_problems
+from shared.web.forms import Problems, field_problems, number, utc_datetime
 from shared.web.pages import Page, checked_form, page_for, page_router
 
 juror_page = page_for(Role.JUROR)
@@ -68,7 +68,7 @@ async def _render_assignment(
     *,
     status_code: int = 200,
     form: Mapping[str, str] | None = None,
-    problems: Mapping[str, str] | None = None,
+    problems: Problems | None = None,
 ) -> Response:
     assert page.principal is not None
     try:
@@ -149,11 +149,8 @@ def juror_router() -> APIRouter:
                 scores=[ScoreEntry(criterion=s.criterion, score=s.score, comment=s.comment) for s in body.scores],
                 overall_comment=body.overall_comment,
             )
-        except ValidationError as exc:
-            problems = _score_fields(validation_problems(exc), keys)
-            return await _render_assignment(page, case_id, status_code=422, form=form, problems=problems)
-        except Invalid as exc:
-            problems = _score_fields(refused_problems(exc), keys)
+        except (ValidationError, Invalid) as exc:
+            problems = field_problems(exc, _score_input(keys))
             return await _render_assignment(page, case_id, status_code=422, form=form, problems=problems)
         except Refused as exc:
             return page.refused(exc)
@@ -164,13 +161,13 @@ def juror_router() -> APIRouter:
         form = await checked_form(request, page)
         assert page.principal is not None
         reason = form.get("reason", "").strip()
-        problems: dict[str, str] = {}
+        problems: Problems = {}
         if not reason:
-            problems["reason"] = page.t("awards.reason_required")
+            problems["reason"] = [page.t("awards.reason_required")]
         elif len(reason) > 2000:
-            problems["reason"] = "String should have at most 2000 characters"
+            problems["reason"] = ["String should have at most 2000 characters"]
         if form.get("confirm") != "yes":
-            problems["confirm"] = page.t("awards.confirm_required")
+            problems["confirm"] = [page.t("awards.confirm_required")]
         if problems:
             return await _render_assignment(page, case_id, status_code=422, form=form, problems=problems)
         try:
@@ -188,17 +185,17 @@ def juror_router() -> APIRouter:
     return router
 
 
-def _score_fields(problems: Mapping[str, str], keys: list[str]) -> dict[str, str]:
+def _score_input(keys: list[str]) -> Callable[[str], str]:
     """``scores.1.score`` → ``score.<key of the second criterion>``: where the form shows it."""
-    fields: dict[str, str] = {}
-    for where, problem in problems.items():
-        parts = where.split(".")
+
+    def where(path: str) -> str:
+        parts = path.split(".")
         if len(parts) == 3 and parts[0] == "scores" and parts[1].isdigit() and int(parts[1]) < len(keys):
             field = "comment" if parts[2] == "comment" else "score"
-            fields.setdefault(f"{field}.{keys[int(parts[1])]}", problem)
-        else:
-            fields.setdefault(where, problem)
-    return fields
+            return f"{field}.{keys[int(parts[1])]}"
+        return path
+
+    return where
 
 
 # --------------------------------------------------------------------------- operators
@@ -215,7 +212,7 @@ async def _render_call(
     jury_form: list[dict[str, str]] | None = None,
     jury_settings: Mapping[str, str] | None = None,
     criteria_form: list[dict[str, str]] | None = None,
-    problems: Mapping[str, str] | None = None,
+    problems: Problems | None = None,
     section: str = "",
 ) -> Response:
     uow = _uow(page)
@@ -335,8 +332,7 @@ def operator_router() -> APIRouter:
                 scoring_period=_settings(page).scoring_period,
             )
         except (ValidationError, Invalid) as exc:
-            problems = validation_problems(exc) if isinstance(exc, ValidationError) else refused_problems(exc)
-            problems = {_row_field(k, "jurors", "juror"): v for k, v in problems.items()}
+            problems = field_problems(exc, _row_input("jurors", "juror"))
             return await _render_call(
                 page,
                 call_id,
@@ -366,8 +362,7 @@ def operator_router() -> APIRouter:
                 operator_id=page.principal.user_id,
             )
         except (ValidationError, Invalid) as exc:
-            problems = validation_problems(exc) if isinstance(exc, ValidationError) else refused_problems(exc)
-            problems = {_row_field(k, "criteria", "criterion"): v for k, v in problems.items()}
+            problems = field_problems(exc, _row_input("criteria", "criterion"))
             return await _render_call(
                 page, call_id, status_code=422, criteria_form=rows, problems=problems, section="criteria"
             )
@@ -393,7 +388,7 @@ def operator_router() -> APIRouter:
                 operator_id=page.principal.user_id,
             )
         except ValidationError as exc:
-            problems = {f"{case_id}.{k}": v for k, v in validation_problems(exc).items()}
+            problems = field_problems(exc, lambda path: f"{case_id}.{path}")
             return await _render_call(page, call_id, status_code=422, problems=problems, section=f"case-{case_id}")
         except Refused as exc:
             return page.refused(exc)
@@ -403,7 +398,7 @@ def operator_router() -> APIRouter:
     async def publish(request: Request, call_id: uuid.UUID, page: Page = Depends(operator_page)) -> Response:
         form = await checked_form(request, page)
         if form.get("confirm") != "yes":
-            problems = {"publish.confirm": page.t("awards.confirm_required")}
+            problems = {"publish.confirm": [page.t("awards.confirm_required")]}
             return await _render_call(page, call_id, status_code=422, problems=problems, section="publish")
         try:
             await workflow.publish_results(uow=_uow(page), call_id=call_id)
@@ -414,10 +409,12 @@ def operator_router() -> APIRouter:
     return router
 
 
-def _row_field(where: str, api_list: str, form_prefix: str) -> str:
+def _row_input(api_list: str, form_prefix: str) -> Callable[[str], str]:
     """``jurors.1.email`` (the API's field) → ``juror.1.email`` (the form's input)."""
-    if where.startswith(f"{api_list}."):
-        return form_prefix + where[len(api_list) :]
+
+    def where(path: str) -> str:
+        return form_prefix + path[len(api_list) :] if path.startswith(f"{api_list}.") else path
+
     return where
 
 

@@ -9,7 +9,7 @@ Forms POST with CSRF and answer 303 (post/redirect/get). See docs/pages.md, "The
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from services.intake import domain, workflow
 from services.intake.api import _case_draft, _revision
-from services.intake.domain import CaseStatus
+from services.intake.domain import CaseStatus, TimelineItem, TimelineKind
 from services.intake.repository import IntakeRepository
 from services.intake.schemas import CaseIn, RevisionIn, WithdrawIn
 from shared.errors import Conflict, Invalid, NotFound, Refused
@@ -27,19 +27,24 @@ from shared.feedback import PointStatus
 from shared.http import unit_of_work
 from shared.uow import UnitOfWork
 from shared.vocabulary import Category, IsoStage, Language, OecdPrinciple, Role
+from shared.web.forms import Problems, field_problems, nearest_input
+from shared.web.i18n import Translator
 from shared.web.pages import Page, checked_form, page_for, page_router
 
 PREFIX = "/submitter"
 TEMPLATES = "intake"  # services/intake/templates/pages/, named "<service>/<name>" (shared/web/pages.py)
-# Team members the form offers rows for (the API takes up to 20; more are added by a revision through the API).
+# Team members and partners the form offers rows for (the API takes up to 20 of each; more are added by a
+# revision through the API). A row left empty is no one.
 TEAM_ROWS = 3
+PARTNER_ROWS = 2
+CONTACT_PARTS = ("name", "email", "role")
 LISTED = 50
 
 Uow = Annotated[UnitOfWork[IntakeRepository], Depends(unit_of_work(IntakeRepository))]
 submitter_page = page_for(Role.SUBMITTER)
 
 # The inputs of the submission form, by the API body's field path; a problem is shown at the longest of
-# these its path starts with (oecd_principles.0 → oecd_principles), else above the form.
+# these its path starts with (oecd_principles.0 → oecd_principles), else above the form (case_input).
 CASE_FIELDS = (
     "title",
     "summary",
@@ -48,7 +53,8 @@ CASE_FIELDS = (
     "organisation.name",
     "organisation.business_id",
     "organisation.id",
-    *(f"team.{i}.{part}" for i in range(TEAM_ROWS) for part in ("name", "email", "role")),
+    *(f"team.{i}.{part}" for i in range(TEAM_ROWS) for part in CONTACT_PARTS),
+    *(f"partners.{i}.{part}" for i in range(PARTNER_ROWS) for part in CONTACT_PARTS),
     "category",
     "language",
     "oecd_principles",
@@ -71,34 +77,40 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def field_problems(errors: Iterable[Mapping[str, object]], fields: tuple[str, ...]) -> dict[str, list[str]]:
-    """The API's messages by form input: pydantic's error locations (and use cases' Problem fields) mapped to the
-    input they are about; ``""`` collects those of no input."""
-    shown: dict[str, list[str]] = {}
-    for err in errors:
-        loc = err["loc"]
-        path = [str(p) for p in loc] if isinstance(loc, list | tuple) else []
-        while path and ".".join(path) not in fields:
-            path.pop()
-        message = str(err["msg"]).removeprefix("Value error, ")
-        shown.setdefault(".".join(path), []).append(message)
-    return shown
+def _filled_rows(form: Mapping[str, str], group: str, rows: int) -> list[int]:
+    """The rows of a group of contact rows (``team.0.name`` …) with anything typed in them."""
+    return [i for i in range(rows) if any(form.get(f"{group}.{i}.{part}", "").strip() for part in CONTACT_PARTS)]
 
 
-def _refusal_problems(exc: Refused, fields: tuple[str, ...]) -> dict[str, list[str]]:
-    if not exc.problems:
-        return {"": [exc.message]}
-    return field_problems([{"loc": p.field.split("."), "msg": p.problem} for p in exc.problems], fields)
+def _contacts(form: Mapping[str, str], group: str, rows: int, *, language: str) -> list[dict[str, Any]]:
+    """The filled rows of a group of contact rows as the API's ContactIn, in the case's language."""
+    contacts = []
+    for i in _filled_rows(form, group, rows):
+        row = {part: form.get(f"{group}.{i}.{part}", "").strip() for part in CONTACT_PARTS}
+        contacts.append({**row, "role": row["role"] or None, "language": language})
+    return contacts
+
+
+def case_input(form: Mapping[str, str]) -> Callable[[str], str]:
+    """Where the submission form shows a message about an API path (``shared.web.forms.field_problems``): the
+    body's n-th team member or partner is the form's n-th filled row of them (empty rows are left out); then the
+    longest input the path starts with (``oecd_principles.0`` → ``oecd_principles``), else above the form."""
+    filled = {"team": _filled_rows(form, "team", TEAM_ROWS), "partners": _filled_rows(form, "partners", PARTNER_ROWS)}
+    nearest = nearest_input(CASE_FIELDS)
+
+    def where(path: str) -> str:
+        group, _, rest = path.partition(".")
+        index, _, part = rest.partition(".")
+        if group in filled and index.isdigit() and int(index) < len(filled[group]):
+            path = f"{group}.{filled[group][int(index)]}" + (f".{part}" if part else "")
+        return nearest(path)
+
+    return where
 
 
 def case_body(form: dict[str, str], values: dict[str, list[str]], *, call_id: uuid.UUID) -> dict[str, Any]:
     """The submission form as the API's request body (CaseIn), in JSON's own types."""
     language = form.get("language", "")
-    team = []
-    for i in range(TEAM_ROWS):
-        row = {part: form.get(f"team.{i}.{part}", "").strip() for part in ("name", "email", "role")}
-        if any(row.values()):
-            team.append({"name": row["name"], "email": row["email"], "role": row["role"] or None, "language": language})
     principles = [int(v) if v.isdigit() else v for v in values.get("oecd_principles", [])]
     return {
         "call_id": str(call_id),
@@ -110,7 +122,8 @@ def case_body(form: dict[str, str], values: dict[str, list[str]], *, call_id: uu
             "name": form.get("organisation.name", ""),
             "business_id": form.get("organisation.business_id", ""),
         },
-        "team": team,
+        "team": _contacts(form, "team", TEAM_ROWS, language=language),
+        "partners": _contacts(form, "partners", PARTNER_ROWS, language=language),
         "category": form.get("category", ""),
         "language": language,
         "oecd_principles": principles,
@@ -133,6 +146,48 @@ def revision_body(form: dict[str, str], values: dict[str, list[str]]) -> dict[st
     return body
 
 
+def _note(text: object) -> str:
+    """A person's own words after an entry's text (a reason, a change note, reviewers' reasons), or nothing."""
+    return f": {text}" if text else ""
+
+
+# What each kind of timeline entry's words ("timeline.<kind>", shared/web/i18n.py) are filled with: its iteration
+# and details, a code among them in the page's language, a person's own words as they wrote them.
+def _timeline_values(t: Translator, item: TimelineItem) -> dict[str, object]:
+    d = item.details
+    match item.kind:
+        case TimelineKind.REVISED:
+            return {"revision": d["revision"], "note": _note(d.get("change_note"))}
+        case TimelineKind.WITHDRAWN:
+            return {"note": _note(d.get("reason"))}
+        case TimelineKind.ITERATION_OPENED:
+            return {"iteration": item.iteration, "stage": t.label("iso_stage", d["stage"]), "revision": d["revision"]}
+        case TimelineKind.CHANGES_REQUESTED | TimelineKind.REJECTED:
+            return {"iteration": item.iteration, "note": _note(d.get("comment"))}
+        case TimelineKind.STAGE_ADVANCED:
+            return {
+                "from_stage": t.label("iso_stage", d["from_stage"]),
+                "to_stage": t.label("iso_stage", d["to_stage"]),
+            }
+        case TimelineKind.ESCALATED:
+            return {"iteration": item.iteration}
+        case TimelineKind.EVALUATION_OPENED:
+            return {"criteria": len(d["criteria"])}
+        case TimelineKind.DECIDED | TimelineKind.RESULTS_PUBLISHED:
+            return {"outcome": t.label("outcome", d["outcome"])}
+        case _:
+            return {}
+
+
+def timeline_text(t: Translator, item: TimelineItem) -> str:
+    """A timeline entry in the page's language, made from its kind and details; the API's own (English) summary
+    for a kind without words or an entry recorded without a detail its words need."""
+    try:
+        return t(f"timeline.{item.kind}", **_timeline_values(t, item))
+    except KeyError:
+        return item.summary
+
+
 def _choices(page: Page) -> dict[str, Any]:
     return {
         "categories": list(Category),
@@ -140,6 +195,7 @@ def _choices(page: Page) -> dict[str, Any]:
         "principles": list(OecdPrinciple),
         "stages": list(IsoStage),
         "team_rows": range(TEAM_ROWS),
+        "partner_rows": range(PARTNER_ROWS),
     }
 
 
@@ -150,7 +206,7 @@ async def _render_form(
     *,
     form: dict[str, str],
     values: dict[str, list[str]],
-    problems: dict[str, list[str]],
+    problems: Problems,
     status_code: int = 200,
 ) -> Response:
     call = await workflow.get_call(uow=uow, call_id=call_id)
@@ -175,7 +231,7 @@ async def _render_case(
     case_id: uuid.UUID,
     *,
     form: dict[str, str] | None = None,
-    problems: dict[str, list[str]] | None = None,
+    problems: Problems | None = None,
     status_code: int = 200,
 ) -> Response:
     assert page.principal is not None
@@ -188,7 +244,7 @@ async def _render_case(
         case=case,
         s=case.snapshot,
         progress=case.progress,
-        timeline=list(reversed(detail.timeline)),
+        timeline=[(item, timeline_text(page.t, item)) for item in reversed(detail.timeline)],
         points=points,
         open_points=[p for p in points if p.state.status is PointStatus.OPEN],
         revisable=case.progress.status is CaseStatus.CHANGES_REQUESTED,
@@ -222,7 +278,7 @@ def submitter_pages_router() -> APIRouter:
         try:
             body = CaseIn.model_validate(case_body(form, values, call_id=call_id))
         except ValidationError as exc:
-            problems = field_problems(exc.errors(), CASE_FIELDS)
+            problems = field_problems(exc, case_input(form))
             return await _render_form(page, uow, call_id, form=form, values=values, problems=problems, status_code=422)
         try:
             submission = await workflow.submit_case(
@@ -232,7 +288,7 @@ def submitter_pages_router() -> APIRouter:
                 idempotency_key=None,
             )
         except (Invalid, Conflict) as exc:
-            problems = _refusal_problems(exc, CASE_FIELDS)
+            problems = field_problems(exc, case_input(form))
             return await _render_form(
                 page, uow, call_id, form=form, values=values, problems=problems, status_code=exc.status_code
             )
@@ -265,14 +321,14 @@ def submitter_pages_router() -> APIRouter:
             try:
                 body = RevisionIn.model_validate(revision_body(form, values))
             except ValidationError as exc:
-                problems = field_problems(exc.errors(), REVISION_FIELDS)
+                problems = field_problems(exc, nearest_input(REVISION_FIELDS))
                 return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=422)
             try:
                 await workflow.revise_case(
                     uow=uow, case_id=case_id, revision=_revision(body), submitter_id=page.principal.user_id
                 )
             except (Invalid, Conflict) as exc:
-                problems = _refusal_problems(exc, REVISION_FIELDS)
+                problems = field_problems(exc, nearest_input(REVISION_FIELDS))
                 return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=exc.status_code)
         except NotFound as exc:
             return _not_found(page, exc)
@@ -291,7 +347,7 @@ def submitter_pages_router() -> APIRouter:
             try:
                 body = WithdrawIn.model_validate({"reason": form.get("reason", "")})
             except ValidationError as exc:
-                problems = field_problems(exc.errors(), ("reason",))
+                problems = field_problems(exc, nearest_input(("reason",)))
                 return await _render_case(page, uow, case_id, form=form, problems=problems, status_code=422)
             try:
                 await workflow.withdraw_case(

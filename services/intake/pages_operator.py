@@ -26,7 +26,7 @@ from shared.errors import Invalid, Refused
 from shared.http import correlation_id, get_runtime
 from shared.uow import UnitOfWork
 from shared.vocabulary import Category, Language, Role
-from shared.web.forms import number, refused_problems, utc_datetime, validation_problems
+from shared.web.forms import BODY, Problems, field_problems, number, utc_datetime
 from shared.web.pages import Page, checked_form, page_for, page_router, public_urls
 
 operator_page = page_for(Role.OPERATOR)
@@ -47,7 +47,7 @@ async def _render_calls(
     *,
     status_code: int = 200,
     form: Mapping[str, str] | None = None,
-    problems: Mapping[str, str] | None = None,
+    problems: Problems | None = None,
 ) -> Response:
     calls, total = await workflow.list_calls(uow=_uow(page), open_now=False, limit=LISTED, offset=0)
     now = datetime.now(UTC)
@@ -73,7 +73,7 @@ async def _render_call(
     *,
     status_code: int = 200,
     form: Mapping[str, str] | None = None,
-    problems: Mapping[str, str] | None = None,
+    problems: Problems | None = None,
 ) -> Response:
     try:
         call = await workflow.get_call(uow=_uow(page), call_id=call_id)
@@ -125,9 +125,13 @@ def _window_raw(form: Mapping[str, str]) -> dict[str, Any]:
             }
 
 
-def _field(problems: Mapping[str, str]) -> dict[str, str]:
-    """The window's own rule has no field in the schema (``body``): it is shown at the window's end."""
-    return {("closes_at" if k == "body" and "closes_at" in v else k): v for k, v in problems.items()}
+def _problems(exc: ValidationError | Invalid) -> Problems:
+    """The form's messages at their fields. The window's own rule has no field in the schema (``body``): it is
+    shown at the window's end."""
+    problems = field_problems(exc)
+    if any("closes_at" in message for message in problems.get(BODY, [])):
+        problems.setdefault("closes_at", []).extend(problems.pop(BODY))
+    return problems
 
 
 def operator_pages_router() -> APIRouter:
@@ -146,10 +150,8 @@ def operator_pages_router() -> APIRouter:
             created = await workflow.create_call(
                 uow=_uow(page), call=_new_call(body), operator_id=page.principal.user_id
             )
-        except ValidationError as exc:
-            return await _render_calls(page, status_code=422, form=form, problems=_field(validation_problems(exc)))
-        except Invalid as exc:
-            return await _render_calls(page, status_code=422, form=form, problems=_field(refused_problems(exc)))
+        except (ValidationError, Invalid) as exc:
+            return await _render_calls(page, status_code=422, form=form, problems=_problems(exc))
         except Refused as exc:
             return _refusal(page, exc)
         return page.keep_cookies(RedirectResponse(f"/operator/calls?done=created#call-{created.id}", status_code=303))
@@ -167,12 +169,8 @@ def operator_pages_router() -> APIRouter:
             await workflow.change_call(
                 uow=_uow(page), call_id=call_id, changes=_call_changes(body), operator_id=page.principal.user_id
             )
-        except ValidationError as exc:
-            return await _render_call(
-                page, call_id, status_code=422, form=form, problems=_field(validation_problems(exc))
-            )
-        except Invalid as exc:
-            return await _render_call(page, call_id, status_code=422, form=form, problems=_field(refused_problems(exc)))
+        except (ValidationError, Invalid) as exc:
+            return await _render_call(page, call_id, status_code=422, form=form, problems=_problems(exc))
         except Refused as exc:
             return _refusal(page, exc)
         return page.keep_cookies(RedirectResponse(f"/operator/calls/{call_id}?done=window#notice", status_code=303))

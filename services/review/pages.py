@@ -10,7 +10,7 @@ See docs/pages.md, "The reviewer's workbench".
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -28,6 +28,7 @@ from shared.feedback import PointStatus
 from shared.http import get_runtime, unit_of_work
 from shared.uow import UnitOfWork
 from shared.vocabulary import Role
+from shared.web.forms import Problems, field_problems
 from shared.web.pages import Page, checked_form, page_for, page_router
 
 PREFIX = "/reviewer"
@@ -57,22 +58,21 @@ def decision_body(form: Mapping[str, str], checklist: Sequence[str]) -> dict[str
     return {"decision": form.get("decision", ""), "comment": form.get("comment", ""), "feedback": feedback}
 
 
-def decision_problems(errors: Iterable[Mapping[str, object]], rows: Sequence[int]) -> dict[str, list[str]]:
-    """The API's messages by form input: ``decision``, ``comment``, or ``comment.<row>`` of the checklist, where
-    the body's n-th feedback item is the form's ``rows[n]``."""
-    shown: dict[str, list[str]] = {}
-    for err in errors:
-        loc = err["loc"]
-        path = [str(p) for p in loc] if isinstance(loc, list | tuple) else []
-        match path:
+def decision_input(rows: Sequence[int]) -> Callable[[str], str]:
+    """Where the decision form shows a message about an API path (``shared.web.forms.field_problems``):
+    ``decision``, ``comment``, or ``comment.<row>`` of the checklist, where the body's n-th feedback item is the
+    form's ``rows[n]``; anything else above the form."""
+
+    def where(path: str) -> str:
+        match path.split("."):
             case ["feedback", index, *_] if index.isdigit() and int(index) < len(rows):
-                field = f"comment.{rows[int(index)]}"
+                return f"comment.{rows[int(index)]}"
             case [("decision" | "comment") as name, *_]:
-                field = name
+                return name
             case _:
-                field = ""
-        shown.setdefault(field, []).append(str(err["msg"]).removeprefix("Value error, "))
-    return shown
+                return ""
+
+    return where
 
 
 async def _render_task(
@@ -81,7 +81,7 @@ async def _render_task(
     task_id: uuid.UUID,
     *,
     form: Mapping[str, str] | None = None,
-    problems: dict[str, list[str]] | None = None,
+    problems: Problems | None = None,
     status_code: int = 200,
 ) -> Response:
     assert page.principal is not None
@@ -114,9 +114,11 @@ def reviewer_pages_router() -> APIRouter:
     router = page_router(prefix=PREFIX)
 
     @router.get("", response_class=HTMLResponse)
-    async def workbench(page: Page = Depends(reviewer_page)) -> Response:
+    async def workbench(uow: Uow, page: Page = Depends(reviewer_page)) -> Response:
+        assert page.principal is not None
+        held = await workflow.held_tasks(uow=uow, reviewer=page.principal)
         done = page.request.query_params.get("done", "")
-        return page.render(f"{TEMPLATES}/workbench.html.j2", done=done if done in DONE else "")
+        return page.render(f"{TEMPLATES}/workbench.html.j2", held=held, done=done if done in DONE else "")
 
     @router.post("/claim", response_class=HTMLResponse)
     async def claim(request: Request, uow: Uow, page: Page = Depends(reviewer_page)) -> Response:
@@ -143,7 +145,7 @@ def reviewer_pages_router() -> APIRouter:
             try:
                 body = DecisionIn.model_validate(decision_body(form, checklist))
             except ValidationError as exc:
-                problems = decision_problems(exc.errors(), answered_rows(form, checklist))
+                problems = field_problems(exc, decision_input(answered_rows(form, checklist)))
                 return await _render_task(page, uow, task_id, form=form, problems=problems, status_code=422)
             verdict = Verdict(
                 decision=body.decision,
@@ -157,7 +159,7 @@ def reviewer_pages_router() -> APIRouter:
                     uow=uow, task_id=task_id, reviewer=page.principal, verdict=verdict, timebox=_settings(page).timebox
                 )
             except (Invalid, Conflict) as exc:
-                problems = {"": [exc.message, *(f"{p.field}: {p.problem}" for p in exc.problems)]}
+                problems = field_problems(exc, decision_input(answered_rows(form, checklist)))
                 return await _render_task(page, uow, task_id, form=form, problems=problems, status_code=exc.status_code)
         except NotFound as exc:
             return _refused(page, exc)
@@ -171,7 +173,7 @@ def reviewer_pages_router() -> APIRouter:
             try:
                 await workflow.release_task(uow=uow, task_id=task_id, reviewer=page.principal)
             except Conflict as exc:
-                return await _render_task(page, uow, task_id, problems={"": [exc.message]}, status_code=409)
+                return await _render_task(page, uow, task_id, problems=field_problems(exc), status_code=409)
         except NotFound as exc:
             return _refused(page, exc)
         return page.keep_cookies(RedirectResponse(f"{PREFIX}?done=released", status_code=303))

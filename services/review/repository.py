@@ -94,6 +94,20 @@ class ReviewerLoad:
     decided: int
 
 
+@dataclass(frozen=True)
+class HeldTaskRow:
+    """A task a reviewer holds now (claimed by them), as their workbench lists it."""
+
+    task_id: uuid.UUID
+    case_title: str
+    stage: IsoStage  # the iteration's stage
+    iteration: int
+    due_at: datetime
+    lease_expires_at: datetime
+    # The lease ran out and nobody claimed the task since: still theirs on the record, but anyone may take it.
+    lease_expired: bool
+
+
 class ClaimRaced(Exception):
     """A claim lost a race against the same reviewer's concurrent claim of the iteration's other slot.
 
@@ -683,6 +697,35 @@ class ReviewRepository:
             "SELECT count(*) FROM review_tasks WHERE ($1::text IS NULL OR status = $1)", status_value
         )
         return [_task(r) for r in rows], int(total)
+
+    async def held_tasks(self, reviewer_id: str) -> list[HeldTaskRow]:
+        """The tasks ``reviewer_id`` holds now, due first (the partial index ``review_tasks_claimed`` holds every
+        claimed task, a few per reviewer)."""
+        rows = await self._conn.fetch(
+            """
+            SELECT t.task_id, c.title, i.stage, t.iteration, t.due_at, t.lease_expires_at,
+                   t.lease_expires_at < now() AS lease_lapsed
+            FROM review_tasks t
+            JOIN iterations i ON i.case_id = t.case_id AND i.iteration = t.iteration
+            JOIN cases c ON c.case_id = t.case_id
+            WHERE t.status = $1 AND t.reviewer_id = $2
+            ORDER BY t.due_at, t.created_at, t.slot
+            """,
+            TaskStatus.CLAIMED.value,
+            reviewer_id,
+        )
+        return [
+            HeldTaskRow(
+                task_id=r["task_id"],
+                case_title=r["title"],
+                stage=IsoStage(r["stage"]),
+                iteration=r["iteration"],
+                due_at=r["due_at"],
+                lease_expires_at=r["lease_expires_at"],
+                lease_expired=bool(r["lease_lapsed"]),
+            )
+            for r in rows
+        ]
 
     # ----------------------------------------------------------------------- reminders to the holder (TaskDueSoonV1)
 

@@ -29,7 +29,7 @@ from services.review.domain import (
     TaskStatus,
     Verdict,
 )
-from services.review.repository import ClaimRaced, ReviewRepository
+from services.review.repository import ClaimRaced, HeldTaskRow, ReviewRepository
 from shared import tracing
 from shared.auth import Principal
 from shared.errors import NotFound
@@ -112,6 +112,12 @@ async def claim_task(*, uow: Uow, reviewer: Principal, lease: timedelta) -> Task
         with bind_event_context(case_id=str(task.case_id), correlation_id=uow.origin.correlation_id):
             log.info("task claimed", task_id=str(task.task_id), iteration=task.iteration, reviewer=reviewer.user_id)
     return brief
+
+
+async def held_tasks(*, uow: Uow, reviewer: Principal) -> list[HeldTaskRow]:
+    """The tasks ``reviewer`` holds now (claimed by them, a lease run out included), due first."""
+    async with uow:
+        return await uow.repo.held_tasks(reviewer.user_id)
 
 
 async def get_task(*, uow: Uow, task_id: uuid.UUID, viewer: Principal) -> TaskBrief:

@@ -7,6 +7,7 @@ remembered one, the user's own (the token's ``lang``), the browser's first of fi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import Enum
 from typing import Final
 
 from shared.vocabulary import Language, Role
@@ -206,6 +207,284 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     "service.awards": {Language.FI: "Palkitseminen", Language.SV: "Utmärkelser", Language.EN: "Awards"},
     "service.notify": {Language.FI: "Ilmoitukset", Language.SV: "Aviseringar", Language.EN: "Notify"},
     # ---- the workbenches' labels: statuses, categories, stages, timeline, partners, held tasks ----
+    # Labels of the fixed vocabularies (Translator.label, VOCABULARIES below): a value without words shows its code.
+    "label.category.public_sector": {
+        Language.FI: "Julkinen sektori",
+        Language.SV: "Offentlig sektor",
+        Language.EN: "Public sector",
+    },
+    "label.category.education": {Language.FI: "Koulutus", Language.SV: "Utbildning", Language.EN: "Education"},
+    "label.category.health_care": {
+        Language.FI: "Sosiaali- ja terveydenhuolto",
+        Language.SV: "Social- och hälsovård",
+        Language.EN: "Health and social care",
+    },
+    "label.category.responsible_renewable": {
+        Language.FI: "Vastuullinen ja uusiutuva innovaatio",
+        Language.SV: "Ansvarsfull och förnybar innovation",
+        Language.EN: "Responsible and renewable innovation",
+    },
+    "label.category.potential_innovations": {
+        Language.FI: "Potentiaaliset innovaatiot",
+        Language.SV: "Potentiella innovationer",
+        Language.EN: "Potential innovations",
+    },
+    "label.category.business_micro": {
+        Language.FI: "Mikroyritykset",
+        Language.SV: "Mikroföretag",
+        Language.EN: "Micro enterprises",
+    },
+    "label.category.business_sme": {
+        Language.FI: "Pienet ja keskisuuret yritykset",
+        Language.SV: "Små och medelstora företag",
+        Language.EN: "Small and medium-sized enterprises",
+    },
+    "label.category.business_large": {
+        Language.FI: "Suuryritykset",
+        Language.SV: "Stora företag",
+        Language.EN: "Large enterprises",
+    },
+    "label.iso_stage.opportunity": {Language.FI: "Mahdollisuus", Language.SV: "Möjlighet", Language.EN: "Opportunity"},
+    "label.iso_stage.concept": {Language.FI: "Konsepti", Language.SV: "Koncept", Language.EN: "Concept"},
+    "label.iso_stage.validation": {Language.FI: "Validointi", Language.SV: "Validering", Language.EN: "Validation"},
+    "label.iso_stage.solution": {Language.FI: "Ratkaisu", Language.SV: "Lösning", Language.EN: "Solution"},
+    "label.iso_stage.deployment": {Language.FI: "Käyttöönotto", Language.SV: "Införande", Language.EN: "Deployment"},
+    "label.language.fi": {Language.FI: "suomi", Language.SV: "finska", Language.EN: "Finnish"},
+    "label.language.sv": {Language.FI: "ruotsi", Language.SV: "svenska", Language.EN: "Swedish"},
+    "label.language.en": {Language.FI: "englanti", Language.SV: "engelska", Language.EN: "English"},
+    "label.task_status.queued": {Language.FI: "Jonossa", Language.SV: "I kön", Language.EN: "Queued"},
+    "label.task_status.claimed": {Language.FI: "Varattu", Language.SV: "Reserverad", Language.EN: "Claimed"},
+    "label.task_status.decided": {Language.FI: "Päätetty", Language.SV: "Beslutad", Language.EN: "Decided"},
+    "label.task_status.cancelled": {Language.FI: "Peruttu", Language.SV: "Annullerad", Language.EN: "Cancelled"},
+    "label.evaluation_status.open": {Language.FI: "Avoinna", Language.SV: "Öppen", Language.EN: "Open"},
+    "label.evaluation_status.decided": {Language.FI: "Päätetty", Language.SV: "Beslutad", Language.EN: "Decided"},
+    "label.evaluation_status.published": {
+        Language.FI: "Julkaistu",
+        Language.SV: "Publicerad",
+        Language.EN: "Published",
+    },
+    "label.evaluation_status.withdrawn": {Language.FI: "Peruttu", Language.SV: "Återtagen", Language.EN: "Withdrawn"},
+    "label.round_outcome.changes_requested": {
+        Language.FI: "Muutoksia pyydetty",
+        Language.SV: "Ändringar begärda",
+        Language.EN: "Changes requested",
+    },
+    "label.round_outcome.advanced": {
+        Language.FI: "Seuraavaan vaiheeseen",
+        Language.SV: "Till nästa fas",
+        Language.EN: "Advanced to the next stage",
+    },
+    "label.round_outcome.nominated": {
+        Language.FI: "Ehdolle palkintoon",
+        Language.SV: "Nominerad till utmärkelsen",
+        Language.EN: "Nominated for the award",
+    },
+    "label.point_status.open": {Language.FI: "avoinna", Language.SV: "öppen", Language.EN: "open"},
+    "label.point_status.addressed": {Language.FI: "korjattu", Language.SV: "åtgärdad", Language.EN: "addressed"},
+    # Review's checklists (services/review/domain.py CHECKLISTS): the English words are the items themselves.
+    "label.checklist.problem is evidenced": {
+        Language.FI: "ongelma on osoitettu näytöllä",
+        Language.SV: "problemet är belagt",
+        Language.EN: "problem is evidenced",
+    },
+    "label.checklist.users identified": {
+        Language.FI: "käyttäjät on tunnistettu",
+        Language.SV: "användarna är identifierade",
+        Language.EN: "users identified",
+    },
+    "label.checklist.opportunity fits the call": {
+        Language.FI: "mahdollisuus sopii hakuun",
+        Language.SV: "möjligheten passar utlysningen",
+        Language.EN: "opportunity fits the call",
+    },
+    "label.checklist.value for the public is plausible": {
+        Language.FI: "hyöty kansalaisille on uskottava",
+        Language.SV: "nyttan för allmänheten är trovärdig",
+        Language.EN: "value for the public is plausible",
+    },
+    "label.checklist.solution concept is described": {
+        Language.FI: "ratkaisukonsepti on kuvattu",
+        Language.SV: "lösningskonceptet är beskrivet",
+        Language.EN: "solution concept is described",
+    },
+    "label.checklist.novelty compared to existing practice": {
+        Language.FI: "uutuus nykyiseen käytäntöön verrattuna",
+        Language.SV: "nyhetsvärde jämfört med nuvarande praxis",
+        Language.EN: "novelty compared to existing practice",
+    },
+    "label.checklist.users involved in shaping the concept": {
+        Language.FI: "käyttäjät ovat olleet mukana muotoilemassa konseptia",
+        Language.SV: "användarna har varit med och format konceptet",
+        Language.EN: "users involved in shaping the concept",
+    },
+    "label.checklist.main risks identified": {
+        Language.FI: "keskeiset riskit on tunnistettu",
+        Language.SV: "de viktigaste riskerna är identifierade",
+        Language.EN: "main risks identified",
+    },
+    "label.checklist.concept tested with real users": {
+        Language.FI: "konseptia on testattu todellisilla käyttäjillä",
+        Language.SV: "konceptet är testat med verkliga användare",
+        Language.EN: "concept tested with real users",
+    },
+    "label.checklist.evidence of results is presented": {
+        Language.FI: "tuloksista esitetään näyttöä",
+        Language.SV: "belägg för resultaten presenteras",
+        Language.EN: "evidence of results is presented",
+    },
+    "label.checklist.learning from tests is documented": {
+        Language.FI: "testeistä opittu on dokumentoitu",
+        Language.SV: "lärdomarna från testerna är dokumenterade",
+        Language.EN: "learning from tests is documented",
+    },
+    "label.checklist.feasibility and cost are assessed": {
+        Language.FI: "toteutettavuus ja kustannukset on arvioitu",
+        Language.SV: "genomförbarhet och kostnader är bedömda",
+        Language.EN: "feasibility and cost are assessed",
+    },
+    "label.checklist.solution is developed and working": {
+        Language.FI: "ratkaisu on kehitetty ja toimii",
+        Language.SV: "lösningen är utvecklad och fungerar",
+        Language.EN: "solution is developed and working",
+    },
+    "label.checklist.implementation plan and resources exist": {
+        Language.FI: "toteutussuunnitelma ja resurssit ovat olemassa",
+        Language.SV: "genomförandeplan och resurser finns",
+        Language.EN: "implementation plan and resources exist",
+    },
+    "label.checklist.benefits are measurable": {
+        Language.FI: "hyödyt ovat mitattavissa",
+        Language.SV: "nyttan är mätbar",
+        Language.EN: "benefits are measurable",
+    },
+    "label.checklist.partners and stakeholders committed": {
+        Language.FI: "kumppanit ja sidosryhmät ovat sitoutuneet",
+        Language.SV: "partner och intressenter har förbundit sig",
+        Language.EN: "partners and stakeholders committed",
+    },
+    "label.checklist.solution is in use": {
+        Language.FI: "ratkaisu on käytössä",
+        Language.SV: "lösningen används",
+        Language.EN: "solution is in use",
+    },
+    "label.checklist.impact is measured": {
+        Language.FI: "vaikuttavuutta mitataan",
+        Language.SV: "effekten mäts",
+        Language.EN: "impact is measured",
+    },
+    "label.checklist.lessons are shared with others": {
+        Language.FI: "opit jaetaan muille",
+        Language.SV: "lärdomarna delas med andra",
+        Language.EN: "lessons are shared with others",
+    },
+    "label.checklist.solution is sustainable or scalable": {
+        Language.FI: "ratkaisu on kestävä tai skaalautuva",
+        Language.SV: "lösningen är hållbar eller skalbar",
+        Language.EN: "solution is sustainable or scalable",
+    },
+    # A case's timeline (services/intake/pages.py timeline_text): "{note}" is ": <the person's own text>" or nothing.
+    "timeline.submitted": {Language.FI: "Hakemus lähetetty", Language.SV: "Ansökan inlämnad", Language.EN: "Submitted"},
+    "timeline.revised": {
+        Language.FI: "Versio {revision} lähetetty{note}",
+        Language.SV: "Version {revision} inlämnad{note}",
+        Language.EN: "Revision {revision} submitted{note}",
+    },
+    "timeline.withdrawn": {
+        Language.FI: "Hakija perui hakemuksen{note}",
+        Language.SV: "Sökanden återtog ansökan{note}",
+        Language.EN: "Withdrawn by the submitter{note}",
+    },
+    "timeline.iteration_opened": {
+        Language.FI: "Arviointikierros {iteration} alkoi, vaihe: {stage} (versio {revision})",
+        Language.SV: "Granskningsomgång {iteration} inleddes, fas: {stage} (version {revision})",
+        Language.EN: "Review iteration {iteration} opened, stage: {stage} (revision {revision})",
+    },
+    "timeline.changes_requested": {
+        Language.FI: "Muutoksia pyydettiin kierroksella {iteration}{note}",
+        Language.SV: "Ändringar begärdes i omgång {iteration}{note}",
+        Language.EN: "Changes requested in iteration {iteration}{note}",
+    },
+    "timeline.stage_advanced": {
+        Language.FI: "Siirtyi seuraavaan vaiheeseen: {from_stage} → {to_stage}",
+        Language.SV: "Gick vidare till nästa fas: {from_stage} → {to_stage}",
+        Language.EN: "Advanced to the next stage: {from_stage} → {to_stage}",
+    },
+    "timeline.rejected": {
+        Language.FI: "Hylättiin arviointikierroksella {iteration}{note}",
+        Language.SV: "Avslogs i granskningsomgång {iteration}{note}",
+        Language.EN: "Rejected in review iteration {iteration}{note}",
+    },
+    "timeline.nominated": {
+        Language.FI: "Ehdolla palkintoon: tuomaristo arvioi hakemuksen",
+        Language.SV: "Nominerad till utmärkelsen: juryn bedömer ansökan",
+        Language.EN: "Nominated for award evaluation",
+    },
+    "timeline.escalated": {
+        Language.FI: "Arviointikierros {iteration} on myöhässä, ja asia siirrettiin eteenpäin",
+        Language.SV: "Granskningsomgång {iteration} är försenad och eskalerades",
+        Language.EN: "Review iteration {iteration} is overdue and was escalated",
+    },
+    "timeline.evaluation_opened": {
+        Language.FI: "Tuomariston arviointi alkoi ({criteria} kriteeriä)",
+        Language.SV: "Juryns bedömning inleddes ({criteria} kriterier)",
+        Language.EN: "Award evaluation opened with {criteria} criteria",
+    },
+    "timeline.decided": {
+        Language.FI: "Palkintopäätös: {outcome}",
+        Language.SV: "Beslut om utmärkelsen: {outcome}",
+        Language.EN: "Award decision: {outcome}",
+    },
+    "timeline.results_published": {
+        Language.FI: "Tulokset julkaistu: {outcome}",
+        Language.SV: "Resultaten publicerade: {outcome}",
+        Language.EN: "Results published: {outcome}",
+    },
+    # Partners on the submission form and the submitter's case page.
+    "sub.f.partners": {Language.FI: "Kumppanit", Language.SV: "Partner", Language.EN: "Partners"},
+    "sub.f.partner_name": {
+        Language.FI: "Kumppani {n}: nimi",
+        Language.SV: "Partner {n}: namn",
+        Language.EN: "Partner {n}: name",
+    },
+    "sub.f.partner_email": {
+        Language.FI: "Kumppani {n}: sähköposti",
+        Language.SV: "Partner {n}: e-post",
+        Language.EN: "Partner {n}: email",
+    },
+    "sub.f.partner_role": {
+        Language.FI: "Kumppani {n}: rooli",
+        Language.SV: "Partner {n}: roll",
+        Language.EN: "Partner {n}: role",
+    },
+    "sub.partners_hint": {
+        Language.FI: "Muut organisaatiot tai henkilöt, joiden kanssa innovaatio on tehty.",
+        Language.SV: "Andra organisationer eller personer som innovationen har gjorts tillsammans med.",
+        Language.EN: "Other organisations or people the innovation was made with.",
+    },
+    "sub.none": {Language.FI: "Ei ketään", Language.SV: "Ingen", Language.EN: "None"},
+    # The reviewer's held tasks (services/review/pages.py) and a task's status.
+    "rev.held_tasks": {
+        Language.FI: "Sinulle varatut tehtävät",
+        Language.SV: "Uppgifter som du har reserverat",
+        Language.EN: "Tasks you hold",
+    },
+    "rev.held_caption": {
+        Language.FI: "Varatut tehtäväsi nyt ({total})",
+        Language.SV: "Dina reserverade uppgifter nu ({total})",
+        Language.EN: "The tasks you hold now ({total})",
+    },
+    "rev.no_held_tasks": {
+        Language.FI: "Sinulla ei ole nyt varattuja tehtäviä.",
+        Language.SV: "Du har inga reserverade uppgifter nu.",
+        Language.EN: "You hold no task now.",
+    },
+    "rev.case": {Language.FI: "Hakemus", Language.SV: "Ansökan", Language.EN: "Case"},
+    "rev.lease_ran_out": {
+        Language.FI: "Varaus päättyi; ota tehtävä uudelleen",
+        Language.SV: "Reservationen har gått ut; ta uppgiften igen",
+        Language.EN: "The lease ran out; claim the task again",
+    },
+    "rev.task_status": {Language.FI: "Tehtävän tila", Language.SV: "Uppgiftens status", Language.EN: "Task status"},
     # The submitter's workbench (services/intake/pages.py) and the reviewer's (services/review/pages.py).
     "sub.workbench": {
         Language.FI: "Hakijan työpöytä",
@@ -1197,6 +1476,26 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
 }
 
 
+# The fixed vocabularies pages show values of, each with the prefix of its words: value ``v`` of vocabulary ``x``
+# reads ``MESSAGES[f"{VOCABULARIES[x]}.{v}"]``. tests/unit/shared/test_labels.py checks every value of each
+# vocabulary's enum has words. A call's criteria keys and free text (drivers, obstacles) are no vocabulary.
+VOCABULARIES: Final[dict[str, str]] = {
+    "case_status": "sub.status",  # intake's CaseStatus (as shown to the viewer)
+    "task_status": "label.task_status",  # review's TaskStatus
+    "decision": "rev.decision",  # review's Decision, also an iteration's outcome
+    "evaluation_status": "label.evaluation_status",  # awards' EvaluationStatus
+    "round_outcome": "label.round_outcome",  # awards' RoundOutcome: how a review iteration ended
+    "criteria_source": "awards.criteria_source",  # awards' CriteriaSource
+    "outcome": "sub.outcome",  # AwardOutcome
+    "point_status": "label.point_status",  # shared.feedback.PointStatus
+    "category": "label.category",
+    "iso_stage": "label.iso_stage",
+    "oecd_principle": "sub.oecd",
+    "language": "label.language",
+    "checklist_item": "label.checklist",  # review's CHECKLISTS, keyed by the item's own (English) text
+}
+
+
 class Translator:
     """``t("key", name=...)`` in one language."""
 
@@ -1206,6 +1505,16 @@ class Translator:
     def __call__(self, key: str, **values: object) -> str:
         text = MESSAGES[key][self.language]
         return text.format(**values) if values else text
+
+    def label(self, vocabulary: str, value: object) -> str:
+        """The words for ``value`` of a fixed vocabulary (VOCABULARIES), the Jinja filter ``label``; a value
+        without words (a code the vocabulary does not know, such as a checklist item of another service's
+        making) as it is, and nothing as "–"."""
+        if value is None:
+            return "–"
+        code = value.value if isinstance(value, Enum) else value
+        key = f"{VOCABULARIES[vocabulary]}.{code}"
+        return self(key) if key in MESSAGES else str(code)
 
     def role(self, role: Role | str) -> str:
         return self(f"role.{role}")

@@ -20,7 +20,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, StrictUndefined
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    pass_context,
+)
+from jinja2.runtime import Context
 
 from shared import registry
 from shared.auth import InvalidToken, Principal, token_verifier
@@ -51,6 +60,17 @@ _templates = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
 )
+
+
+@pass_context
+def _label(context: Context, value: object, vocabulary: str) -> str:
+    """``{{ case.category | label("category") }}``: a value of a fixed vocabulary in the page's language
+    (``Translator.label``, the one place pages look labels up)."""
+    t: Translator = context["t"]
+    return t.label(vocabulary, value)
+
+
+_templates.filters["label"] = _label
 
 
 def public_urls() -> dict[str, str]:

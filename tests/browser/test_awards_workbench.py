@@ -36,6 +36,7 @@ from shared.events import (
     Organisation,
 )
 from shared.vocabulary import Category, IsoStage, Language
+from shared.web.i18n import Translator
 from tests.browser.conftest import _free_port, screenshot
 from tests.support.harness import eventually
 from tests.support.infra import own_database, reset_database, unique_group
@@ -264,7 +265,10 @@ async def test_operator_sets_the_jury_jurors_score_and_the_operator_decides_and_
     await screenshot(juror, "awards-juror-assignments")
     await juror.get_by_role("link", name="Digitaaliset luvat").click()
     await expect(juror.get_by_text("Luvat kestävät keskimäärin 31 päivää.")).to_be_visible()
-    await expect(juror.get_by_text("evidence of results is presented")).to_contain_text("addressed")
+    # The review history in Swedish: the checklist item and the point's state in the juror's language.
+    swedish = Translator(Language.SV)
+    evidence = juror.get_by_text(swedish.label("checklist_item", "evidence of results is presented"))
+    await expect(evidence).to_contain_text("åtgärdad i version")
     await expect(juror.get_by_text("palvelumuotoilija")).to_be_visible()
 
     # A score outside the scale (a tampered form) is refused with the API's message at that criterion.
@@ -321,17 +325,18 @@ async def test_operator_sets_the_jury_jurors_score_and_the_operator_decides_and_
     await case.get_by_label("Feedback for the submitter").fill("A strong case.")
     await case.get_by_role("button", name="Decide").click()
     await expect(operator.get_by_role("status")).to_have_text("Decision saved.")
-    await expect(case).to_contain_text("finalist")
+    decision = operator.get_by_test_id(f"evaluation-{scored}")
+    await expect(decision).to_have_text("Status: Decided · Outcome: Finalist")
     await case.get_by_label("Outcome").select_option("award_winner")
     await case.get_by_role("button", name="Change the decision").click()
-    await expect(case).to_contain_text("award_winner")
+    await expect(decision).to_have_text("Status: Decided · Outcome: Award winner")
     await screenshot(operator, "awards-operator-call")
     await operator.get_by_role("button", name="Publish the results").click()
     await expect(operator.locator("#publish-confirm-problem")).to_have_text("Confirm by ticking the box.")
     await operator.locator("#publish").get_by_role("checkbox").check()
     await operator.get_by_role("button", name="Publish the results").click()
     await expect(operator.get_by_role("status")).to_have_text("Results published.")
-    await expect(case).to_contain_text("published")
+    await expect(decision).to_have_text("Status: Published · Outcome: Award winner")
     await expect(case.get_by_role("button")).to_have_count(0)
     for context in (operator_context, juror_context, second_context):
         await context.close()
@@ -364,9 +369,9 @@ async def test_an_operator_creates_a_call_on_intake_closes_it_and_sets_its_jury_
     await screenshot(operator, "intake-operator-call-refused")
     await operator.get_by_label("Title").fill(title)
     await operator.get_by_label("Reviewers per iteration (1–2)").fill("1")
-    await operator.get_by_label("public_sector").check()
-    await operator.get_by_label("fi", exact=True).check()
-    await operator.get_by_label("sv", exact=True).check()
+    await operator.get_by_label("Public sector").check()
+    await operator.get_by_label("Finnish", exact=True).check()
+    await operator.get_by_label("Swedish", exact=True).check()
     await operator.get_by_role("button", name="Create the call").click()
     await expect(operator.locator("#closes_at-problem")).to_have_text("closes_at must be after opens_at")
     await operator.get_by_label("Opens (UTC)").fill((now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))

@@ -26,7 +26,7 @@ from shared.events import QUALITY_INNOVATION_AWARD_CRITERIA
 from shared.topics import INTAKE, REVIEW
 from shared.vocabulary import IsoStage
 from tests.browser.conftest import _free_port, _restore, screenshot, served
-from tests.browser.test_reviewer_workbench import _claim_task_of
+from tests.browser.test_reviewer_workbench import IN_FINNISH, _claim_task_of
 from tests.browser.test_submitter_workbench import _fill_case, _reload_until
 from tests.support.harness import eventually
 from tests.support.infra import own_database, reset_database, unique_group
@@ -114,8 +114,8 @@ async def _journey(
     await operator.get_by_label("Opens (UTC)").fill((now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
     await operator.get_by_label("Closes (UTC)").fill((now + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"))
     await operator.get_by_label("Reviewers per iteration (1–2)").fill("1")
-    await operator.get_by_label("public_sector").check()
-    await operator.get_by_label("fi", exact=True).check()
+    await operator.get_by_label("Public sector").check()
+    await operator.get_by_label("Finnish", exact=True).check()
     await operator.get_by_role("button", name="Create the call").click()
     await expect(operator.get_by_role("status")).to_have_text("Call created and announced to the other services.")
     await expect(operator.get_by_role("row", name=re.compile(call_title))).to_contain_text("Open")
@@ -173,9 +173,9 @@ async def _journey(
     # The submitter sees the point and revises, addressing it.
     await submitter.goto(case_url)
     await _reload_until(submitter, "case-status", "Muutoksia pyydetty")
-    point = submitter.locator("tr", has_text=CONCEPT[2])
+    point = submitter.locator("tr", has_text=IN_FINNISH)
     await expect(point).to_contain_text("Asukkaita ei ole kuultu")
-    await submitter.get_by_role("checkbox", name=re.compile(f"^{CONCEPT[2]}")).check()
+    await submitter.get_by_role("checkbox", name=re.compile(f"^{IN_FINNISH}")).check()
     await submitter.get_by_label("Muutosten kuvaus").fill("Kaksi asukastyöpajaa pidetty.")
     await screenshot(submitter, "journey-05-submitter-revises")
     await submitter.get_by_role("button", name="Lähetä korjattu versio").click()
@@ -227,7 +227,9 @@ async def _journey(
     await operator.locator("#publish").get_by_role("checkbox").check()
     await operator.get_by_role("button", name="Publish the results").click()
     await expect(operator.get_by_role("status")).to_have_text("Results published.")
-    await expect(case).to_contain_text("published")
+    await expect(operator.get_by_test_id(f"evaluation-{case_id}")).to_have_text(
+        "Status: Published · Outcome: Award winner"
+    )
     await screenshot(operator, "journey-09-operator-publishes")
 
     # The submitter sees the outcome and the jury's feedback on their case page.

@@ -3,7 +3,8 @@ both services run in-process against the real Kafka and PostgreSQL, and every st
 
 Submitter submits in Finnish → review opens an iteration → the reviewer claims it and requests changes with the
 stage's checklist → the submitter sees the typed feedback and revises, addressing the point → the reviewer claims
-the next iteration, sees the earlier one, and releases it. A submitter is refused the reviewer's page.
+the next iteration, finds it among the tasks they hold, sees the earlier iteration, and releases it (off the list).
+A submitter is refused the reviewer's page.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from playwright.async_api import Browser, Page, expect
 
 from services.review.domain import CHECKLISTS
 from shared.demo import PEOPLE
-from shared.vocabulary import IsoStage
+from shared.vocabulary import IsoStage, Language
+from shared.web.i18n import Translator
 from tests.browser.conftest import screenshot
 from tests.browser.test_submitter_workbench import _fill_case, _open_call, _reload_until, _sign_in
 from tests.support.harness import eventually
@@ -23,6 +25,8 @@ from tests.support.harness import eventually
 SUBMITTER = PEOPLE["submitter"]["name"]
 REVIEWER = PEOPLE["reviewer"]["name"]
 CONCEPT = CHECKLISTS[IsoStage.CONCEPT]
+# The submitter reads the checklist item in Finnish; the reviewer's page is in English, whose words are the item's.
+IN_FINNISH = Translator(Language.FI).label("checklist_item", CONCEPT[2])
 
 
 async def _claim_task_of(page: Page, title: str) -> None:
@@ -55,7 +59,8 @@ async def test_a_reviewer_requests_changes_with_the_checklist_and_the_submitter_
         await expect(reviewer.get_by_role("heading", level=1)).to_have_text("Reviewer's workbench")
         await screenshot(reviewer, "reviewer-workbench")
         await _claim_task_of(reviewer, case_title)
-        await expect(reviewer.get_by_test_id("task-stage")).to_have_text("concept")
+        await expect(reviewer.get_by_test_id("task-stage")).to_have_text("Concept")
+        await expect(reviewer.get_by_test_id("task-status")).to_have_text("Claimed")
         await expect(reviewer.get_by_text("Ajanvaraus yhdellä viestillä koko kunnan palveluihin.")).to_be_visible()
 
         # A decision without its reasons: the API's message at the field, and the checklist kept as filled.
@@ -74,22 +79,35 @@ async def test_a_reviewer_requests_changes_with_the_checklist_and_the_submitter_
         await screenshot(reviewer, "reviewer-task")
         await reviewer.get_by_role("button", name="Record the decision").click()
         await expect(reviewer.get_by_role("status")).to_have_text("Your decision was recorded.")
+        # Decided, the task is no longer among those the reviewer holds.
+        await expect(reviewer.get_by_role("row", name=re.compile(re.escape(case_title)))).to_have_count(0)
 
         # The submitter reads the typed feedback and answers it.
         await page.goto(case_url)
         await _reload_until(page, "case-status", "Muutoksia pyydetty")
-        point = page.locator("tr", has_text=CONCEPT[2])
+        point = page.locator("tr", has_text=IN_FINNISH)
         await expect(point).to_contain_text("Asukkaita ei ole kuultu")
         await expect(point).to_contain_text("Avoinna")
-        await page.get_by_role("checkbox", name=re.compile(f"^{CONCEPT[2]}")).check()
+        await page.get_by_role("checkbox", name=re.compile(f"^{IN_FINNISH}")).check()
         await page.get_by_label("Muutosten kuvaus").fill("Kaksi asukastyöpajaa pidetty.")
         await page.get_by_role("button", name="Lähetä korjattu versio").click()
         await expect(page.get_by_test_id("case-status")).to_have_text("Korjattu")
         await expect(point).to_contain_text("Korjattu versiossa 2")
 
-        # The next iteration shows the earlier one and the revision's note; the reviewer gives it back.
+        # The next iteration shows the earlier one and the revision's note; the reviewer's list of held tasks has
+        # it, until they give it back.
         await reviewer.goto("/reviewer")
         await _claim_task_of(reviewer, case_title)
+        task_url = reviewer.url
+        await reviewer.goto("/reviewer")
+        held = reviewer.get_by_test_id("held-tasks").get_by_role("row", name=re.compile(re.escape(case_title)))
+        await expect(held).to_have_count(1)
+        await expect(held).to_contain_text("Concept")
+        await expect(held.get_by_role("cell").nth(2)).to_have_text("2")
+        await expect(held).to_contain_text(" UTC")
+        await screenshot(reviewer, "reviewer-held-tasks")
+        await held.get_by_role("link", name=case_title).click()
+        assert reviewer.url == task_url
         earlier = reviewer.get_by_test_id("earlier-1")
         await expect(earlier).to_contain_text("Request changes")
         await expect(earlier).to_contain_text(f"{CONCEPT[2]}: not met — Asukkaita ei ole kuultu")
@@ -97,6 +115,7 @@ async def test_a_reviewer_requests_changes_with_the_checklist_and_the_submitter_
         await screenshot(reviewer, "reviewer-task-earlier-iteration")
         await reviewer.get_by_role("button", name="Release the task").click()
         await expect(reviewer.get_by_role("status")).to_have_text("The task went back to the queue.")
+        await expect(reviewer.get_by_role("row", name=re.compile(re.escape(case_title)))).to_have_count(0)
     finally:
         await reviewer_context.close()
 

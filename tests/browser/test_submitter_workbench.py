@@ -86,9 +86,13 @@ async def test_a_submitter_submits_in_finnish_fixes_the_business_id_revises_and_
     await screenshot(page, "submitter-calls")
     await page.get_by_role("link", name=f"Jätä hakemus hakuun {call_title}").click()
 
-    # A wrong check digit: the API's own message, at the field, and the form keeps what was typed.
+    # A wrong check digit and a partner's wrong email: the API's own messages, each at its field, and the form
+    # keeps what was typed.
     case_title = f"Ajanvaraus yhdellä viestillä {uuid.uuid4().hex[:6]}"
     await _fill_case(page, title=case_title, business_id="0112038-8")
+    await page.get_by_label("Kumppani 1: nimi").fill("Esimerkkisäätiö")
+    await page.get_by_label("Kumppani 1: sähköposti").fill("saatio.example.fi")
+    await page.get_by_label("Kumppani 1: rooli").fill("rahoittaja")
     async with page.expect_response(re.compile(r"/submit$")) as answer:
         await page.get_by_role("button", name="Lähetä hakemus").click()
     assert (await answer.value).status == 422
@@ -97,14 +101,21 @@ async def test_a_submitter_submits_in_finnish_fixes_the_business_id_revises_and_
     await expect(page.locator("#err-organisation\\.business_id")).to_have_text(
         "business ID '0112038-8' has a wrong check digit (expected 9)"
     )
+    partner_email = page.get_by_label("Kumppani 1: sähköposti")
+    await expect(partner_email).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#err-partners\\.0\\.email")).to_contain_text("not a valid email address")
+    await expect(page.get_by_label("Kumppani 1: nimi")).to_have_value("Esimerkkisäätiö")
     await expect(page.get_by_label("Otsikko")).to_have_value(case_title)
     await expect(page.get_by_label("Otsikko")).not_to_have_attribute("aria-invalid", "true")
     await screenshot(page, "submitter-form-errors")
 
     await business_id.fill("0112038-9")
+    await partner_email.fill("info@saatio.example.fi")
     await page.get_by_role("button", name="Lähetä hakemus").click()
     await expect(page.get_by_role("status")).to_have_text("Hakemus on lähetetty.")
     await expect(page.get_by_test_id("case-status")).to_have_text("Lähetetty")
+    await expect(page.get_by_test_id("partners")).to_have_text("Esimerkkisäätiö (rahoittaja), info@saatio.example.fi")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Hakemus lähetetty")
     case_id = page.url.split("/cases/")[1].split("?")[0]
 
     await page.get_by_role("link", name="Omat hakemukset").click()
@@ -145,6 +156,9 @@ async def test_a_submitter_submits_in_finnish_fixes_the_business_id_revises_and_
     await expect(row).to_contain_text("Vaikuttavuus mitattu")
     await expect(row).to_contain_text("Mittarit puuttuvat")
     await expect(row).to_contain_text("Avoinna")
+    # The timeline in Finnish, the stage by its name: what intake made of review's events.
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Arviointikierros 1 alkoi, vaihe: Konsepti")
+    await expect(page.get_by_test_id("timeline")).to_contain_text("Muutoksia pyydettiin kierroksella 1: Kuvatkaa")
     await screenshot(page, "submitter-case-feedback")
 
     await page.get_by_label("Ratkaisu").fill(
@@ -166,7 +180,9 @@ async def test_a_submitter_submits_in_finnish_fixes_the_business_id_revises_and_
     await page.get_by_role("checkbox", name=re.compile("^Haluan perua hakemuksen")).check()
     await page.get_by_role("button", name="Peru hakemus").click()
     await expect(page.get_by_test_id("case-status")).to_have_text("Peruttu")
-    await expect(page.get_by_test_id("timeline")).to_contain_text("Hanke siirtyy ensi vuoteen.")
+    await expect(page.get_by_test_id("timeline")).to_contain_text(
+        "Hakija perui hakemuksen: Hanke siirtyy ensi vuoteen."
+    )
     await screenshot(page, "submitter-case-withdrawn")
 
 

@@ -19,9 +19,11 @@ import asyncpg
 import httpx
 import pytest
 
-from services.review import jobs
+from services.review import jobs, workflow
 from services.review.app import create
+from services.review.repository import HeldTaskRow, ReviewRepository
 from shared import topics
+from shared.auth import Principal
 from shared.events import (
     QUALITY_INNOVATION_AWARD_CRITERIA,
     CallAnnouncedV1,
@@ -39,7 +41,7 @@ from shared.events import (
     Organisation,
     StageAdvancedV1,
 )
-from shared.vocabulary import Category, IsoStage, Language
+from shared.vocabulary import Category, IsoStage, Language, Role
 from tests.support.harness import auth, eventually, running_app
 from tests.support.infra import reset_database, unique_group
 from tests.support.kafka import TopicWatcher, make_event, produce_event, watch
@@ -413,6 +415,51 @@ async def test_release_returns_the_task(review: Review) -> None:
     assert released.status_code == 200 and released.json()["status"] == "queued"
     again = await claim(review, case.case_id, user="r-kaisa")
     assert again["task_id"] == task["task_id"]
+
+
+async def held_by(review: Review, user: str) -> list[HeldTaskRow]:
+    runtime = review.client._transport.app.state.runtime  # type: ignore[attr-defined]
+    uow = runtime.unit_of_work(ReviewRepository, correlation_id="test-held-tasks")
+    principal = Principal(user_id=user, roles=frozenset({Role.REVIEWER}), organisation_id=REVIEWER_ORG)
+    return await workflow.held_tasks(uow=uow, reviewer=principal)
+
+
+async def test_a_reviewer_holds_what_they_claimed_until_they_release_or_decide_it(review: Review) -> None:
+    first, second = snapshot(stage=IsoStage.VALIDATION), snapshot()
+    for case in (first, second):
+        await submit(review, case)
+        await open_tasks(review, case.case_id)
+    assert await held_by(review, "r-held") == []
+    one = await claim(review, first.case_id, user="r-held")
+    two = await claim(review, second.case_id, user="r-held")
+    await db_fetch(
+        review,
+        "UPDATE review_tasks SET due_at = now() + interval '1 day' WHERE task_id = $1",
+        uuid.UUID(two["task_id"]),
+    )
+    await db_fetch(
+        review,
+        "UPDATE review_tasks SET due_at = now() + interval '2 days', lease_expires_at = now() - interval '1 second' "
+        "WHERE task_id = $1",
+        uuid.UUID(one["task_id"]),
+    )
+
+    held = await held_by(review, "r-held")
+    # Due first; a lease that ran out is still on the list (nobody took the task since), marked as such.
+    assert [(str(h.task_id), h.case_title, h.stage, h.iteration) for h in held] == [
+        (two["task_id"], second.title, IsoStage.OPPORTUNITY, 1),
+        (one["task_id"], first.title, IsoStage.VALIDATION, 1),
+    ]
+    assert [h.lease_expired for h in held] == [False, True]
+    assert held[0].lease_expires_at > datetime.now(UTC) > held[1].lease_expires_at
+    assert await held_by(review, "r-other") == []
+
+    released = await review.client.post(f"/tasks/{two['task_id']}/release", headers=reviewer("r-held"))
+    assert released.status_code == 200
+    taken = await claim(review, first.case_id, user="r-other")
+    assert taken["task_id"] == one["task_id"]
+    assert await held_by(review, "r-held") == []
+    assert [str(h.task_id) for h in await held_by(review, "r-other")] == [one["task_id"]]
 
 
 async def test_reviewer_never_gets_a_case_of_their_own_organisation(review: Review) -> None:

@@ -305,9 +305,9 @@ def test_a_decided_case_can_be_re_decided() -> None:
     assert t.progress.outcome is AwardOutcome.PRIZE_WINNER
 
 
-def test_every_timeline_entry_speaks_one_vocabulary() -> None:
-    """Each tracked event and each submitter action has its own kind, and every kind is used."""
-    by_event: list[tuple[EventPayload, TimelineKind]] = [
+def events_of_every_kind() -> list[tuple[EventPayload, TimelineKind]]:
+    """One review or awards event of each kind intake tracks, and the kind of timeline entry it makes."""
+    return [
         (opened(), TimelineKind.ITERATION_OPENED),
         (changes(), TimelineKind.CHANGES_REQUESTED),
         (
@@ -334,6 +334,11 @@ def test_every_timeline_entry_speaks_one_vocabulary() -> None:
             TimelineKind.RESULTS_PUBLISHED,
         ),
     ]
+
+
+def test_every_timeline_entry_speaks_one_vocabulary() -> None:
+    """Each tracked event and each submitter action has its own kind, and every kind is used."""
+    by_event = events_of_every_kind()
     kinds = [apply_event(progress(CaseStatus.IN_REVIEW), event).entry.kind for event, _ in by_event]
     assert kinds == [kind for _, kind in by_event]
     assert all(type(kind) is TimelineKind for kind in kinds)

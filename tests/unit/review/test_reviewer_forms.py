@@ -6,9 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from services.review.domain import CHECKLISTS
-from services.review.pages import answered_rows, decision_body, decision_problems
+from services.review.pages import answered_rows, decision_body, decision_input
 from services.review.schemas import DecisionIn
 from shared.vocabulary import IsoStage
+from shared.web.forms import field_problems
 
 ITEMS = CHECKLISTS[IsoStage.CONCEPT]
 
@@ -33,7 +34,7 @@ def test_the_apis_messages_land_at_the_decision_the_reasons_and_the_row() -> Non
     form = {"decision": "maybe", "comment": "", "met.1": "no", "comment.1": "x" * 2001}
     with pytest.raises(ValidationError) as refused:
         DecisionIn.model_validate(decision_body(form, ITEMS))
-    problems = decision_problems(refused.value.errors(), answered_rows(form, ITEMS))
+    problems = field_problems(refused.value, decision_input(answered_rows(form, ITEMS)))
     # The only row sent is the form's second: its message is at that row's comment.
     assert set(problems) == {"decision", "comment", "comment.1"}
     assert problems["comment"] == ["String should have at least 1 character"]
