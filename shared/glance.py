@@ -2,18 +2,27 @@
 
 A service may give ``ServiceDefinition.dashboard``: a callable that runs one of its workflow.py use cases and returns
 a few labelled tables (``Glance``), which the dashboard renders in a section of its own. Captions and column headings
-are word keys (shared/web/i18n.py); cells are shown as they are.
+are word keys (shared/web/i18n.py); cells are shown as they are, except a ``Word`` (a word key, shown in the page's
+language) and a ``timedelta`` (a duration: hours, minutes and seconds, with days in front when there are any).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.runtime import Runtime
 
-Cell = str | int | float | datetime | None
+
+@dataclass(frozen=True)
+class Word:
+    """A cell that is a word of shared/web/i18n.py, shown in the page's language (a status, a flag)."""
+
+    key: str
+
+
+Cell = str | int | float | datetime | timedelta | Word | None
 
 
 @dataclass(frozen=True)

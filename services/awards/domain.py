@@ -344,12 +344,18 @@ def mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def population_sd(values: Sequence[float]) -> float:
+    """The standard deviation of ``values`` taken as the whole population (n, not n − 1: all the jurors there are)."""
+    centre = sum(values) / len(values)
+    return math.sqrt(sum((v - centre) ** 2 for v in values) / len(values))
+
+
 def z_normalise(values: Sequence[float]) -> list[float]:
     """(x − mean) / sd (population sd); a single value, or no spread at all, gives 0s."""
     if len(values) < 2:
         return [0.0 for _ in values]
     centre = sum(values) / len(values)
-    sd = math.sqrt(sum((v - centre) ** 2 for v in values) / len(values))
+    sd = population_sd(values)
     if sd == 0:
         return [0.0 for _ in values]
     return [(v - centre) / sd for v in values]
@@ -429,6 +435,54 @@ def leaderboard(cases: Sequence[ScoredCase], *, normalise: bool) -> list[Leaderb
                 )
             )
     return rows
+
+
+# --------------------------------------------------------------------------- inter-rater spread
+
+# Jurors' weighted scores of one case this far apart, as a share of the scale's width, are flagged as a large spread
+# (1.25 points on the 0–5 scale). A weighted score is a mean over the criteria, so jurors this far apart disagree by
+# more than a grade on the average criterion: they have read the case or the criteria differently (or one has a
+# conflict they did not declare), and the jury should talk it over before the operator decides.
+LARGE_SPREAD_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class ScoreSpread:
+    """How far apart the jurors' weighted scores of one case are: lowest, highest, their (population) standard
+    deviation, and whether the range (highest − lowest) is large (``LARGE_SPREAD_SHARE`` of the scale or more)."""
+
+    case_id: uuid.UUID
+    title: str
+    category: str
+    jurors_scored: int
+    lowest: float
+    highest: float
+    sd: float
+    large: bool
+
+
+def score_spread(cases: Sequence[ScoredCase]) -> list[ScoreSpread]:
+    """The spread of every case that at least two jurors have scored, the widest first."""
+    spreads: list[ScoreSpread] = []
+    for case in cases:
+        if len(case.scorecards) < 2:
+            continue
+        values = [weighted_score(case.criteria, scores) for scores in case.scorecards.values()]
+        low, high = reference_scale(case.criteria)
+        spreads.append(
+            ScoreSpread(
+                case_id=case.case_id,
+                title=case.title,
+                category=case.category,
+                jurors_scored=len(values),
+                lowest=min(values),
+                highest=max(values),
+                sd=population_sd(values),
+                # Rounded as the scores are shown, so a range exactly at the threshold counts as large.
+                large=round(max(values) - min(values), 9) >= round(LARGE_SPREAD_SHARE * (high - low), 9),
+            )
+        )
+    return sorted(spreads, key=lambda s: (-(s.highest - s.lowest), s.title, str(s.case_id)))
 
 
 # --------------------------------------------------------------------------- evaluation record

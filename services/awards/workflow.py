@@ -52,7 +52,7 @@ from shared.events import (
     ScoringDueV1,
     criteria_problems,
 )
-from shared.glance import Glance
+from shared.glance import Glance, Word
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Category
@@ -661,11 +661,31 @@ async def record_review_round(*, uow: Uow, event: ReviewRoundEvent, at: datetime
         await uow.commit()
 
 
+# The dashboard's leaderboard and spreads cover the calls being scored, newest first, at most this many; the leaderboard
+# shows the best this many cases per call and category (the call's page has all of them); the spreads the widest this
+# many cases of those calls.
+GLANCE_CALLS = 5
+GLANCE_LEADERS = 5  # the caption (glance_leaderboard) says "the best five"
+GLANCE_SPREADS = 15
+
+
 async def at_a_glance(*, uow: UnitOfWork[AwardsRepository]) -> list[Glance]:
-    """The operator dashboard's domain section: scoring progress (scored / assigned) per call and per juror."""
+    """The operator dashboard's domain section: scoring progress (scored / assigned) per call and per juror, the
+    inter-rater spread per case, and the leaderboard per call and category (the operator's call page's query)."""
     async with uow:
         calls = await uow.repo.scoring_per_call()
         jurors = await uow.repo.scoring_per_juror()
+        scored = [(c, await uow.repo.scored_cases(c.call_id)) for c in calls[:GLANCE_CALLS]]
+    leaders = [
+        (call.call_title, row)
+        for call, cases in scored
+        for row in domain.leaderboard(cases, normalise=False)
+        if row.rank <= GLANCE_LEADERS
+    ]
+    spreads = sorted(
+        ((call.call_title, spread) for call, cases in scored for spread in domain.score_spread(cases)),
+        key=lambda e: -(e[1].highest - e[1].lowest),
+    )[:GLANCE_SPREADS]
     return [
         Glance(
             caption="glance_scoring_per_call",
@@ -678,5 +698,53 @@ async def at_a_glance(*, uow: UnitOfWork[AwardsRepository]) -> list[Glance]:
             columns=("glance_juror", "glance_scored", "glance_assigned"),
             rows=[(j.juror_id, j.scored, j.assigned) for j in jurors],
             test_id="scoring-per-juror",
+        ),
+        Glance(
+            caption="glance_spread",
+            columns=(
+                "glance_call",
+                "awards.case",
+                "awards.jurors_scored",
+                "glance_lowest",
+                "glance_highest",
+                "glance_sd",
+                "glance_spread_flag",
+            ),
+            rows=[
+                (
+                    call_title,
+                    s.title,
+                    s.jurors_scored,
+                    round(s.lowest, 2),
+                    round(s.highest, 2),
+                    round(s.sd, 2),
+                    Word("glance_spread_large") if s.large else None,
+                )
+                for call_title, s in spreads
+            ],
+            test_id="spread",
+        ),
+        Glance(
+            caption="glance_leaderboard",
+            columns=(
+                "glance_call",
+                "awards.category",
+                "awards.rank",
+                "awards.case",
+                "awards.weighted_score",
+                "awards.jurors_scored",
+            ),
+            rows=[
+                (
+                    call_title,
+                    r.category,
+                    r.rank,
+                    r.title,
+                    round(r.weighted_score, 2),
+                    f"{r.jurors_scored} / {r.jurors_assigned}",
+                )
+                for call_title, r in leaders
+            ],
+            test_id="leaderboard",
         ),
     ]

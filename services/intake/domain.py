@@ -262,6 +262,41 @@ _PHASE = {
 }
 
 
+class FunnelStage(StrEnum):
+    """The operator dashboard's funnel: a case's status grouped into the stages an operator follows, in order, and
+    the two ways out beside them."""
+
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"  # with review, the changes asked for and the revision included
+    NOMINATED = "nominated"  # with the jury until it decides
+    DECIDED = "decided"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+    REJECTED = "rejected"
+
+
+FUNNEL_STAGE: dict[CaseStatus, FunnelStage] = {
+    CaseStatus.SUBMITTED: FunnelStage.SUBMITTED,
+    CaseStatus.IN_REVIEW: FunnelStage.IN_REVIEW,
+    CaseStatus.CHANGES_REQUESTED: FunnelStage.IN_REVIEW,
+    CaseStatus.REVISED: FunnelStage.IN_REVIEW,
+    CaseStatus.NOMINATED: FunnelStage.NOMINATED,
+    CaseStatus.IN_EVALUATION: FunnelStage.NOMINATED,
+    CaseStatus.DECIDED: FunnelStage.DECIDED,
+    CaseStatus.PUBLISHED: FunnelStage.PUBLISHED,
+    CaseStatus.WITHDRAWN: FunnelStage.WITHDRAWN,
+    CaseStatus.REJECTED: FunnelStage.REJECTED,
+}
+
+# The stages a case leaves again, whose time a case spends in them the dashboard measures (the others are final).
+TIMED_STAGES: tuple[FunnelStage, ...] = (
+    FunnelStage.SUBMITTED,
+    FunnelStage.IN_REVIEW,
+    FunnelStage.NOMINATED,
+    FunnelStage.DECIDED,
+)
+
+
 class TransitionRefused(Conflict):
     """A submitter action the case's status does not allow."""
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from services.intake.domain import (
+    FUNNEL_STAGE,
     Call,
     CaseProgress,
     CaseStatus,
     FeedbackPoint,
+    FunnelStage,
     NewCall,
     StoredCase,
     TimelineEntry,
@@ -76,6 +78,24 @@ class FunnelRow:
     call_title: str
     status: CaseStatus
     cases: int
+
+
+@dataclass(frozen=True)
+class StageTime:
+    """How long a call's cases spent in one funnel stage (the operator dashboard's time in each stage).
+
+    ``moved_on`` cases have left the stage, after ``median`` (of them) and at most ``longest``; ``waiting`` cases
+    are in it still, the longest of them for ``longest_waiting`` so far. A duration is None when no case counts.
+    """
+
+    call_id: uuid.UUID
+    call_title: str
+    stage: FunnelStage
+    moved_on: int
+    median: timedelta | None
+    longest: timedelta | None
+    waiting: int
+    longest_waiting: timedelta | None
 
 
 class DuplicateTitle(Exception):
@@ -234,6 +254,59 @@ class IntakeRepository:
         status_order = list(CaseStatus)
         return sorted(funnel, key=lambda f: (call_order[f.call_id], status_order.index(f.status)))
 
+    async def time_in_stage(self, *, stages: Collection[FunnelStage], now: datetime) -> list[StageTime]:
+        """Per call and funnel stage of ``stages``, how long cases stayed in it (newest calls first, the stages in
+        the funnel's order), from the status history: a case's stay in a stage runs from the first status of the
+        stage it entered to the next status of another stage (a negative stay, the clocks of two services
+        disagreeing, counts as none). Stays still going are measured up to ``now``."""
+        statuses = list(FUNNEL_STAGE)
+        rows = await self._conn.fetch(
+            """
+            WITH stage_of AS (
+                SELECT * FROM unnest($1::text[], $2::text[]) AS m (status, stage)
+            ), entered AS (
+                SELECT h.id, h.case_id, h.at, m.stage,
+                       lag(m.stage) OVER (PARTITION BY h.case_id ORDER BY h.id) AS stage_before
+                FROM case_status_history h JOIN stage_of m ON m.status = h.status
+            ), stays AS (
+                SELECT case_id, stage, at AS entered_at,
+                       lead(at) OVER (PARTITION BY case_id ORDER BY id) AS left_at
+                FROM entered WHERE stage_before IS DISTINCT FROM stage
+            ), measured AS (
+                SELECT case_id, stage, left_at IS NOT NULL AS left_stage,
+                       greatest(coalesce(left_at, $4) - entered_at, interval '0') AS stay
+                FROM stays WHERE stage = ANY($3::text[])
+            )
+            SELECT c.id AS call_id, c.title AS call_title, s.stage,
+                   count(*) FILTER (WHERE s.left_stage) AS moved_on,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY s.stay) FILTER (WHERE s.left_stage) AS median,
+                   max(s.stay) FILTER (WHERE s.left_stage) AS longest,
+                   count(*) FILTER (WHERE NOT s.left_stage) AS waiting,
+                   max(s.stay) FILTER (WHERE NOT s.left_stage) AS longest_waiting
+            FROM measured s JOIN cases k ON k.id = s.case_id JOIN calls c ON c.id = k.call_id
+            GROUP BY c.id, c.title, c.created_at, s.stage
+            ORDER BY c.created_at DESC, c.id, array_position($3::text[], s.stage)
+            """,
+            [status.value for status in statuses],
+            [FUNNEL_STAGE[status].value for status in statuses],
+            # In the funnel's order, which the rows of a call follow.
+            [stage.value for stage in FunnelStage if stage in stages],
+            now,
+        )
+        return [
+            StageTime(
+                call_id=r["call_id"],
+                call_title=r["call_title"],
+                stage=FunnelStage(r["stage"]),
+                moved_on=int(r["moved_on"]),
+                median=r["median"],
+                longest=r["longest"],
+                waiting=int(r["waiting"]),
+                longest_waiting=r["longest_waiting"],
+            )
+            for r in rows
+        ]
+
     # ----------------------------------------------------------------------- cases
 
     async def insert_case(
@@ -271,6 +344,7 @@ class IntakeRepository:
                     idempotency_key,
                     request_fingerprint,
                 )
+                await self._status_entered(snapshot.case_id, progress.status)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == _IDEMPOTENCY_INDEX:
                 raise DuplicateIdempotencyKey from exc
@@ -296,6 +370,7 @@ class IntakeRepository:
                     snapshot.revision,
                     status.value,
                 )
+                await self._status_entered(snapshot.case_id, status)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == _TITLE_INDEX:
                 raise DuplicateTitle from exc
@@ -303,7 +378,10 @@ class IntakeRepository:
         assert row is not None
         return _case(row)
 
-    async def save_progress(self, *, case_id: uuid.UUID, progress: CaseProgress) -> StoredCase:
+    async def save_progress(
+        self, *, case_id: uuid.UUID, progress: CaseProgress, at: datetime | None = None
+    ) -> StoredCase:
+        """Store where the case stands; a new status entered ``at`` (an event's time), or now."""
         row = await self._conn.fetchrow(
             f"""
             UPDATE cases SET status = $2, stage = $3, iteration = $4, outcome = $5, feedback = $6, updated_at = now()
@@ -318,7 +396,23 @@ class IntakeRepository:
             progress.feedback,
         )
         assert row is not None
+        await self._status_entered(case_id, progress.status, at)
         return _case(row)
+
+    async def _status_entered(self, case_id: uuid.UUID, status: CaseStatus, at: datetime | None = None) -> None:
+        """Record in the status history that the case is in ``status`` from ``at`` (or now), unless it already was
+        (a change of content or stage only). Every write of a case's status calls this."""
+        await self._conn.execute(
+            """
+            INSERT INTO case_status_history (case_id, status, at)
+            SELECT $1, $2::text, coalesce($3::timestamptz, now())
+            WHERE $2::text IS DISTINCT FROM
+                (SELECT status FROM case_status_history WHERE case_id = $1 ORDER BY id DESC LIMIT 1)
+            """,
+            case_id,
+            status.value,
+            at,
+        )
 
     async def get_case(self, case_id: uuid.UUID, *, for_update: bool = False) -> StoredCase | None:
         lock = " FOR UPDATE" if for_update else ""

@@ -11,6 +11,7 @@ claim). Refusals are ``shared.errors``; shared/http_errors.py maps them to HTTP 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ from services.intake.domain import (
     CaseProgress,
     CaseStatus,
     FeedbackPoint,
+    FunnelStage,
     NewCall,
     Revision,
     StoredCase,
@@ -33,7 +35,7 @@ from services.intake.repository import DuplicateIdempotencyKey, DuplicateTitle, 
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import CaseRevisedV1, CaseSnapshot, CaseSubmittedV1, CaseWithdrawnV1
-from shared.glance import Glance
+from shared.glance import Glance, Word
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import Role
@@ -354,7 +356,7 @@ async def track_event(*, uow: Uow, payload: TrackedEvent, at: datetime, event_id
         transition = domain.apply_event(case.progress, payload)
         if transition.applied:
             if transition.progress != case.progress:
-                await repo.save_progress(case_id=case.id, progress=transition.progress)
+                await repo.save_progress(case_id=case.id, progress=transition.progress, at=at)
         else:
             log.info(
                 "late event; recorded in the timeline without changing the status",
@@ -367,11 +369,46 @@ async def track_event(*, uow: Uow, payload: TrackedEvent, at: datetime, event_id
         await uow.commit()
 
 
-async def at_a_glance(*, uow: UnitOfWork[IntakeRepository]) -> list[Glance]:
-    """The operator dashboard's domain section: the funnel per call (how many cases in each status)."""
+async def at_a_glance(*, uow: UnitOfWork[IntakeRepository], now: datetime | None = None) -> list[Glance]:
+    """The operator dashboard's domain section: the funnel per call (how many cases are in each stage now, in the
+    funnel's order) and the time cases spend in each stage they leave again, up to ``now``."""
     async with uow:
         funnel = await uow.repo.funnel()
-    rows = [(f.call_title, f.status.value, f.cases) for f in funnel]
+        times = await uow.repo.time_in_stage(stages=domain.TIMED_STAGES, now=now or datetime.now(UTC))
+    stages = list(FunnelStage)
+    per_call: dict[uuid.UUID, tuple[str, Counter[FunnelStage]]] = {}
+    for f in funnel:  # newest call first
+        per_call.setdefault(f.call_id, (f.call_title, Counter()))[1][domain.FUNNEL_STAGE[f.status]] += f.cases
     return [
-        Glance(caption="glance_funnel", columns=("glance_call", "status", "glance_cases"), rows=rows, test_id="funnel")
+        Glance(
+            caption="glance_funnel",
+            columns=("glance_call", *(f"sub.status.{stage}" for stage in stages)),
+            rows=[(title, *(counts[stage] for stage in stages)) for title, counts in per_call.values()],
+            test_id="funnel",
+        ),
+        Glance(
+            caption="glance_time_in_stage",
+            columns=(
+                "glance_call",
+                "glance_stage",
+                "glance_moved_on",
+                "glance_median",
+                "glance_longest",
+                "glance_waiting",
+                "glance_longest_waiting",
+            ),
+            rows=[
+                (
+                    t.call_title,
+                    Word(f"sub.status.{t.stage}"),
+                    t.moved_on,
+                    t.median,
+                    t.longest,
+                    t.waiting,
+                    t.longest_waiting,
+                )
+                for t in times
+            ],
+            test_id="time-in-stage",
+        ),
     ]

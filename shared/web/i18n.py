@@ -1260,6 +1260,43 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.EN: "Scale maximum",
     },
     # ---- the operator dashboard's domain sections: intake's time in stage, awards' spread and leaderboard ----
+    # The operator dashboard's domain sections (ops_glances.html.j2): intake's time in each stage
+    # (services/intake/workflow.at_a_glance), awards' inter-rater spread and leaderboard (services/awards/workflow).
+    "glance_time_in_stage": {
+        Language.FI: "Aika kussakin vaiheessa",
+        Language.SV: "Tid i varje steg",
+        Language.EN: "Time in each stage",
+    },
+    "glance_stage": {Language.FI: "Vaihe", Language.SV: "Steg", Language.EN: "Stage"},
+    "glance_moved_on": {Language.FI: "Siirtyneet eteenpäin", Language.SV: "Gått vidare", Language.EN: "Moved on"},
+    "glance_median": {Language.FI: "Mediaaniaika", Language.SV: "Mediantid", Language.EN: "Median time"},
+    "glance_longest": {Language.FI: "Pisin aika", Language.SV: "Längsta tid", Language.EN: "Longest time"},
+    "glance_waiting": {Language.FI: "Yhä vaiheessa", Language.SV: "Kvar i steget", Language.EN: "Still in it"},
+    "glance_longest_waiting": {
+        Language.FI: "Pisin odotus tähän mennessä",
+        Language.SV: "Längsta väntan hittills",
+        Language.EN: "Longest wait so far",
+    },
+    "glance_days": {Language.FI: "{n} vrk", Language.SV: "{n} d", Language.EN: "{n} d"},
+    "glance_spread": {
+        Language.FI: "Tuomareiden pisteiden hajonta tapauksittain (suurin ensin)",
+        Language.SV: "Spridningen mellan jurymedlemmarnas poäng per ärende (störst först)",
+        Language.EN: "Inter-rater spread per case (widest first)",
+    },
+    "glance_lowest": {Language.FI: "Alin", Language.SV: "Lägst", Language.EN: "Lowest"},
+    "glance_highest": {Language.FI: "Ylin", Language.SV: "Högst", Language.EN: "Highest"},
+    "glance_sd": {Language.FI: "Keskihajonta", Language.SV: "Standardavvikelse", Language.EN: "Standard deviation"},
+    "glance_spread_flag": {Language.FI: "Hajonta", Language.SV: "Spridning", Language.EN: "Spread"},
+    "glance_spread_large": {
+        Language.FI: "⚠ Suuri: keskustelkaa ennen päätöstä",
+        Language.SV: "⚠ Stor: diskutera före beslutet",
+        Language.EN: "⚠ Large: talk it over before deciding",
+    },
+    "glance_leaderboard": {
+        Language.FI: "Tulostaulukko: viisi parasta haun ja sarjan mukaan",
+        Language.SV: "Resultattavla: de fem bästa per utlysning och kategori",
+        Language.EN: "Leaderboard: the best five per call and category",
+    },
     # ---- intake's operator pages: calls (list, create, open/close) ----
     "intake_op.calls": {
         Language.FI: "Haut",
@@ -1420,12 +1457,11 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     },
     "glance_empty": {Language.FI: "Ei vielä mitään.", Language.SV: "Inget ännu.", Language.EN: "Nothing yet."},
     "glance_funnel": {
-        Language.FI: "Hakemukset haun ja tilan mukaan",
-        Language.SV: "Ansökningar per utlysning och status",
-        Language.EN: "Cases per call and status",
+        Language.FI: "Hakemukset haun ja vaiheen mukaan",
+        Language.SV: "Ansökningar per utlysning och steg",
+        Language.EN: "Cases per call and stage",
     },
     "glance_call": {Language.FI: "Haku", Language.SV: "Utlysning", Language.EN: "Call"},
-    "glance_cases": {Language.FI: "Hakemuksia", Language.SV: "Ansökningar", Language.EN: "Cases"},
     "glance_queue": {Language.FI: "Arviointijono", Language.SV: "Granskningskön", Language.EN: "Review queue"},
     "glance_queued": {Language.FI: "Jonossa", Language.SV: "I kö", Language.EN: "Queued"},
     "glance_claimed": {Language.FI: "Otettu", Language.SV: "Tagna", Language.EN: "Claimed"},

@@ -154,8 +154,8 @@ def ops_pages_router() -> APIRouter:
 
     @router.get("/ops/live", response_class=HTMLResponse)
     async def live(request: Request, page: Page = Depends(operator_page)) -> Response:
-        """The figures alone, for the dashboard's script to swap in."""
-        return page.render("ops_figures.html.j2", figures=await _figures(request))
+        """The figures alone (with the domain at a glance), for the dashboard's script to swap in."""
+        return page.render("ops_figures.html.j2", figures=await _figures(request), glances=await _glances(request))
 
     @router.post("/ops/dashboard/dead-letters/{dead_letter_id}/replay", response_class=HTMLResponse)
     async def replay(request: Request, dead_letter_id: str, page: Page = Depends(operator_page)) -> Response:
