@@ -24,6 +24,11 @@ HTTP_REQUEST_SECONDS = Histogram("kipina_http_request_seconds", "HTTP request la
 CONSUMER_LAG = Gauge(
     "kipina_consumer_lag", "Messages the consumer group is behind the end of a topic", ["group", "topic"]
 )
+CONSUMER_PARTITION_LAG = Gauge(
+    "kipina_consumer_partition_lag",
+    "Messages the consumer group is behind the end of a topic partition",
+    ["group", "topic", "partition"],
+)
 
 
 @dataclass(frozen=True)

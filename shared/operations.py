@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -22,6 +25,7 @@ from shared.auth import Operator
 from shared.bodies import RequestBody
 from shared.consumer import HandlingFailed
 from shared.errors import Conflict, NotFound
+from shared.glance import DependencyCheck
 from shared.http import get_runtime
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 from shared.openapi import PUBLIC
@@ -31,6 +35,14 @@ from shared.runtime import Runtime
 
 # Dead letter ids are PostgreSQL bigserial: anything larger names none (and would not fit the query).
 DeadLetterId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the dead letter's id")]
+
+# One "replay all" request replays at most this many dead letters, so it is never an unbounded request; it says how
+# many remain, and the next request continues after the last one it reached.
+REPLAY_ALL_MAX = 500
+# A service's own dependency checks run at most this often per process (the dashboard polls every few seconds, and
+# an SMTP server need not be greeted that often), each given at most CHECK_TIMEOUT_S.
+CHECKS_TTL_S = 10.0
+CHECK_TIMEOUT_S = 5.0
 
 
 class Liveness(BaseModel):
@@ -49,11 +61,22 @@ class OutboxStatus(BaseModel):
     oldest_pending_age_s: float
 
 
+class PartitionLagView(BaseModel):
+    topic: str
+    partition: int
+    committed: int | None = Field(description="the consumer group's committed offset; null when it committed none")
+    end: int = Field(description="the partition's end offset")
+    lag: int = Field(description="messages not yet consumed by this service")
+
+
 class OpsStatus(BaseModel):
     service: str
     outbox: OutboxStatus
     dead_letters_pending: int
     consumer_lag: dict[str, int] = Field(description="per topic: messages not yet consumed by this service")
+    consumer_lag_partitions: list[PartitionLagView] = Field(
+        default_factory=list, description="per topic partition, as last measured (every `LAG_INTERVAL_S`)"
+    )
     events_handled: int
 
 
@@ -76,6 +99,25 @@ class DeadLetterView(BaseModel):
 class ReplayView(BaseModel):
     id: int
     outcome: str = Field(description="what the handler did with the event this time")
+
+
+class ReplayResultView(BaseModel):
+    id: int = Field(description="the dead letter's id")
+    action_id: int = Field(description="the recorded action (`dead_letter_actions`)")
+    succeeded: bool
+    outcome: str
+
+
+class ReplayAllView(BaseModel):
+    replayed: int = Field(description="dead letters handled again")
+    failed: int = Field(description="dead letters that failed again: each is recorded and stays waiting")
+    skipped: int = Field(description="no longer waiting when their turn came (replayed or discarded meanwhile)")
+    remaining: int = Field(
+        description="waiting dead letters after `last_id` that this request did not reach (beyond `limit`); "
+        "ask again with `after=last_id`"
+    )
+    last_id: int | None = Field(description="the last dead letter this request reached; null when none waited")
+    results: list[ReplayResultView] = Field(description="every replay, in id order")
 
 
 class DiscardRequest(RequestBody):
@@ -101,6 +143,43 @@ async def dependency_checks(runtime: Runtime, broker: KafkaBroker) -> dict[str, 
     except Exception as exc:
         checks["kafka"] = {"ok": False, "error": repr(exc)}
     return checks
+
+
+class ContributedChecks:
+    """A service's own dependency checks (``ServiceDefinition.dependency_checks``) for the dashboard.
+
+    They run concurrently, each bounded by ``CHECK_TIMEOUT_S``; a check that raises or times out is not ok, with
+    the error. Their results are kept ``CHECKS_TTL_S`` so the dashboard's polling does not greet an SMTP server every
+    few seconds. Readiness never asks them.
+    """
+
+    def __init__(self, checks: Mapping[str, DependencyCheck]) -> None:
+        self._checks = dict(checks)
+        self._results: dict[str, dict[str, Any]] = {}
+        self._checked_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def results(self, runtime: Runtime) -> dict[str, dict[str, Any]]:
+        if not self._checks:
+            return {}
+        async with self._lock:  # dashboards polling at once share one round of checks
+            if time.monotonic() - self._checked_at >= CHECKS_TTL_S:
+                names = list(self._checks)
+                done = await asyncio.gather(*(self._run(self._checks[n], runtime) for n in names))
+                self._results = dict(zip(names, done, strict=True))
+                self._checked_at = time.monotonic()
+        return self._results
+
+    @staticmethod
+    async def _run(check: DependencyCheck, runtime: Runtime) -> dict[str, Any]:
+        try:
+            health = await asyncio.wait_for(check(runtime), CHECK_TIMEOUT_S)
+        except Exception as exc:
+            return {"ok": False, "error": repr(exc)}
+        result: dict[str, Any] = {"ok": health.ok, "detail": health.detail, "values": dict(health.values)}
+        if health.error is not None:
+            result["error"] = health.error
+        return result
 
 
 async def replay(runtime: Runtime, dead_letter_id: int, *, actor: str) -> DeadLetterAction:
@@ -129,6 +208,47 @@ async def replay(runtime: Runtime, dead_letter_id: int, *, actor: str) -> DeadLe
     recorded = await repo.dead_letter_action(action_id)
     assert recorded is not None
     return recorded
+
+
+@dataclass(frozen=True)
+class ReplayedAll:
+    """What one "replay all" did: every replay's recorded action (in id order), and what it left."""
+
+    actions: list[DeadLetterAction]
+    skipped: int
+    remaining: int
+    last_id: int | None
+
+    @property
+    def replayed(self) -> int:
+        return sum(1 for a in self.actions if a.succeeded)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for a in self.actions if not a.succeeded)
+
+
+async def replay_all(runtime: Runtime, *, actor: str, after: int = 0, limit: int = REPLAY_ALL_MAX) -> ReplayedAll:
+    """Replay the waiting dead letters after ``after`` in id order, at most ``limit``, each as ``replay`` does (its
+    own recorded action; one failing again is recorded and the next one is replayed all the same).
+
+    Raises ``NotFound`` when the service consumes nothing.
+    """
+    consumer = runtime.consumer
+    if consumer is None:
+        raise NotFound("this service consumes no events")
+    repo = ReliabilityRepository(runtime.db())
+    ids = await repo.waiting_dead_letter_ids(consumer=consumer.name, after=after, limit=min(limit, REPLAY_ALL_MAX))
+    actions: list[DeadLetterAction] = []
+    skipped = 0
+    for dead_letter_id in ids:
+        try:
+            actions.append(await replay(runtime, dead_letter_id, actor=actor))
+        except (NotFound, Conflict):  # another operator discarded it (or housekeeping purged it) meanwhile
+            skipped += 1
+    last_id = ids[-1] if ids else None
+    remaining = await repo.count_waiting_after(consumer=consumer.name, after=last_id if last_id is not None else after)
+    return ReplayedAll(actions=actions, skipped=skipped, remaining=remaining, last_id=last_id)
 
 
 async def discard(runtime: Runtime, dead_letter_id: int, *, actor: str, reason: str) -> DeadLetterAction:
@@ -228,6 +348,10 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
             outbox=OutboxStatus(pending=backlog.pending, oldest_pending_age_s=round(backlog.oldest_age_s, 3)),
             dead_letters_pending=await repo.count_pending_dead_letters(),
             consumer_lag=runtime.consumer_lag,
+            consumer_lag_partitions=[
+                PartitionLagView(topic=p.topic, partition=p.partition, committed=p.committed, end=p.end, lag=p.lag)
+                for p in runtime.partition_lag
+            ],
             events_handled=await repo.count_handled(),
         )
 
@@ -256,6 +380,33 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
         if not action.succeeded:
             raise Conflict(action.outcome)
         return ReplayView(id=dead_letter_id, outcome=action.outcome)
+
+    @router.post("/ops/dead-letters/replay-all", responses={404: {"description": "this service consumes no events"}})
+    async def replay_all_dead_letters(
+        request: Request,
+        who: Operator,
+        after: Annotated[
+            int, Query(ge=0, le=2**63 - 1, description="start after this dead letter id (a previous `last_id`)")
+        ] = 0,
+        limit: Annotated[
+            int, Query(ge=1, le=REPLAY_ALL_MAX, description=f"at most this many (at most {REPLAY_ALL_MAX})")
+        ] = REPLAY_ALL_MAX,
+    ) -> ReplayAllView:
+        """Replay every waiting dead letter, oldest first, in this service only: each replay is recorded as its own
+        action; one that fails again is counted, stays waiting and does not stop the rest. At most `limit` in one
+        request: `remaining` says how many wait beyond it, and `after=last_id` continues."""
+        done = await replay_all(get_runtime(request), actor=who.user_id, after=after, limit=limit)
+        return ReplayAllView(
+            replayed=done.replayed,
+            failed=done.failed,
+            skipped=done.skipped,
+            remaining=done.remaining,
+            last_id=done.last_id,
+            results=[
+                ReplayResultView(id=a.dead_letter_id, action_id=a.id, succeeded=a.succeeded, outcome=a.outcome)
+                for a in done.actions
+            ],
+        )
 
     @router.post(
         "/ops/dead-letters/{dead_letter_id}/discard",

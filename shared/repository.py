@@ -69,6 +69,21 @@ class HandledEvent:
 
 
 @dataclass(frozen=True)
+class FlowMinute:
+    """Events consumed (inbox rows processed) and published (outbox rows published) in one minute."""
+
+    minute: datetime  # the minute's start
+    consumed: int
+    published: int
+
+
+@dataclass(frozen=True)
+class FlowCount:
+    consumed: int
+    published: int
+
+
+@dataclass(frozen=True)
 class Backlog:
     pending: int
     oldest_age_s: float
@@ -85,6 +100,9 @@ _DEAD_LETTER_COLUMNS = """
     id, consumer, source_topic, source_partition, source_offset, message_key, payload, event_id, event_type,
     error, attempts, failed_at, replayed_at, discarded_at, discarded_by, discard_reason
 """
+
+# The origin of the dashboard's minute buckets: whole UTC minutes, whatever the session's time zone.
+_EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 
 # Waiting: neither replayed nor discarded.
 _WAITING = "replayed_at IS NULL AND discarded_at IS NULL"
@@ -144,6 +162,47 @@ class ReliabilityRepository:
 
     async def count_handled(self) -> int:
         return int(await self._db.fetchval("SELECT count(*) FROM inbox"))
+
+    # ----------------------------------------------------------------------- flow (the dashboard's chart)
+
+    async def flow_per_minute(self, *, since: datetime, until: datetime) -> list[FlowMinute]:
+        """Per minute from ``since``'s minute up to ``until`` (exclusive): events consumed (the inbox's
+        ``processed_at``) and published (the outbox's ``published_at``) in [since, until); a quiet minute is 0.
+
+        Both are bounded by their time column: the inbox by ``inbox_processed_at`` (migration 0004), the outbox by
+        the BRIN index ``outbox_published_at`` (migration 0005; docs/pages.md says why BRIN).
+        """
+        rows = await self._db.fetch(
+            f"""
+            WITH consumed AS (
+                SELECT date_bin('1 minute', processed_at, {_EPOCH}) AS minute, count(*) AS n FROM inbox
+                WHERE processed_at >= $1 AND processed_at < $2 GROUP BY 1
+            ), published AS (
+                SELECT date_bin('1 minute', published_at, {_EPOCH}) AS minute, count(*) AS n FROM outbox
+                WHERE published_at >= $1 AND published_at < $2 GROUP BY 1
+            )
+            SELECT m.minute, coalesce(c.n, 0) AS consumed, coalesce(p.n, 0) AS published
+            FROM generate_series(date_bin('1 minute', $1::timestamptz, {_EPOCH}),
+                                 $2::timestamptz - interval '1 microsecond', interval '1 minute') AS m (minute)
+            LEFT JOIN consumed c USING (minute) LEFT JOIN published p USING (minute)
+            ORDER BY m.minute
+            """,  # noqa: S608 - a constant
+            since,
+            until,
+        )
+        return [FlowMinute(r["minute"], int(r["consumed"]), int(r["published"])) for r in rows]
+
+    async def flow_since(self, since: datetime) -> FlowCount:
+        """Events consumed and published from ``since`` on (the dashboard's rate over the last minute)."""
+        row = await self._db.fetchrow(
+            """
+            SELECT (SELECT count(*) FROM inbox WHERE processed_at >= $1) AS consumed,
+                   (SELECT count(*) FROM outbox WHERE published_at >= $1) AS published
+            """,
+            since,
+        )
+        assert row is not None
+        return FlowCount(consumed=int(row["consumed"]), published=int(row["published"]))
 
     # ----------------------------------------------------------------------- outbox
 
@@ -297,6 +356,27 @@ class ReliabilityRepository:
             await self._db.fetchval(
                 f"SELECT count(*) FROM dead_letters WHERE ($1 OR ({_WAITING}))",  # noqa: S608 - fixed condition
                 include_replayed,
+            )
+        )
+
+    async def waiting_dead_letter_ids(self, *, consumer: str, after: int, limit: int) -> list[int]:
+        """The waiting dead letters' ids after ``after``, oldest first (replay all)."""
+        rows = await self._db.fetch(
+            f"""
+            SELECT id FROM dead_letters WHERE consumer = $1 AND id > $2 AND {_WAITING} ORDER BY id LIMIT $3
+            """,  # noqa: S608 - fixed condition
+            consumer,
+            after,
+            limit,
+        )
+        return [int(r["id"]) for r in rows]
+
+    async def count_waiting_after(self, *, consumer: str, after: int) -> int:
+        return int(
+            await self._db.fetchval(
+                f"SELECT count(*) FROM dead_letters WHERE consumer = $1 AND id > $2 AND {_WAITING}",  # noqa: S608
+                consumer,
+                after,
             )
         )
 

@@ -14,6 +14,7 @@ from shared.consumer import EventConsumer
 from shared.db import DATABASE_ERRORS, Connection
 from shared.events import EventPayload
 from shared.kafka import EventProducer
+from shared.lag import PartitionLag
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
 from shared.uow import Origin, UnitOfWork
@@ -33,6 +34,7 @@ class Runtime:
     relay: outbox.OutboxRelay | None = None
     consumer: EventConsumer | None = None
     consumer_lag: dict[str, int] = field(default_factory=dict)
+    partition_lag: list[PartitionLag] = field(default_factory=list)
 
     def db(self) -> asyncpg.Pool:
         if self.pool is None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,13 @@ from shared import housekeeping, lag, outbox, topics
 from shared.consumer import EventConsumer, EventRouter
 from shared.db import apply_migrations, create_pool
 from shared.events import EventPayload
-from shared.glance import DashboardHook
+from shared.glance import DashboardHook, DependencyCheck
 from shared.http import install_middleware
 from shared.http_errors import install_error_handlers
 from shared.kafka import EventProducer, create_broker
 from shared.logging import configure_logging, get_logger
 from shared.openapi import document_operations
-from shared.operations import operations_router
+from shared.operations import ContributedChecks, operations_router
 from shared.registry import Part
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings, jwt_secret_is_default
@@ -61,6 +61,9 @@ class ServiceDefinition:
     page_routers: Sequence[APIRouter] = ()
     # The service's own domain at a glance on the operator dashboard (shared/glance.py).
     dashboard: DashboardHook | None = None
+    # Dependencies of the service's own, looked at on the operator dashboard only, never by /health/ready
+    # (shared/glance.py): name (the word ``dependency.<name>``) → check.
+    dependency_checks: Mapping[str, DependencyCheck] = field(default_factory=dict)
     # Test doubles only: read these topics instead of those the router's payload types travel on.
     subscribe_to: Sequence[str] | None = None
 
@@ -162,6 +165,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
                         topics=consumes,
                         interval_s=settings.lag_interval_s,
                         latest=runtime.consumer_lag,
+                        partitions=runtime.partition_lag,
                     ),
                     name="consumer-lag",
                 )
@@ -188,6 +192,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.dashboard = definition.dashboard
+    app.state.dependency_checks = ContributedChecks(definition.dependency_checks)
     app.state.broker = broker
     install_middleware(app, max_request_bytes=settings.max_request_bytes)
     install_error_handlers(app)

@@ -11,11 +11,11 @@ from services.notify.api import router as api_router
 from services.notify.handlers import build_router
 from services.notify.repository import NotifyRepository
 from services.notify.settings import NotifySettings
-from services.notify.worker import delivery_worker
+from services.notify.worker import delivery_worker, smtp_health
 from shared import registry
 from shared.consumer import new_correlation_id
 from shared.events import NotificationDeliveredV1, NotificationFailedV1
-from shared.glance import Glance
+from shared.glance import Glance, Health
 from shared.runtime import Runtime
 from shared.service import ServiceDefinition, create_app
 
@@ -26,6 +26,16 @@ async def _at_a_glance(runtime: Runtime) -> list[Glance]:
 
 def create() -> FastAPI:
     settings = NotifySettings()
+
+    async def smtp(_: Runtime) -> Health:
+        return await smtp_health(settings)
+
+    async def webhooks(runtime: Runtime) -> Health:
+        return await workflow.webhook_health(
+            uow=runtime.unit_of_work(NotifyRepository, correlation_id=new_correlation_id()),
+            window_minutes=settings.webhook_health_window_minutes,
+        )
+
     return create_app(
         ServiceDefinition(
             part=registry.NOTIFY,
@@ -41,5 +51,7 @@ def create() -> FastAPI:
             publishes=[NotificationDeliveredV1, NotificationFailedV1],
             background_jobs=[delivery_worker],
             dashboard=_at_a_glance,
+            # On the dashboard only: notify retries deliveries, so neither takes it out of service (/health/ready).
+            dependency_checks={"smtp": smtp, "webhooks": webhooks},
         )
     )

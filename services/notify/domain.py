@@ -483,3 +483,18 @@ def after_failure(*, attempts: int, max_attempts: int, permanent: bool = False) 
 
 def webhook_succeeded(status_code: int) -> bool:
     return 200 <= status_code < 300
+
+
+@dataclass(frozen=True)
+class WebhookActivity:
+    """Webhook deliveries attempted lately (the operator dashboard's webhook check)."""
+
+    deliveries: int  # attempted within the window
+    failed: int  # of those, whose latest attempt failed (to be retried, or failed for good)
+    failing_subscriptions: int  # subscriptions with such a delivery
+    last_success: datetime | None  # the latest delivered webhook within the look-back
+
+    @property
+    def healthy(self) -> bool:
+        """Healthy while no delivery's latest attempt within the window failed (none attempted is healthy too)."""
+        return self.failed == 0

@@ -21,6 +21,7 @@ from services.notify.domain import (
     DueDelivery,
     FeedItem,
     Stakeholder,
+    WebhookActivity,
     WebhookSubscription,
 )
 from shared.db import Connection
@@ -169,6 +170,38 @@ class NotifyRepository:
             " ORDER BY channel, status"
         )
         return [DeliveryCount(r["channel"], DeliveryStatus(r["status"]), int(r["deliveries"])) for r in rows]
+
+    async def webhook_activity(self, *, window_s: float, lookback_s: float) -> WebhookActivity:
+        """Webhook deliveries attempted in the last ``window_s`` (their latest attempt then), those whose latest
+        attempt failed and their subscriptions, and the last delivered one; all among deliveries created in the
+        last ``lookback_s`` (the ``deliveries_listing`` index bounds the read)."""
+        row = await self._conn.fetchrow(
+            """
+            SELECT count(*) FILTER (WHERE recent) AS deliveries,
+                   count(*) FILTER (WHERE recent AND failing) AS failed,
+                   count(DISTINCT webhook_id) FILTER (WHERE recent AND failing) AS failing_subscriptions,
+                   max(delivered_at) AS last_success
+            FROM (
+                SELECT updated_at >= now() - make_interval(secs => $1) AS recent,
+                       status IN ($3, $4) AND last_error IS NOT NULL AS failing,
+                       webhook_id, delivered_at
+                FROM deliveries
+                WHERE channel = $5 AND attempts > 0 AND created_at >= now() - make_interval(secs => $2)
+            ) AS d
+            """,
+            window_s,
+            lookback_s,
+            _PENDING,
+            DeliveryStatus.FAILED.value,
+            Channel.WEBHOOK.value,
+        )
+        assert row is not None
+        return WebhookActivity(
+            deliveries=int(row["deliveries"]),
+            failed=int(row["failed"]),
+            failing_subscriptions=int(row["failing_subscriptions"]),
+            last_success=row["last_success"],
+        )
 
     async def latest_failures(self, *, limit: int) -> list[FailedDelivery]:
         """The deliveries that failed for good, newest first, with the last error as the reason."""

@@ -32,6 +32,8 @@ class NotifySettings(ServiceSettings):
     delivery_lease_s: float = 120.0
     delivery_batch_size: int = 20
     webhook_timeout_s: float = 10.0
+    # the operator dashboard's webhook check looks at deliveries attempted this long ago at most
+    webhook_health_window_minutes: float = Field(15.0, gt=0)
 
     # comma-separated addresses of the operators (escalated iterations, decisions, a call's evaluation complete,
     # dead letters: docs/people.md); empty = nobody

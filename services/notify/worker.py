@@ -15,8 +15,10 @@ Each email carries a stable ``Message-ID`` (the delivery id) so mail systems can
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -34,6 +36,7 @@ from services.notify.settings import NotifySettings
 from shared import tracing
 from shared.consumer import new_correlation_id
 from shared.events import CONTENT_TYPE
+from shared.glance import Health
 from shared.logging import bind_event_context, get_logger
 from shared.runtime import Runtime
 from shared.vocabulary import Channel
@@ -41,6 +44,8 @@ from shared.vocabulary import Channel
 log = get_logger(__name__)
 
 SIGNATURE_HEADER = "X-Kipina-Signature"
+# The operator dashboard's SMTP check waits at most this long (or the configured SMTP timeout, when shorter).
+SMTP_CHECK_TIMEOUT_S = 3.0
 
 DELIVERY_ATTEMPTS = Counter(
     "kipina_notify_delivery_attempts_total", "Delivery attempts by channel and result", ["channel", "result"]
@@ -204,6 +209,32 @@ class DeliveryWorker:
         )
         if not domain.webhook_succeeded(response.status_code):
             raise DeliveryError(f"webhook answered HTTP {response.status_code}")
+
+
+async def smtp_health(settings: NotifySettings) -> Health:
+    """The operator dashboard's SMTP check: connect to the configured server (STARTTLS when configured), EHLO, NOOP,
+    QUIT, with a short timeout; no login and no message. Shown, never part of readiness: a delivery the server
+    refuses is retried, so SMTP being away must not take notify out of service."""
+    server = f"{settings.smtp_host}:{settings.smtp_port}"
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        timeout=min(SMTP_CHECK_TIMEOUT_S, settings.smtp_timeout_s),
+        start_tls=settings.smtp_starttls,
+    )
+    started = time.perf_counter()
+    try:
+        await smtp.connect()
+        await smtp.ehlo()
+        await smtp.noop()
+    except Exception as exc:  # refused, timed out, or an SMTP error: the dashboard shows which
+        return Health(ok=False, error=repr(exc))
+    finally:
+        if smtp.is_connected:
+            with contextlib.suppress(Exception):
+                await smtp.quit()
+    elapsed_ms = round((time.perf_counter() - started) * 1000)
+    return Health(ok=True, detail="smtp_detail", values={"server": server, "ms": elapsed_ms})
 
 
 async def delivery_worker(runtime: Runtime) -> None:

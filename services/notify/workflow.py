@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from services.notify import domain
@@ -40,7 +41,7 @@ from shared.events import (
     NotificationDeliveredV1,
     NotificationFailedV1,
 )
-from shared.glance import Glance
+from shared.glance import Glance, Health
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import Channel
@@ -305,6 +306,8 @@ def _outcome_facts(delivery: Delivery) -> dict[str, Any]:
 
 # The dashboard lists this many of the latest failed deliveries.
 GLANCE_FAILURES = 10
+# The webhook check reads deliveries created this long ago at most (a delivery retried longer is not seen).
+WEBHOOK_LOOKBACK_S = 24 * 3600.0
 
 
 async def at_a_glance(*, uow: UnitOfWork[NotifyRepository]) -> list[Glance]:
@@ -326,3 +329,22 @@ async def at_a_glance(*, uow: UnitOfWork[NotifyRepository]) -> list[Glance]:
             test_id="failures",
         ),
     ]
+
+
+async def webhook_health(*, uow: UnitOfWork[NotifyRepository], window_minutes: float) -> Health:
+    """The operator dashboard's webhook check, from notify's own deliveries: ok while none attempted in the last
+    ``window_minutes`` failed its latest attempt. Shown, never part of readiness: the worker retries deliveries."""
+    async with uow:
+        activity = await uow.repo.webhook_activity(window_s=window_minutes * 60, lookback_s=WEBHOOK_LOOKBACK_S)
+    last = activity.last_success
+    return Health(
+        ok=activity.healthy,
+        detail="webhooks_detail",
+        values={
+            "minutes": f"{window_minutes:g}",
+            "deliveries": activity.deliveries,
+            "failed": activity.failed,
+            "failing": activity.failing_subscriptions,
+            "last": last.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if last is not None else "–",
+        },
+    )

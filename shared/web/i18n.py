@@ -1509,6 +1509,142 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.EN: "No events handled yet.",
     },
     # ---- the operator dashboard's flow: charts, lag per partition, replay all, SMTP and webhooks ----
+    "flow_consumed_rate": {
+        Language.FI: "Vastaanotetut nyt (viime minuutti)",
+        Language.SV: "Mottagna nu (senaste minuten)",
+        Language.EN: "Consumed now (last minute)",
+    },
+    "flow_published_rate": {
+        Language.FI: "Julkaistut nyt (viime minuutti)",
+        Language.SV: "Publicerade nu (senaste minuten)",
+        Language.EN: "Published now (last minute)",
+    },
+    "per_second": {Language.FI: "{n}/s", Language.SV: "{n}/s", Language.EN: "{n}/s"},
+    "flow_chart_caption": {
+        Language.FI: "Tapahtumat minuuteittain viimeisen tunnin ajalta",
+        Language.SV: "Händelser per minut under den senaste timmen",
+        Language.EN: "Events per minute over the last hour",
+    },
+    "flow_chart_summary": {
+        Language.FI: "Viimeisen tunnin aikana vastaanotettu {consumed} ja julkaistu {published} tapahtumaa; vilkkain "
+        "minuutti {minute} UTC: {busiest_consumed} vastaanotettu, {busiest_published} julkaistu.",
+        Language.SV: "Under den senaste timmen {consumed} händelser mottagna och {published} publicerade; den "
+        "livligaste minuten {minute} UTC: {busiest_consumed} mottagna, {busiest_published} publicerade.",
+        Language.EN: "In the last hour {consumed} events consumed and {published} published; the busiest minute "
+        "{minute} UTC: {busiest_consumed} consumed, {busiest_published} published.",
+    },
+    "flow_chart_quiet": {
+        Language.FI: "Viimeisen tunnin aikana ei vastaanotettu eikä julkaistu tapahtumia.",
+        Language.SV: "Inga händelser mottagna eller publicerade under den senaste timmen.",
+        Language.EN: "No events consumed or published in the last hour.",
+    },
+    "flow_x_axis": {
+        Language.FI: "Aika (UTC), piste minuutissa",
+        Language.SV: "Tid (UTC), en punkt per minut",
+        Language.EN: "Time (UTC), one point a minute",
+    },
+    "flow_y_axis": {
+        Language.FI: "Tapahtumaa minuutissa",
+        Language.SV: "Händelser per minut",
+        Language.EN: "Events per minute",
+    },
+    "flow_consumed": {Language.FI: "Vastaanotetut", Language.SV: "Mottagna", Language.EN: "Consumed"},
+    "flow_published": {Language.FI: "Julkaistut", Language.SV: "Publicerade", Language.EN: "Published"},
+    "flow_total": {Language.FI: "{n} tunnissa", Language.SV: "{n} under timmen", Language.EN: "{n} in the hour"},
+    "flow_table_summary": {
+        Language.FI: "Kaavion luvut taulukkona",
+        Language.SV: "Diagrammets siffror som tabell",
+        Language.EN: "The chart's figures as a table",
+    },
+    "flow_table_caption": {
+        Language.FI: "Tapahtumat minuuteittain, uusin ensin",
+        Language.SV: "Händelser per minut, nyaste först",
+        Language.EN: "Events per minute, newest first",
+    },
+    "flow_minute": {Language.FI: "Minuutti (UTC)", Language.SV: "Minut (UTC)", Language.EN: "Minute (UTC)"},
+    "lag_per_partition": {
+        Language.FI: "Lukematta olevat viestit aiheen osioittain",
+        Language.SV: "Olästa meddelanden per ämnespartition",
+        Language.EN: "Consumer lag per topic partition",
+    },
+    "lag_partition": {Language.FI: "Osio", Language.SV: "Partition", Language.EN: "Partition"},
+    "lag_committed": {
+        Language.FI: "Vahvistettu siirtymä",
+        Language.SV: "Bekräftad offset",
+        Language.EN: "Committed offset",
+    },
+    "lag_end": {Language.FI: "Loppusiirtymä", Language.SV: "Slutoffset", Language.EN: "End offset"},
+    "lag_topic_total": {
+        Language.FI: "yhteensä {n} lukematta",
+        Language.SV: "sammanlagt {n} olästa",
+        Language.EN: "{n} behind in all",
+    },
+    "health_failing": {Language.FI: "Epäonnistuu", Language.SV: "Misslyckas", Language.EN: "Failing"},
+    "replay_all": {
+        Language.FI: "Käsittele kaikki uudelleen",
+        Language.SV: "Kör alla igen",
+        Language.EN: "Replay all",
+    },
+    "replay_rest": {
+        Language.FI: "Käsittele loput uudelleen",
+        Language.SV: "Kör resten igen",
+        Language.EN: "Replay the remaining",
+    },
+    "replay_all_confirm_label": {
+        Language.FI: "Kyllä, käsittele uudelleen kaikki {n} odottavaa viestiä vanhimmasta alkaen (enintään {max} "
+        "kerralla).",
+        Language.SV: "Ja, kör alla {n} väntande meddelanden igen, äldst först (högst {max} åt gången).",
+        Language.EN: "Yes, replay all {n} waiting dead letters, oldest first (at most {max} at a time).",
+    },
+    "replay_rest_confirm_label": {
+        Language.FI: "Kyllä, käsittele uudelleen viestin {after} jälkeen jäljellä olevat {n} (enintään {max} "
+        "kerralla).",
+        Language.SV: "Ja, kör de {n} återstående efter nr {after} igen (högst {max} åt gången).",
+        Language.EN: "Yes, replay the {n} remaining after #{after} (at most {max} at a time).",
+    },
+    "replay_all_confirm": {
+        Language.FI: "Vahvista rastittamalla ruutu, että kaikki käsitellään uudelleen.",
+        Language.SV: "Kryssa i rutan för att bekräfta att alla körs igen.",
+        Language.EN: "Tick the box to confirm replaying them all.",
+    },
+    "replay_all_done": {
+        Language.FI: "{replayed} käsitelty uudelleen, {failed} epäonnistui uudelleen, {remaining} jäljellä.",
+        Language.SV: "{replayed} körda igen, {failed} misslyckades igen, {remaining} återstår.",
+        Language.EN: "{replayed} replayed, {failed} failed again, {remaining} remain.",
+    },
+    "replay_all_skipped": {
+        Language.FI: "{n} ei enää odottanut.",
+        Language.SV: "{n} väntade inte längre.",
+        Language.EN: "{n} were no longer waiting.",
+    },
+    "replay_all_nothing": {
+        Language.FI: "Tämä palvelu ei vastaanota tapahtumia, joten sillä ei ole epäonnistuneita viestejä.",
+        Language.SV: "Den här tjänsten tar inte emot händelser och har inga misslyckade meddelanden.",
+        Language.EN: "This service consumes no events, so it has no dead letters.",
+    },
+    "dependency.smtp": {
+        Language.FI: "Sähköpostipalvelin (SMTP)",
+        Language.SV: "E-postserver (SMTP)",
+        Language.EN: "SMTP server",
+    },
+    "dependency.webhooks": {
+        Language.FI: "Webhook-vastaanottajat",
+        Language.SV: "Webhook-mottagare",
+        Language.EN: "Webhooks",
+    },
+    "smtp_detail": {
+        Language.FI: "{server} vastasi EHLO- ja NOOP-komentoihin {ms} millisekunnissa.",
+        Language.SV: "{server} svarade på EHLO och NOOP på {ms} ms.",
+        Language.EN: "{server} answered EHLO and NOOP in {ms} ms.",
+    },
+    "webhooks_detail": {
+        Language.FI: "Viimeisen {minutes} minuutin aikana {deliveries} toimitusta, joista {failed} epäonnistui; "
+        "epäonnistuvia tilauksia {failing}; viimeisin onnistunut {last}.",
+        Language.SV: "Under de senaste {minutes} minuterna {deliveries} leveranser, varav {failed} misslyckades; "
+        "prenumerationer som misslyckas {failing}; senaste lyckade {last}.",
+        Language.EN: "Last {minutes} minutes: {deliveries} deliveries, {failed} failed; subscriptions failing "
+        "{failing}; last success {last}.",
+    },
 }
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,20 @@ async def reset_database(url: str) -> None:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def migrated_pool(url: str, migrations: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the database ``url``, emptied and migrated (the shared migrations, then ``migrations``)."""
+    from shared.db import apply_migrations, create_pool
+
+    await reset_database(url)
+    await apply_migrations(url, migrations)
+    pool = await create_pool(url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 def unique_group(service: str, topics: list[str] | None = None) -> str:

@@ -286,3 +286,8 @@ async def test_ops_status_reports_consumer_lag(probe) -> None:
         return status["consumer_lag"] or None
 
     assert await eventually(measured, timeout=10, what="a lag figure") == {PROBE_TOPIC: 0}
+    # And per partition: every partition of the topic, none behind.
+    status = (await probe.client.get("/ops/status", headers=auth("operator"))).json()
+    partitions = status["consumer_lag_partitions"]
+    assert [(p["topic"], p["partition"], p["lag"]) for p in partitions] == [(PROBE_TOPIC, n, 0) for n in range(6)]
+    assert all(p["committed"] == p["end"] for p in partitions)
