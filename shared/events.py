@@ -39,6 +39,8 @@ class EventPayload(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_type: ClassVar[str]
+    # What ``subject()`` names: a case (the default), a call, or a service (operations events).
+    subject_kind: ClassVar[Literal["case", "call", "service"]] = "case"
     topic: ClassVar[str]
     # While a topic is replaced by a new version, the old one(s) its events may still arrive on
     # (docs/events.md, "When a topic's version changes"): consumers read both.
@@ -564,6 +566,7 @@ class EvaluationCompleteV1(EventPayload):
     """
 
     event_type: ClassVar[str] = "kipina.award.evaluation_complete.v1"
+    subject_kind: ClassVar[Literal["case", "call", "service"]] = "call"
     topic: ClassVar[str] = topics.AWARDS
 
     call_id: uuid.UUID
@@ -586,6 +589,7 @@ class CallAnnouncedV1(EventPayload):
     """
 
     event_type: ClassVar[str] = "kipina.call.announced.v1"
+    subject_kind: ClassVar[Literal["case", "call", "service"]] = "call"
     topic: ClassVar[str] = topics.INTAKE
 
     call_id: uuid.UUID
@@ -614,6 +618,7 @@ class DeadLetteredV1(EventPayload):
     """
 
     event_type: ClassVar[str] = "kipina.operations.dead_lettered.v1"
+    subject_kind: ClassVar[Literal["case", "call", "service"]] = "service"
     topic: ClassVar[str] = topics.OPERATIONS
 
     service: str

@@ -3,7 +3,8 @@
 A service may give ``ServiceDefinition.dashboard``: a callable that runs one of its workflow.py use cases and returns
 a few labelled tables (``Glance``), which the dashboard renders in a section of its own. Captions and column headings
 are word keys (shared/web/i18n.py); cells are shown as they are, except a ``Word`` (a word key, shown in the page's
-language) and a ``timedelta`` (a duration: hours, minutes and seconds, with days in front when there are any).
+language), a ``Label`` (a vocabulary's value, likewise) and a ``timedelta`` (a duration: hours, minutes and
+seconds, with days in front when there are any).
 
 It may also give ``ServiceDefinition.dependency_checks``: per dependency of its own (notify's SMTP server and webhook
 subscribers), a callable that looks at it and returns its ``Health``. The dashboard shows them beside the database and
@@ -27,7 +28,16 @@ class Word:
     key: str
 
 
-Cell = str | int | float | datetime | timedelta | Word | None
+@dataclass(frozen=True)
+class Label:
+    """A cell that is a value of a fixed vocabulary (shared/web/i18n.py ``VOCABULARIES``: a category, a status),
+    shown in the page's language, or as its code when the vocabulary has no words for it."""
+
+    vocabulary: str
+    value: str
+
+
+Cell = str | int | float | datetime | timedelta | Word | Label | None
 
 
 @dataclass(frozen=True)

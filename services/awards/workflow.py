@@ -52,7 +52,7 @@ from shared.events import (
     ScoringDueV1,
     criteria_problems,
 )
-from shared.glance import Glance, Word
+from shared.glance import Glance, Label, Word
 from shared.logging import bind_event_context, get_logger
 from shared.uow import UnitOfWork
 from shared.vocabulary import AwardOutcome, Category
@@ -737,7 +737,7 @@ async def at_a_glance(*, uow: UnitOfWork[AwardsRepository]) -> list[Glance]:
             rows=[
                 (
                     call_title,
-                    r.category,
+                    Label("category", r.category),
                     r.rank,
                     r.title,
                     round(r.weighted_score, 2),

@@ -121,11 +121,6 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Misslyckade meddelanden (dead letters)",
         Language.EN: "Dead letters waiting",
     },
-    "consumer_lag": {
-        Language.FI: "Lukematta olevat viestit aiheittain",
-        Language.SV: "Olästa meddelanden per ämne",
-        Language.EN: "Consumer lag per topic",
-    },
     "topic": {Language.FI: "Aihe (topic)", Language.SV: "Ämne (topic)", Language.EN: "Topic"},
     "lag": {Language.FI: "Lukematta", Language.SV: "Olästa", Language.EN: "Messages behind"},
     "lag_not_measured": {
@@ -1049,31 +1044,6 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         Language.SV: "Utfall",
         Language.EN: "Outcome",
     },
-    "awards.outcome.award_winner": {
-        Language.FI: "Palkinnon voittaja",
-        Language.SV: "Vinnare av utmärkelsen",
-        Language.EN: "Award winner",
-    },
-    "awards.outcome.prize_winner": {
-        Language.FI: "Palkittu",
-        Language.SV: "Pristagare",
-        Language.EN: "Prize winner",
-    },
-    "awards.outcome.honourable_mention": {
-        Language.FI: "Kunniamaininta",
-        Language.SV: "Hedersomnämnande",
-        Language.EN: "Honourable mention",
-    },
-    "awards.outcome.finalist": {
-        Language.FI: "Finalisti",
-        Language.SV: "Finalist",
-        Language.EN: "Finalist",
-    },
-    "awards.outcome.not_awarded": {
-        Language.FI: "Ei palkittu",
-        Language.SV: "Inte belönad",
-        Language.EN: "Not awarded",
-    },
     "awards.overall_comment": {
         Language.FI: "Kokonaisarvio",
         Language.SV: "Helhetsbedömning",
@@ -1447,7 +1417,11 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     },
     "event_time": {Language.FI: "Käsitelty", Language.SV: "Hanterad", Language.EN: "Handled at"},
     "event_type": {Language.FI: "Tyyppi", Language.SV: "Typ", Language.EN: "Type"},
-    "event_case": {Language.FI: "Asia", Language.SV: "Ärende", Language.EN: "Case"},
+    "event_case": {
+        Language.FI: "Hakemus tai haku",
+        Language.SV: "Ansökan eller utlysning",
+        Language.EN: "Case or call",
+    },
     "event_correlation": {Language.FI: "Korrelaatio", Language.SV: "Korrelation", Language.EN: "Correlation"},
     "event_id": {Language.FI: "Tapahtuman tunniste", Language.SV: "Händelse-id", Language.EN: "Event id"},
     "ops_domain": {

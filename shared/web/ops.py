@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from shared import operations, registry
 from shared.db import DATABASE_ERRORS
 from shared.errors import Conflict, NotFound
+from shared.events import EVENT_TYPES
 from shared.glance import DashboardHook, Glance
 from shared.http import get_runtime
 from shared.lag import PartitionLag
@@ -104,18 +105,30 @@ def _flow_history(request: Request) -> FlowHistory:
 
 
 def _latest(events: list[HandledEvent]) -> list[dict[str, Any]]:
-    """Each event with a link to its case: intake has no operator case page, so its API's ``GET /cases/{id}``."""
+    """Each event with a link to what it is about: a case to intake's API ``GET /cases/{id}`` (intake has no
+    operator case page; it answers an operator with the case and its timeline), a call to intake's call page."""
     intake = public_urls()["intake"]
     rows = []
     for e in events:
-        case_url = None
-        if e.subject is not None:
-            try:
-                case_url = f"{intake}/cases/{uuid.UUID(e.subject)}"
-            except ValueError:
-                case_url = None
-        rows.append({"event": e, "case_url": case_url})
+        rows.append({"event": e, "case_url": _subject_url(intake, e)})
     return rows
+
+
+def _subject_url(intake: str, event: HandledEvent) -> str | None:
+    payload = EVENT_TYPES.get(event.event_type)
+    if payload is None or event.subject is None:
+        return None
+    try:
+        subject = uuid.UUID(event.subject)
+    except ValueError:
+        return None
+    match payload.subject_kind:
+        case "case":
+            return f"{intake}/cases/{subject}"
+        case "call":
+            return f"{intake}/operator/calls/{subject}"
+        case "service":
+            return None
 
 
 async def _figures(request: Request) -> Figures:

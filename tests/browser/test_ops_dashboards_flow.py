@@ -235,7 +235,7 @@ async def _flow(context: BrowserContext, http: httpx.AsyncClient, urls: dict[str
     )
     leaderboard = awards.get_by_test_id("glance-leaderboard")
     await expect(_cells(leaderboard, first_title)).to_have_text(
-        [call_title, "public_sector", "1", first_title, "3.0", "2 / 2"], timeout=LIVE
+        [call_title, "Public sector", "1", first_title, "3.0", "2 / 2"], timeout=LIVE
     )
     await expect(_cells(awards.get_by_test_id("glance-scoring-per-juror"), "juror-a")).to_have_text(
         ["juror-a", "1", "1"], timeout=LIVE

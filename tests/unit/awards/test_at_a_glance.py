@@ -8,7 +8,7 @@ import uuid
 from services.awards import workflow
 from services.awards.domain import DEFAULT_CRITERIA, ScoredCase
 from services.awards.repository import AwardsRepository, CallScoring, JurorScoring
-from shared.glance import Word
+from shared.glance import Label, Word
 from tests.support.fakes import FakeUnitOfWork
 
 CALL, OLD_CALL = uuid.uuid4(), uuid.uuid4()
@@ -98,10 +98,10 @@ async def test_the_leaderboard_per_call_and_category_keeps_the_best_five() -> No
         "awards.jurors_scored",
     )
     assert list(board.rows) == [
-        ("Ideas 2027", "education", 1, "Case 5", 5.0, "1 / 2"),
-        ("Ideas 2027", "education", 2, "Case 4", 4.0, "1 / 2"),
-        ("Ideas 2027", "education", 3, "Case 3", 3.0, "1 / 2"),
-        ("Ideas 2027", "education", 4, "Case 2", 2.0, "1 / 2"),
-        ("Ideas 2027", "education", 5, "Case 1", 1.0, "1 / 2"),
-        ("Ideas 2027", "health_care", 1, "Health", 2.5, "2 / 2"),
+        ("Ideas 2027", Label("category", "education"), 1, "Case 5", 5.0, "1 / 2"),
+        ("Ideas 2027", Label("category", "education"), 2, "Case 4", 4.0, "1 / 2"),
+        ("Ideas 2027", Label("category", "education"), 3, "Case 3", 3.0, "1 / 2"),
+        ("Ideas 2027", Label("category", "education"), 4, "Case 2", 2.0, "1 / 2"),
+        ("Ideas 2027", Label("category", "education"), 5, "Case 1", 1.0, "1 / 2"),
+        ("Ideas 2027", Label("category", "health_care"), 1, "Health", 2.5, "2 / 2"),
     ]

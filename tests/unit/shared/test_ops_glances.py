@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from shared.demo import demo_token
-from shared.glance import Glance, Word
+from shared.glance import Glance, Label, Word
 from shared.runtime import Runtime
 from shared.settings import ServiceSettings
 from shared.web import session
@@ -25,6 +25,7 @@ async def _glances(runtime: Runtime) -> Sequence[Glance]:
             rows=[
                 (Word("sub.status.in_review"), timedelta(seconds=42), timedelta(days=2, hours=3, minutes=4), 7, None),
                 (Word("glance_spread_large"), datetime(2027, 3, 1, 12, 30, tzinfo=UTC), 2.5, "text", None),
+                (Label("category", "health_care"), Label("category", "no_such_code"), 0, "", None),
             ],
             test_id="cells",
         )
@@ -32,14 +33,20 @@ async def _glances(runtime: Runtime) -> Sequence[Glance]:
 
 
 @pytest.mark.parametrize(
-    ("lang", "in_review", "days", "large"),
+    ("lang", "in_review", "days", "large", "health"),
     [
-        ("en", "In review", "2 d 03:04:00", "⚠ Large: talk it over before deciding"),
-        ("fi", "Arvioitavana", "2 vrk 03:04:00", "⚠ Suuri: keskustelkaa ennen päätöstä"),
+        ("en", "In review", "2 d 03:04:00", "⚠ Large: talk it over before deciding", "Health and social care"),
+        (
+            "fi",
+            "Arvioitavana",
+            "2 vrk 03:04:00",
+            "⚠ Suuri: keskustelkaa ennen päätöstä",
+            "Sosiaali- ja terveydenhuolto",
+        ),
     ],
 )
 async def test_the_live_figures_carry_the_domain_section_with_every_kind_of_cell(
-    monkeypatch: pytest.MonkeyPatch, lang: str, in_review: str, days: str, large: str
+    monkeypatch: pytest.MonkeyPatch, lang: str, in_review: str, days: str, large: str, health: str
 ) -> None:
     monkeypatch.setenv("KIPINA_DEV_SIGN_IN", "true")
     from services.intake.app import create
@@ -65,3 +72,5 @@ async def test_the_live_figures_carry_the_domain_section_with_every_kind_of_cell
         assert f"<td>{large}</td>" in html
         assert "<td>2027-03-01 12:30 UTC</td>" in html
         assert '<td class="num">2.5</td><td>text</td>' in html
+        # A vocabulary's value in the page's language; a code it has no words for as it is.
+        assert f"<td>{health}</td><td>no_such_code</td>" in html
