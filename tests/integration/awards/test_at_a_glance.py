@@ -15,7 +15,7 @@ from services.awards import workflow
 from services.awards.domain import DEFAULT_CRITERIA
 from services.awards.repository import AwardsRepository, CallScoring, JurorScoring
 from shared.db import Connection
-from shared.glance import Word
+from shared.glance import Label, Word
 from shared.uow import Origin, UnitOfWork
 from tests.support.databases import migrated_pool
 
@@ -132,8 +132,8 @@ async def test_the_dashboard_shows_the_spread_per_case_and_the_leaderboard_per_c
         ("Ideas 2026", "Archive", 2, 3.0, 3.0, 0.0, None),
     ]
     assert list(board.rows) == [
-        ("Ideas 2027", "education", 1, "Library", 3.5, "2 / 2"),
-        ("Ideas 2027", "education", 2, "Kiosk", 3.0, "2 / 3"),
-        ("Ideas 2027", "health_care", 1, "Clinic", 2.0, "1 / 2"),
-        ("Ideas 2026", "education", 1, "Archive", 3.0, "2 / 2"),
+        ("Ideas 2027", Label("category", "education"), 1, "Library", 3.5, "2 / 2"),
+        ("Ideas 2027", Label("category", "education"), 2, "Kiosk", 3.0, "2 / 3"),
+        ("Ideas 2027", Label("category", "health_care"), 1, "Clinic", 2.0, "1 / 2"),
+        ("Ideas 2026", Label("category", "education"), 1, "Archive", 3.0, "2 / 2"),
     ]
