@@ -53,9 +53,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from bench.measure import CpuMeter, latency_summary, per_case_ms
+from bench.measure import CpuMeter, latency_summary, per_case_ms, report
 
 REPO = Path(__file__).resolve().parents[1]
 IN_TOPIC = "bench.floor.intake.v1"  # where the submitted cases arrive, as on kipina.intake.v1
@@ -473,6 +473,28 @@ async def _wait_assigned(consumer: AIOKafkaConsumer, within_s: float = 60.0) -> 
         await asyncio.sleep(0.05)
 
 
+def _units(
+    batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], mode: str
+) -> list[tuple[list[dict[str, Any]], dict[TopicPartition, int]]]:
+    """What goes in one transaction, with the offsets to commit after it: the whole batch, or each record alone."""
+    if mode == "batched":
+        if not batch:
+            return []
+        events = [json.loads(r.value or b"") for part in batch.values() for r in part]
+        return [(events, {tp: part[-1].offset + 1 for tp, part in batch.items()})]
+    return [([json.loads(r.value or b"")], {tp: r.offset + 1}) for tp, part in batch.items() for r in part]
+
+
+async def _handle(
+    conn: asyncpg.Connection, role: str, mode: str, events: list[dict[str, Any]]
+) -> tuple[list[Outgoing], int]:
+    """One hop's work on one unit, in the caller's transaction: the outbox rows to relay and how many were new."""
+    if role == "review":
+        outgoing = await review_batch(conn, events) if mode == "batched" else await review_one(conn, events[0])
+        return outgoing, len(outgoing)
+    return [], await intake_batch(conn, events) if mode == "batched" else await intake_one(conn, events[0])
+
+
 async def worker(args: WorkerArgs) -> None:
     """One floor process: consume its topic until told to stop; say ``complete`` once ``expect`` events are done."""
     topic = IN_TOPIC if args.role == "review" else OUT_TOPIC
@@ -513,38 +535,15 @@ async def worker(args: WorkerArgs) -> None:
     said_complete = False
     while not stopping.is_set():
         batch = await consumer.getmany(timeout_ms=100, max_records=args.max_records if args.mode == "batched" else 1)
-        if not batch:
-            continue
-        if args.mode == "batched":
-            events = [json.loads(r.value) for part in batch.values() for r in part]
+        for events, offsets in _units(batch, args.mode):
             async with conn.transaction():
-                if args.role == "review":
-                    outgoing = await review_batch(conn, events)
-                    handled = len(outgoing)
-                else:
-                    handled = await intake_batch(conn, events)
+                outgoing, handled = await _handle(conn, args.role, args.mode, events)
             committed_at = time.time()
-            await consumer.commit({tp: part[-1].offset + 1 for tp, part in batch.items()})
+            await consumer.commit(offsets)
             if relay is not None:
                 relay.hand(outgoing)
             done += handled
             records.extend((e["subject"], e["time"], committed_at) for e in events)
-        else:
-            for tp, part in batch.items():
-                for record in part:
-                    event = json.loads(record.value)
-                    async with conn.transaction():
-                        if args.role == "review":
-                            outgoing = await review_one(conn, event)
-                            handled = len(outgoing)
-                        else:
-                            handled = await intake_one(conn, event)
-                    committed_at = time.time()
-                    await consumer.commit({tp: record.offset + 1})
-                    if relay is not None:
-                        relay.hand(outgoing)
-                    done += handled
-                    records.append((event["subject"], event["time"], committed_at))
         if done >= args.expect and not said_complete:
             said_complete = True
             _say(f"complete {records[-1][2]:.6f}")
@@ -952,10 +951,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             notify_trigger=args.notify_trigger,
         )
     )
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(figures, args.out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -43,7 +44,7 @@ from pydantic import ValidationError
 
 from bench.floor_events import ADD_TIMELINE, OUTBOX_INSERT, STATUS_ENTERED, SUBMITTED, iso
 from bench.load import case_bytes, drive
-from bench.measure import CpuMeter, per_case_ms, process_cpu_s
+from bench.measure import CpuMeter, per_case_ms, process_cpu_s, report
 from services.intake.domain import title_key
 from services.intake.schemas import CaseIn
 from shared.auth import ALGORITHM, AUDIENCE, REQUIRED_CLAIMS
@@ -364,6 +365,11 @@ async def run(requests: int, *, concurrency: int = 16, port: int = 18190) -> dic
         "driver_cpu_s": round(driver_cpu, 3),
         "facts": rows,
         "each_once": rows == {k: requests for k in rows} and result.statuses == {201: requests},
+        # What uvicorn's "auto" picks, as for the services.
+        "server": {
+            "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            "http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+        },
     }
 
 
@@ -381,10 +387,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(args.port)
         return
     figures = asyncio.run(run(args.requests, concurrency=args.concurrency, port=args.port))
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(figures, args.out)
 
 
 if __name__ == "__main__":

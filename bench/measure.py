@@ -7,6 +7,7 @@ the /proc readers measure the processes of this machine: the broker and PostgreS
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -159,3 +160,12 @@ class CpuMeter:
 def per_case_ms(cpu_s: float, cases: int) -> float:
     """CPU-milliseconds per case."""
     return round(cpu_s / cases * 1000, 3) if cases else math.nan
+
+
+def report(figures: Mapping[str, object], out: Path | None) -> None:
+    """A benchmark's figures as JSON on stdout, and in ``out`` when given."""
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")

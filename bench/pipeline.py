@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.load import case_bytes, drive
+from bench.load import LoadResult, case_bytes, drive
 from bench.measure import CpuMeter, latency_summary, per_case_ms
 from deploy import local
 from deploy.stack import SERVICES, service_env, start_service, stop_process, wait_ready
@@ -145,6 +145,17 @@ async def open_call(intake: str) -> str:
         return str(response.json()["id"])
 
 
+async def submit(intake: str, call_id: str, *, requests: int, concurrency: int) -> LoadResult:
+    """``POST /cases`` with bench/load.py's driver, as the submitter."""
+    return await drive(
+        f"{intake}/cases",
+        requests=requests,
+        concurrency=concurrency,
+        body_for=case_bytes(call_id),
+        headers=SUBMITTER,
+    )
+
+
 async def submissions_alone(requests: int, concurrency: int) -> dict[str, Any]:
     """``POST /cases`` with intake the only service running (its relay publishing, nobody consuming): the figure
     to set beside the HTTP floor, which runs alone too."""
@@ -153,13 +164,7 @@ async def submissions_alone(requests: int, concurrency: int) -> dict[str, Any]:
         call_id = await open_call(started.urls["intake"])
         meter = CpuMeter({"intake": started.processes["intake"].pid})
         meter.start()
-        result = await drive(
-            f"{started.urls['intake']}/cases",
-            requests=requests,
-            concurrency=concurrency,
-            body_for=case_bytes(call_id),
-            headers=SUBMITTER,
-        )
+        result = await submit(started.urls["intake"], call_id, requests=requests, concurrency=concurrency)
         cpu = meter.stop()
     finally:
         started.stop()
@@ -183,13 +188,7 @@ async def run(cases: int, concurrency: int) -> dict[str, Any]:
         meter = CpuMeter({name: p.pid for name, p in processes.items()})
         meter.start()
         t0 = time.time()
-        submission = await drive(
-            f"{urls['intake']}/cases",
-            requests=cases,
-            concurrency=concurrency,
-            body_for=case_bytes(call_id),
-            headers=SUBMITTER,
-        )
+        submission = await submit(urls["intake"], call_id, requests=cases, concurrency=concurrency)
         latency = submission.figures()["latency_ms"]
         assert isinstance(latency, dict)
         print(
