@@ -48,7 +48,7 @@ infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kaf
 
 # ---------------------------------------------------------------- the whole system
 
-.PHONY: up down status test test-unit test-browser test-infra-down lint bench contracts browser
+.PHONY: up down status test test-unit test-browser test-infra-down lint bench bench-floors contracts browser
 
 up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
 	$(PY) -m deploy.stack up
@@ -89,3 +89,6 @@ test-infra-down: | $(PY) ## stop the tests' own Kafka and PostgreSQL
 
 bench: venv ## benchmark: 500 cases over HTTP through intake → review → intake; reports figures (no assertions)
 	$(PY) -m bench.pipeline --cases 500 --concurrency 16
+
+bench-floors: venv ## the floors (bare aiokafka + asyncpg; a bare ASGI POST /cases) and the pipeline; Kipinä as ratios to them
+	$(PY) -m bench.floors

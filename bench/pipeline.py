@@ -4,9 +4,13 @@
 
 Starts its own four service processes (databases ``bench_<service>``, consumer groups
 pinned to the topics' end), then reports figures — it asserts nothing about speed:
-* submission: requests per second and latency percentiles of ``POST /cases``;
-* flow: time from the first submission until every case shows ``in_review`` in intake
-  (intake → Kafka → review → outbox → Kafka → intake), and its percentiles per case;
+* submission: requests per second and latency percentiles of ``POST /cases`` (bench/load.py's driver, the one
+  that loads the HTTP floor too);
+* flow: time from the first submission until every case is ``in_review`` in intake
+  (intake → Kafka → review → outbox → Kafka → intake), and per case, from the services' own rows: hop 1 (the
+  submitted event's outbox row → review's inbox claim), hop 2 (IterationOpenedV1's outbox row → intake's inbox
+  claim) and end to end (the case's row → intake's claim);
+* CPU-seconds of each service process, the broker and PostgreSQL while the cases flow, and per case;
 * memory: resident set size of each service process before and after.
 """
 
@@ -14,16 +18,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import statistics
+import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
+from bench.load import LoadResult, case_bytes, drive
+from bench.measure import CpuMeter, latency_summary, per_case_ms
 from deploy import local
 from deploy.stack import SERVICES, service_env, start_service, stop_process, wait_ready
 from tests.support.harness import auth
@@ -31,6 +40,8 @@ from tests.support.infra import database_env_name, ensure_infra, own_database, r
 
 OPERATOR = auth("operator", user="bench-op", org="org-bench-ops")
 SUBMITTER = auth("submitter", user="bench-sub", org="org-bench", email="bench@example.org")
+SUBMITTED = "kipina.case.submitted.v1"
+ITERATION_OPENED = "kipina.review.iteration_opened.v1"
 
 
 def rss_mib(pid: int) -> float:
@@ -40,129 +51,195 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+async def _times(url: str, sql: str, *args: Any) -> dict[str, float]:
+    """Case id → a timestamp (seconds since the epoch), from one of the services' own tables."""
+    conn = await asyncpg.connect(url)
+    try:
+        return {str(r[0]): r[1].timestamp() for r in await conn.fetch(sql, *args)}
+    finally:
+        await conn.close()
 
 
-def case_body(call_id: str, n: int) -> dict[str, Any]:
-    return {
-        "call_id": call_id,
-        "title": f"Benchmark case number {n} {uuid.uuid4().hex[:6]}",
-        "summary": "A summary long enough to pass validation.",
-        "problem": "A problem statement long enough to pass validation.",
-        "solution": "A solution statement long enough to pass validation.",
-        "organisation": {"name": "Bench Org", "business_id": "0112038-9"},
-        "category": "public_sector",
-        "language": "en",
-        "oecd_principles": [1],
-        "iso_stage": "concept",
-    }
+async def hop_latencies(intake_url: str, review_url: str) -> tuple[dict[str, dict[str, float]], float | None]:
+    """Per case, from the services' rows: the events' outbox rows (created with the change that caused them) and
+    the inbox claims of the next service (the start of its transaction). The latest claim by intake too."""
+    created = "SELECT message_key, created_at FROM outbox WHERE event_type = $1"
+    claimed = "SELECT subject, processed_at FROM inbox WHERE consumer = $1 AND event_type = $2"
+    submitted = await _times(intake_url, created, SUBMITTED)
+    in_review = await _times(review_url, claimed, "review", SUBMITTED)
+    opened = await _times(review_url, created, ITERATION_OPENED)
+    tracked = await _times(intake_url, claimed, "intake", ITERATION_OPENED)
+    hop1 = [in_review[c] - submitted[c] for c in in_review if c in submitted]
+    hop2 = [tracked[c] - opened[c] for c in tracked if c in opened]
+    end = [tracked[c] - submitted[c] for c in tracked if c in submitted]
+    latencies = {"hop1": latency_summary(hop1), "hop2": latency_summary(hop2), "end_to_end": latency_summary(end)}
+    return latencies, max(tracked.values(), default=None)
 
 
-async def run(cases: int, concurrency: int) -> None:
+async def _in_review(intake_url: str) -> int:
+    conn = await asyncpg.connect(intake_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM cases WHERE status = 'in_review'"))
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Started:
+    """Service processes of a benchmark, on databases ``bench_<service>`` emptied for it."""
+
+    processes: dict[str, subprocess.Popen[bytes]]
+    urls: dict[str, str]
+    databases: dict[str, str]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            stop_process(process.pid)
+
+
+async def start(names: tuple[str, ...]) -> Started:
+    """Start these services (consumer groups pinned to the topics' end) and wait until they are ready."""
     env_base = ensure_infra()  # the tests' own servers: a running `make up` stack is not disturbed
     for spec in SERVICES:
         env_base[database_env_name(spec.name)] = await own_database(env_base, spec.name, f"bench_{spec.name}")
-        await reset_database(env_base[database_env_name(spec.name)])
+        if spec.name in names:
+            await reset_database(env_base[database_env_name(spec.name)])
     os.environ.update(env_base)
+    databases = {s.name: env_base[database_env_name(s.name)] for s in SERVICES}
     ports = {s.name: 18101 + i for i, s in enumerate(SERVICES)}
     for spec in SERVICES:
-        env_base[f"{spec.env_prefix}CONSUMER_GROUP"] = unique_group(f"bench-{spec.name}")
+        if spec.name in names:
+            env_base[f"{spec.env_prefix}CONSUMER_GROUP"] = unique_group(f"bench-{spec.name}")
         env_base[f"{spec.env_prefix}PORT"] = str(ports[spec.name])
     env_base["KIPINA_NOTIFY_SMTP_PORT"] = "1"  # no mail server: deliveries fail and retry, as they would
     env_base["KIPINA_LOG_LEVEL"] = "WARNING"
     env = service_env(env_base)
     logs = local.load_settings().state_dir / "logs" / "bench"
-    processes = {s.name: start_service(s.name, env=env, log_path=logs / f"{s.name}.log") for s in SERVICES}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    processes = {n: start_service(n, env=env, log_path=logs / f"{n}.log") for n in names}
+    started = Started(processes, {n: f"http://127.0.0.1:{ports[n]}" for n in names}, databases)
     try:
-        for name, url in urls.items():
+        for name, url in started.urls.items():
             await asyncio.to_thread(wait_ready, url, timeout=120, process=processes[name])
-        rss_before = {name: rss_mib(p.pid) for name, p in processes.items()}
-        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as http:
-            now = datetime.now(UTC)
-            call = (
-                await http.post(
-                    f"{urls['intake']}/calls",
-                    headers=OPERATOR,
-                    json={
-                        "title": f"Benchmark call {uuid.uuid4().hex[:6]}",
-                        "opens_at": (now - timedelta(hours=1)).isoformat(),
-                        "closes_at": (now + timedelta(days=1)).isoformat(),
-                        "categories": ["public_sector"],
-                        "languages": ["en"],
-                    },
-                )
-            ).json()
-            latencies: list[float] = []
-            submitted_at: dict[str, float] = {}
-            queue: asyncio.Queue[int] = asyncio.Queue()
-            for n in range(cases):
-                queue.put_nowait(n)
+    except BaseException:
+        started.stop()
+        raise
+    return started
 
-            async def submitter() -> None:
-                while not queue.empty():
-                    n = queue.get_nowait()
-                    started = time.perf_counter()
-                    response = await http.post(
-                        f"{urls['intake']}/cases", headers=SUBMITTER, json=case_body(call["id"], n)
-                    )
-                    latencies.append(time.perf_counter() - started)
-                    response.raise_for_status()
-                    submitted_at[response.json()["id"]] = time.perf_counter()
 
-            t0 = time.perf_counter()
-            await asyncio.gather(*(submitter() for _ in range(concurrency)))
-            submit_s = time.perf_counter() - t0
-            print(
-                f"submitted {cases} cases in {submit_s:.2f}s: {cases / submit_s:.0f} req/s; latency "
-                f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
-                f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms",
-                flush=True,
-            )
+async def open_call(intake: str) -> str:
+    """A call open for submissions now, made through intake's API; its id."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        now = datetime.now(UTC)
+        response = await http.post(
+            f"{intake}/calls",
+            headers=OPERATOR,
+            json={
+                "title": f"Benchmark call {uuid.uuid4().hex[:6]}",
+                "opens_at": (now - timedelta(hours=1)).isoformat(),
+                "closes_at": (now + timedelta(days=1)).isoformat(),
+                "categories": ["public_sector"],
+                "languages": ["en"],
+            },
+        )
+        response.raise_for_status()
+        return str(response.json()["id"])
 
-            in_review_at: dict[str, float] = {}
-            deadline = time.perf_counter() + 300
-            while len(in_review_at) < cases and time.perf_counter() < deadline:
-                offset = 0
-                while True:
-                    page = (
-                        await http.get(
-                            f"{urls['intake']}/cases",
-                            headers=SUBMITTER,
-                            params={"status": "in_review", "limit": 200, "offset": offset},
-                        )
-                    ).json()
-                    for item in page["items"]:
-                        in_review_at.setdefault(item["id"], time.perf_counter())
-                    offset += len(page["items"])
-                    if offset >= page["total"] or not page["items"]:
-                        break
-                print(f"  {len(in_review_at)}/{cases} cases in review", flush=True)
-                await asyncio.sleep(0.5)
-            flow_s = time.perf_counter() - t0
-            per_case = [in_review_at[c] - submitted_at[c] for c in in_review_at if c in submitted_at]
-            print(
-                f"all {len(in_review_at)} cases in review {flow_s:.2f}s after the first submission "
-                f"({len(in_review_at) / flow_s:.0f} cases/s end to end); per case (±0.5 s polling) "
-                f"median {statistics.median(per_case):.2f}s, p95 {percentile(per_case, 0.95):.2f}s",
-                flush=True,
-            )
-        rss_after = {name: rss_mib(p.pid) for name, p in processes.items()}
-        for name in urls:
-            print(f"  {name:7} RSS {rss_before[name]:.0f} MiB → {rss_after[name]:.0f} MiB", flush=True)
+
+async def submit(intake: str, call_id: str, *, requests: int, concurrency: int) -> LoadResult:
+    """``POST /cases`` with bench/load.py's driver, as the submitter."""
+    return await drive(
+        f"{intake}/cases",
+        requests=requests,
+        concurrency=concurrency,
+        body_for=case_bytes(call_id),
+        headers=SUBMITTER,
+    )
+
+
+async def submissions_alone(requests: int, concurrency: int) -> dict[str, Any]:
+    """``POST /cases`` with intake the only service running (its relay publishing, nobody consuming): the figure
+    to set beside the HTTP floor, which runs alone too."""
+    started = await start(("intake",))
+    try:
+        call_id = await open_call(started.urls["intake"])
+        meter = CpuMeter({"intake": started.processes["intake"].pid})
+        meter.start()
+        result = await submit(started.urls["intake"], call_id, requests=requests, concurrency=concurrency)
+        cpu = meter.stop()
     finally:
-        for process in processes.values():
-            stop_process(process.pid)
+        started.stop()
+    return {
+        "system": "kipina intake alone",
+        "concurrency": concurrency,
+        **result.figures(),
+        "cpu_s": cpu,
+        "cpu_ms_per_request": per_case_ms(cpu["total"], requests),
+    }
+
+
+async def run(cases: int, concurrency: int) -> dict[str, Any]:
+    """One run; prints as it goes and returns the figures."""
+    started = await start(tuple(s.name for s in SERVICES))
+    processes, urls = started.processes, started.urls
+    intake_url, review_url = started.databases["intake"], started.databases["review"]
+    try:
+        rss_before = {name: rss_mib(p.pid) for name, p in processes.items()}
+        call_id = await open_call(urls["intake"])
+        meter = CpuMeter({name: p.pid for name, p in processes.items()})
+        meter.start()
+        t0 = time.time()
+        submission = await submit(urls["intake"], call_id, requests=cases, concurrency=concurrency)
+        latency = submission.figures()["latency_ms"]
+        assert isinstance(latency, dict)
+        print(
+            f"submitted {cases} cases in {submission.seconds:.2f}s: {submission.requests_per_s:.0f} req/s; latency "
+            f"p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, p99 {latency['p99']:.1f} ms"
+            + (f"; failures: {submission.first_failure}" if submission.first_failure else ""),
+            flush=True,
+        )
+        deadline = time.monotonic() + 300
+        done = 0
+        while done < cases and time.monotonic() < deadline:
+            done = await _in_review(intake_url)
+            await asyncio.sleep(0.1)
+        cpu = meter.stop()
+        rss_after = {name: rss_mib(p.pid) for name, p in processes.items()}
+    finally:
+        started.stop()
+    latencies, last = await hop_latencies(intake_url, review_url)
+    flow_s = (last - t0) if last is not None else float("nan")
+    print(
+        f"all {done} cases in review {flow_s:.2f}s after the first submission ({done / flow_s:.0f} cases/s end to "
+        f"end); per case hop 1 p50 {latencies['hop1']['p50']:.0f} ms, hop 2 p50 {latencies['hop2']['p50']:.0f} ms, "
+        f"end to end p50 {latencies['end_to_end']['p50']:.0f} ms, p95 {latencies['end_to_end']['p95']:.0f} ms",
+        flush=True,
+    )
+    print(f"  CPU-seconds while the cases flowed: {cpu} ({per_case_ms(cpu['total'], done):.1f} ms per case)")
+    for name in urls:
+        print(f"  {name:7} RSS {rss_before[name]:.0f} MiB → {rss_after[name]:.0f} MiB", flush=True)
+    return {
+        "system": "kipina",
+        "cases": cases,
+        "in_review": done,
+        "submission": {"concurrency": concurrency, **submission.figures()},
+        "flow_seconds": round(flow_s, 3),
+        "cases_per_s": round(done / flow_s, 1),
+        "latency_ms": latencies,
+        "cpu_s": cpu,
+        "cpu_ms_per_case": per_case_ms(cpu["total"], done),
+        "rss_mib": {name: [round(rss_before[name]), round(rss_after[name])] for name in urls},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--out", type=Path, help="also write the figures (JSON) here")
     args = parser.parse_args()
-    asyncio.run(run(args.cases, args.concurrency))
+    figures = asyncio.run(run(args.cases, args.concurrency))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":
