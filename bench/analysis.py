@@ -69,16 +69,17 @@ def judge_step(
     tolerance: float = 0.1,
     max_lag_s: float = 5.0,
 ) -> StepVerdict:
-    """A step's lag is bounded when, over the second half of its arrival window (``duration_s``), the backlog
-    (arrived − completed) grows by less than ``tolerance`` × rate per second, that is the system completes at least
-    (1 − tolerance) of what arrives, and the backlog at the end stays under ``max_lag_s`` seconds of arrivals.
-
-    The first half is left out of the slope: a backlog of one latency's worth builds up at any rate."""
+    """A step's lag is bounded when the backlog (arrived − completed) grows by less than ``tolerance`` × rate per
+    second, that is the system completes at least (1 − tolerance) of what arrives, both over the second half of its
+    arrival window (``duration_s``: is it still growing at the end?) and over the whole window (did it grow in
+    bursts the second half alone would miss?), and the backlog at the end stays under ``max_lag_s`` seconds of
+    arrivals. At any rate a backlog of one latency's worth builds up first; the limit leaves room for it."""
     window = [s for s in samples if s.t <= duration_s]
     if len(window) < 4:
         raise ValueError("a step needs at least four samples within its arrival window")
     second_half = [(s.t, float(s.backlog)) for s in window if s.t >= duration_s / 2]
     growth = slope(second_half)
+    overall = slope([(s.t, float(s.backlog)) for s in window])
     last = window[-1]
     span = last.t - window[0].t
     arrivals_per_s = (last.arrived - window[0].arrived) / span if span > 0 else math.nan
@@ -87,6 +88,9 @@ def judge_step(
     lag_limit = max(max_lag_s * rate, 10.0)
     if growth > limit:
         reason = f"backlog grew {growth:.1f}/s (limit {limit:.1f}/s)"
+        bounded = False
+    elif overall > limit:
+        reason = f"backlog grew {overall:.1f}/s over the whole step (limit {limit:.1f}/s)"
         bounded = False
     elif last.backlog > lag_limit:
         reason = f"backlog {last.backlog} at the end (limit {lag_limit:.0f}, {max_lag_s:g} s of arrivals)"

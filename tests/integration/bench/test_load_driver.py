@@ -40,7 +40,7 @@ def free_base_port() -> int:
 async def test_every_case_reaches_in_review_once(infra_env: dict[str, str], mode: str) -> None:
     kip = await Kipina.start(mode, base_port=free_base_port())
     try:
-        step = await kip.step("search", 10, 1.5, drain_s=90)
+        step = await kip.step("search", 6, 3, drain_s=90)  # 18 cases; a verdict needs 4+ readings
     finally:
         kip.started.stop()
     assert step.completed == step.cases
@@ -53,7 +53,7 @@ async def test_every_case_reaches_in_review_once(infra_env: dict[str, str], mode
     }
     assert step.latency_ms["end_to_end"]["count"] == step.cases
     assert step.latency_ms["hop1"]["count"] == step.cases and step.latency_ms["hop2"]["count"] == step.cases
-    assert step.verdict["rate"] == 10
+    assert step.verdict["rate"] == 6
     assert {"intake", "review", "kafka", "postgres", "total"} <= set(step.cpu_s)
     if mode == "http":
         assert step.http["statuses"] == {"201": step.cases}
