@@ -48,7 +48,7 @@ infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kaf
 
 # ---------------------------------------------------------------- the whole system
 
-.PHONY: up down status test test-unit test-browser test-infra-down lint bench bench-floors contracts browser
+.PHONY: up down status test test-unit test-browser test-infra-down lint bench bench-soak bench-pipeline bench-floors contracts browser
 
 up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
 	$(PY) -m deploy.stack up
@@ -87,7 +87,14 @@ test: venv lint browser ## all tests: lint, unit, integration (real Kafka + Post
 test-infra-down: | $(PY) ## stop the tests' own Kafka and PostgreSQL
 	$(PY) -m tests.support.infra down
 
-bench: venv ## benchmark: 500 cases over HTTP through intake → review → intake; reports figures (no assertions)
+# The benchmark runs on the tests' own Kafka and PostgreSQL; BENCH_ARGS adds options (e.g. --base-port 18500).
+bench: venv ## floors + Kipinä under Poisson load: saturation, latency at 25/50/90%, CPU, memory, profile, plot; rewrites docs/PERFORMANCE.md's figures
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-soak: venv ## bench with the issue's 30-minute soak (memory flat under load)
+	$(PY) -m bench.run --soak-minutes 30 $(BENCH_ARGS)
+
+bench-pipeline: venv ## the old closed-loop run: 500 cases over HTTP through intake → review → intake
 	$(PY) -m bench.pipeline --cases 500 --concurrency 16
 
 bench-floors: venv ## the floors (bare aiokafka + asyncpg; a bare ASGI POST /cases) and the pipeline; Kipinä as ratios to them

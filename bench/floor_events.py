@@ -625,53 +625,63 @@ def submitted_envelopes(call_id: uuid.UUID, cases: int, *, run: str) -> list[dic
 
 async def _insert_submitted_cases(url: str, call_id: uuid.UUID, events: list[dict[str, Any]], *, run: str) -> None:
     """Intake's rows of the submitted cases (what POST /cases left): the call, each case, its status and timeline."""
-    from services.intake.domain import title_key
-
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(
-            """
+        await insert_call(conn, call_id, run=run)
+        await insert_submitted_cases(conn, events, run=run)
+    finally:
+        await conn.close()
+
+
+async def insert_call(conn: asyncpg.Connection, call_id: uuid.UUID, *, run: str) -> None:
+    """Intake's row of the call the submitted cases belong to (open now)."""
+    await conn.execute(
+        """
             INSERT INTO calls (id, title, opens_at, closes_at, categories, languages, criteria, created_by)
             VALUES ($1, $2, now() - interval '1 hour', now() + interval '1 day', $3, $4, '[]'::jsonb, 'bench')
             """,
-            call_id,
-            f"Floor call {run}",
-            ["public_sector"],
-            ["en"],
-        )
-        cases = [e["data"]["case"] for e in events]
-        await conn.executemany(
-            """
-            INSERT INTO cases (id, call_id, submitter_id, organisation_id, title_key, content, revision, status, stage,
-                               iteration)
-            VALUES ($1, $2, $3, $4, $5, $6, 1, 'submitted', $7, 0)
-            """,
-            [
-                (
-                    c["case_id"],
-                    c["call_id"],
-                    c["submitter_id"],
-                    c["organisation"]["id"],
-                    title_key(c["title"]),
-                    json.dumps(c),
-                    c["iso_stage"],
-                )
-                for c in cases
-            ],
-        )
-        await conn.executemany(
-            "INSERT INTO case_status_history (case_id, status, at) VALUES ($1, 'submitted', now())",
-            [(c["case_id"],) for c in cases],
-        )
-        await conn.executemany(
-            """
-            INSERT INTO case_timeline (case_id, at, kind, summary, details)
-            VALUES ($1, now(), 'submitted', $2, '{"revision": 1}')
-            """,
-            [(c["case_id"], f"Submitted to 'Floor call {run}'") for c in cases],
-        )
-    finally:
-        await conn.close()
+        call_id,
+        f"Floor call {run}",
+        ["public_sector"],
+        ["en"],
+    )
+
+
+async def insert_submitted_cases(conn: asyncpg.Connection, events: list[dict[str, Any]], *, run: str) -> None:
+    """Intake's rows of the submitted cases (what POST /cases left): each case, its status and timeline."""
+    from services.intake.domain import title_key
+
+    cases = [e["data"]["case"] for e in events]
+    await conn.executemany(
+        """
+        INSERT INTO cases (id, call_id, submitter_id, organisation_id, title_key, content, revision, status, stage,
+                           iteration)
+        VALUES ($1, $2, $3, $4, $5, $6, 1, 'submitted', $7, 0)
+        """,
+        [
+            (
+                c["case_id"],
+                c["call_id"],
+                c["submitter_id"],
+                c["organisation"]["id"],
+                title_key(c["title"]),
+                json.dumps(c),
+                c["iso_stage"],
+            )
+            for c in cases
+        ],
+    )
+    await conn.executemany(
+        "INSERT INTO case_status_history (case_id, status, at) VALUES ($1, 'submitted', now())",
+        [(c["case_id"],) for c in cases],
+    )
+    await conn.executemany(
+        """
+        INSERT INTO case_timeline (case_id, at, kind, summary, details)
+        VALUES ($1, now(), 'submitted', $2, '{"revision": 1}')
+        """,
+        [(c["case_id"], f"Submitted to 'Floor call {run}'") for c in cases],
+    )
 
 
 async def prepare(cases: int, *, notify_trigger: bool = False) -> Prepared:
@@ -765,9 +775,16 @@ class Worker:
 
 
 async def _produce(
-    bootstrap: str, events: list[dict[str, Any]], *, rate: float | None, started: asyncio.Event | None = None
+    bootstrap: str,
+    events: list[dict[str, Any]],
+    *,
+    rate: float | None,
+    started: asyncio.Event | None = None,
+    topic: str = IN_TOPIC,
+    sent: list[float] | None = None,
 ) -> None:
-    """Send the submitted envelopes (each stamped with its send time) all at once, or at Poisson arrivals."""
+    """Send the submitted envelopes (each stamped with its send time) all at once, or at Poisson arrivals; the
+    send times (``time.time()``) are appended to ``sent`` when given (bench/run.py counts arrivals by them)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="bench-floor-driver", **PRODUCER_SETTINGS)
     await producer.start()
     try:
@@ -782,9 +799,11 @@ async def _produce(
                 if delay > 0:
                     await asyncio.sleep(delay)
             event["time"] = _now_iso()
+            if sent is not None:
+                sent.append(datetime.fromisoformat(event["time"]).timestamp())
             value = json.dumps(event, separators=(",", ":")).encode()
             futures.append(
-                await producer.send(IN_TOPIC, value=value, key=event["subject"].encode(), headers=CONTENT_TYPE_HEADERS)
+                await producer.send(topic, value=value, key=event["subject"].encode(), headers=CONTENT_TYPE_HEADERS)
             )
         await asyncio.gather(*futures)
     finally:

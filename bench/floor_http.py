@@ -30,6 +30,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import random
 import subprocess
 import sys
 import uuid
@@ -42,8 +43,9 @@ import asyncpg
 import jwt
 from pydantic import ValidationError
 
+from bench.analysis import poisson_schedule
 from bench.floor_events import ADD_TIMELINE, OUTBOX_INSERT, STATUS_ENTERED, SUBMITTED, iso
-from bench.load import case_bytes, drive
+from bench.load import case_bytes, drive, drive_open
 from bench.measure import CpuMeter, per_case_ms, process_cpu_s, report
 from services.intake.domain import title_key
 from services.intake.schemas import CaseIn
@@ -334,8 +336,9 @@ async def facts(url: str) -> dict[str, int]:
         await conn.close()
 
 
-async def run(requests: int, *, concurrency: int = 16, port: int = 18190) -> dict[str, Any]:
-    """One run of the HTTP floor; its figures, and the rows it left (one of each per request)."""
+async def run(requests: int, *, concurrency: int = 16, port: int = 18190, rate: float | None = None) -> dict[str, Any]:
+    """One run of the HTTP floor; its figures, and the rows it left (one of each per request). Closed loop at
+    ``concurrency`` connections, or open loop at ``rate`` Poisson arrivals per second when given."""
     from deploy.stack import stop_process, wait_ready
     from tests.support.harness import auth
 
@@ -348,9 +351,17 @@ async def run(requests: int, *, concurrency: int = 16, port: int = 18190) -> dic
         meter = CpuMeter({"floor_http": server.pid})
         driver_before = process_cpu_s(os.getpid())
         meter.start()
-        result = await drive(
-            f"{base}/cases", requests=requests, concurrency=concurrency, body_for=case_bytes(call_id), headers=headers
-        )
+        if rate:
+            schedule = poisson_schedule(rate, requests, random.Random())
+            result = await drive_open(f"{base}/cases", schedule=schedule, body_for=case_bytes(call_id), headers=headers)
+        else:
+            result = await drive(
+                f"{base}/cases",
+                requests=requests,
+                concurrency=concurrency,
+                body_for=case_bytes(call_id),
+                headers=headers,
+            )
         cpu = meter.stop()
         driver_cpu = process_cpu_s(os.getpid()) - driver_before
     finally:
@@ -358,6 +369,7 @@ async def run(requests: int, *, concurrency: int = 16, port: int = 18190) -> dic
     rows = await facts(url)
     return {
         "floor": "http",
+        "arrivals": f"open loop, Poisson, {rate:g}/s" if rate else f"closed loop, {concurrency} connections",
         "concurrency": concurrency,
         **result.figures(),
         "cpu_s": cpu,

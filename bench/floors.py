@@ -116,8 +116,22 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+HTTP_FLOOR_PORT_OFFSET = 90  # the HTTP floor listens on base + 90, clear of the services' base + 1 … base + 4
+
+
+def http_floor_port(base_port: int) -> int:
+    return base_port + HTTP_FLOOR_PORT_OFFSET
+
+
 async def run(
-    *, cases: int, single_cases: int, http_requests: int, pipeline_cases: int, concurrency: int, max_records: int
+    *,
+    cases: int,
+    single_cases: int,
+    http_requests: int,
+    pipeline_cases: int,
+    concurrency: int,
+    max_records: int,
+    base_port: int = pipeline.DEFAULT_BASE_PORT,
 ) -> dict[str, Any]:
     _say(f"event floor, batched: {cases} cases")
     batched = await floor_events.run(cases, mode="batched", max_records=max_records)
@@ -126,13 +140,13 @@ async def run(
     single = await floor_events.run(single_cases, mode="single")
     _say(f"  {single['cases_per_s']} cases/s, {single['cpu_ms_per_case']} CPU-ms per case")
     _say(f"HTTP floor: {http_requests} requests, concurrency {concurrency}")
-    http = await floor_http.run(http_requests, concurrency=concurrency)
+    http = await floor_http.run(http_requests, concurrency=concurrency, port=http_floor_port(base_port))
     _say(f"  {http['requests_per_s']} req/s, {http['cpu_ms_per_request']} CPU-ms per request")
     _say(f"Kipinä's intake alone: {http_requests} POST /cases, concurrency {concurrency}")
-    intake_alone = await pipeline.submissions_alone(http_requests, concurrency)
+    intake_alone = await pipeline.submissions_alone(http_requests, concurrency, base_port=base_port)
     _say(f"  {intake_alone['requests_per_s']} req/s, {intake_alone['cpu_ms_per_request']} CPU-ms per request")
     _say(f"Kipinä: {pipeline_cases} cases over HTTP through intake → review → intake, concurrency {concurrency}")
-    kipina = await pipeline.run(pipeline_cases, concurrency)
+    kipina = await pipeline.run(pipeline_cases, concurrency, base_port=base_port)
     rows = ratio_rows(batched, single, http, kipina, intake_alone)
     return {
         "when": datetime.now(UTC).isoformat(),
@@ -155,6 +169,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP connections, for the floor and for intake")
     parser.add_argument("--max-records", type=int, default=500, help="records per batch of the batched floor")
     parser.add_argument("--out", type=Path, help="where the figures go (JSON)")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=pipeline.DEFAULT_BASE_PORT,
+        help="services on base + 1 … base + 4, the HTTP floor on base + 90",
+    )
     args = parser.parse_args()
     figures = asyncio.run(
         run(
@@ -164,6 +184,7 @@ def main() -> None:
             pipeline_cases=args.pipeline_cases,
             concurrency=args.concurrency,
             max_records=args.max_records,
+            base_port=args.base_port,
         )
     )
     out = args.out or _default_out()

@@ -1,5 +1,6 @@
-"""A light HTTP/1.1 load driver: a fixed number of keep-alive connections, each sending its next request as soon
-as the previous answer is read (closed loop, fixed concurrency).
+"""A light HTTP/1.1 load driver. Closed loop (``drive``): a fixed number of keep-alive connections, each sending
+its next request as soon as the previous answer is read. Open loop (``drive_open``): each request sent at its
+scheduled time (Poisson arrivals, bench/run.py), whatever the server is doing.
 
 The same driver serves the HTTP floor (bench/floor_http.py) and the real intake (bench/pipeline.py), so the two
 are loaded alike. It is hand-written on asyncio streams rather than httpx because on a 2-core machine the
@@ -14,7 +15,7 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,6 +153,80 @@ async def drive(
     return LoadResult(
         requests=requests,
         seconds=time.perf_counter() - started,
+        latencies_s=latencies,
+        statuses=statuses,
+        first_failure=failures[0] if failures else None,
+    )
+
+
+async def drive_open(
+    url: str,
+    *,
+    schedule: Sequence[float],
+    body_for: Callable[[int], bytes],
+    headers: Mapping[str, str] | None = None,
+    method: str = "POST",
+    content_type: str = "application/json",
+    on_response: Callable[[int, int, bytes], None] | None = None,
+    max_connections: int = 256,
+    started: float | None = None,
+) -> LoadResult:
+    """Open loop: request ``n`` is sent at ``schedule[n]`` seconds after the start, whether or not earlier answers
+    have come (bench/analysis.py ``poisson_schedule``). Each goes on an idle keep-alive connection, or a new one
+    while fewer than ``max_connections`` are open; past that it waits for one.
+
+    Latency runs from the request's scheduled time, not from when it was written, so a server that falls behind
+    is charged for the wait (no coordinated omission). ``started`` is the ``time.perf_counter()`` of the schedule's
+    zero (now when None)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    path = parts.path or "/"
+    host_header = f"{host}:{port}"
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    opened: list[asyncio.StreamWriter] = []
+    zero = time.perf_counter() if started is None else started
+
+    async def connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if idle.empty() and len(opened) < max_connections:
+            reader, writer = await asyncio.open_connection(host, port)
+            opened.append(writer)
+            return reader, writer
+        return await idle.get()
+
+    async def one(n: int, due: float) -> None:
+        reader, writer = await connection()
+        writer.write(request_bytes(method, host_header, path, headers or {}, body_for(n), content_type=content_type))
+        status, body, keep_alive = await read_response(reader)
+        latencies.append(time.perf_counter() - due)
+        statuses[status] += 1
+        if status >= 400 and not failures:
+            failures.append(f"{status}: {body[:500].decode(errors='replace')}")
+        if on_response is not None:
+            on_response(n, status, body)
+        if keep_alive:
+            idle.put_nowait((reader, writer))
+        else:
+            writer.close()
+            opened.remove(writer)
+
+    tasks: list[asyncio.Task[None]] = []
+    for n, offset in enumerate(schedule):
+        due = zero + offset
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(n, due)))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for writer in opened:
+            writer.close()
+    return LoadResult(
+        requests=len(schedule),
+        seconds=time.perf_counter() - zero,
         latencies_s=latencies,
         statuses=statuses,
         first_failure=failures[0] if failures else None,

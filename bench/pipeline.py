@@ -97,7 +97,18 @@ class Started:
             stop_process(process.pid)
 
 
-async def start(names: tuple[str, ...]) -> Started:
+DEFAULT_BASE_PORT = 18100
+
+
+def service_ports(base_port: int) -> dict[str, int]:
+    """The services' HTTP ports of a benchmark: ``base_port`` + 1, 2, … in the registry's order (intake first), so
+    two benchmarks on one machine do not meet when given different bases."""
+    return {s.name: base_port + 1 + i for i, s in enumerate(SERVICES)}
+
+
+async def start(
+    names: tuple[str, ...], *, base_port: int = DEFAULT_BASE_PORT, extra_env: dict[str, str] | None = None
+) -> Started:
     """Start these services (consumer groups pinned to the topics' end) and wait until they are ready."""
     env_base = ensure_infra()  # the tests' own servers: a running `make up` stack is not disturbed
     for spec in SERVICES:
@@ -106,13 +117,14 @@ async def start(names: tuple[str, ...]) -> Started:
             await reset_database(env_base[database_env_name(spec.name)])
     os.environ.update(env_base)
     databases = {s.name: env_base[database_env_name(s.name)] for s in SERVICES}
-    ports = {s.name: 18101 + i for i, s in enumerate(SERVICES)}
+    ports = service_ports(base_port)
     for spec in SERVICES:
         if spec.name in names:
             env_base[f"{spec.env_prefix}CONSUMER_GROUP"] = unique_group(f"bench-{spec.name}")
         env_base[f"{spec.env_prefix}PORT"] = str(ports[spec.name])
     env_base["KIPINA_NOTIFY_SMTP_PORT"] = "1"  # no mail server: deliveries fail and retry, as they would
     env_base["KIPINA_LOG_LEVEL"] = "WARNING"
+    env_base.update(extra_env or {})
     env = service_env(env_base)
     logs = local.load_settings().state_dir / "logs" / "bench"
     processes = {n: start_service(n, env=env, log_path=logs / f"{n}.log") for n in names}
@@ -156,10 +168,10 @@ async def submit(intake: str, call_id: str, *, requests: int, concurrency: int) 
     )
 
 
-async def submissions_alone(requests: int, concurrency: int) -> dict[str, Any]:
+async def submissions_alone(requests: int, concurrency: int, *, base_port: int = DEFAULT_BASE_PORT) -> dict[str, Any]:
     """``POST /cases`` with intake the only service running (its relay publishing, nobody consuming): the figure
     to set beside the HTTP floor, which runs alone too."""
-    started = await start(("intake",))
+    started = await start(("intake",), base_port=base_port)
     try:
         call_id = await open_call(started.urls["intake"])
         meter = CpuMeter({"intake": started.processes["intake"].pid})
@@ -177,9 +189,9 @@ async def submissions_alone(requests: int, concurrency: int) -> dict[str, Any]:
     }
 
 
-async def run(cases: int, concurrency: int) -> dict[str, Any]:
+async def run(cases: int, concurrency: int, *, base_port: int = DEFAULT_BASE_PORT) -> dict[str, Any]:
     """One run; prints as it goes and returns the figures."""
-    started = await start(tuple(s.name for s in SERVICES))
+    started = await start(tuple(s.name for s in SERVICES), base_port=base_port)
     processes, urls = started.processes, started.urls
     intake_url, review_url = started.databases["intake"], started.databases["review"]
     try:
@@ -236,8 +248,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--out", type=Path, help="also write the figures (JSON) here")
+    parser.add_argument(
+        "--base-port", type=int, default=DEFAULT_BASE_PORT, help="the services listen on base + 1 … base + 4"
+    )
     args = parser.parse_args()
-    figures = asyncio.run(run(args.cases, args.concurrency))
+    figures = asyncio.run(run(args.cases, args.concurrency, base_port=args.base_port))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
 
