@@ -215,7 +215,21 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
 
 
 def run(app_path: str, settings: ServiceSettings) -> None:
-    """Serve a service with uvicorn (used by each service's ``__main__``)."""
+    """Serve a service with uvicorn (used by each service's ``__main__``).
+
+    uvloop runs the process's event loop (the HTTP server, the consumer, the relay and the jobs alike) and
+    httptools parses HTTP: both are C, and pyproject.toml declares them, so they are named rather than left to
+    uvicorn's "auto", which would quietly fall back to the pure-Python asyncio loop and h11 if they were missing.
+    """
     import uvicorn
 
-    uvicorn.run(app_path, factory=True, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+    )
