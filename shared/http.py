@@ -4,6 +4,7 @@ limit, and the dependencies routes take (the runtime, a unit of work, the correl
 from __future__ import annotations
 
 import time
+import types
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -12,8 +13,10 @@ import asyncpg
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tracing
 from shared.db import Connection
 from shared.logging import get_logger
 from shared.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
@@ -122,3 +125,35 @@ def install_middleware(app: FastAPI, *, max_request_bytes: int) -> None:
                 )
         response.headers[CORRELATION_HEADER] = cid
         return response
+
+
+class _TracedWhileRecording:
+    """The app's middleware stack twice: with the ASGI instrumentation's spans while spans are recorded
+    (exported, or a test records them), and without it otherwise, the request then running in
+    ``tracing.request_trace`` (its trace ids, no span made)."""
+
+    def __init__(self, *, traced: ASGIApp, plain: ASGIApp) -> None:
+        self.traced = traced
+        self.plain = plain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if tracing.recording():
+            await self.traced(scope, receive, send)
+        elif scope["type"] == "http":
+            with tracing.request_trace(scope["headers"]):
+                await self.plain(scope, receive, send)
+        else:
+            await self.plain(scope, receive, send)
+
+
+def trace_requests(app: FastAPI, *, excluded_urls: str) -> None:
+    """Trace the app's requests (FastAPI's OpenTelemetry instrumentation) while spans are recorded."""
+    plain = app.build_middleware_stack
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=excluded_urls)
+    traced = app.build_middleware_stack
+
+    def build_middleware_stack(self: FastAPI) -> ASGIApp:
+        return _TracedWhileRecording(traced=traced(), plain=plain())
+
+    # Starlette builds the stack on the first call (after every route and handler is in place).
+    app.build_middleware_stack = types.MethodType(build_middleware_stack, app)  # type: ignore[method-assign]

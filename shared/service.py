@@ -22,14 +22,13 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import housekeeping, lag, outbox, topics
 from shared.consumer import EventConsumer, EventRouter
 from shared.db import apply_migrations, create_pool
 from shared.events import EventPayload
 from shared.glance import DashboardHook, DependencyCheck
-from shared.http import install_middleware
+from shared.http import install_middleware, trace_requests
 from shared.http_errors import install_error_handlers
 from shared.kafka import EventProducer, create_broker
 from shared.logging import configure_logging, get_logger
@@ -210,7 +209,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         app.include_router(router)
     document_operations(app)
     # Health probes and metrics scrapes would only add noise to traces.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/live,/health/ready,/metrics")
+    trace_requests(app, excluded_urls="/health/live,/health/ready,/metrics")
     return app
 
 
