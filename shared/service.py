@@ -187,6 +187,10 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         description=definition.description,
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans, metrics and logs stay off: requests are traced by the OpenTelemetry
+        # instrumentation while spans are recorded (shared/http.py trace_requests). FastAPI would otherwise
+        # trace each request and its dependencies, endpoint and serialization besides, recorded or not.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.runtime = runtime
