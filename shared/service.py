@@ -22,14 +22,13 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared import housekeeping, lag, outbox, topics
 from shared.consumer import EventConsumer, EventRouter
 from shared.db import apply_migrations, create_pool
 from shared.events import EventPayload
 from shared.glance import DashboardHook, DependencyCheck
-from shared.http import install_middleware
+from shared.http import install_middleware, trace_requests
 from shared.http_errors import install_error_handlers
 from shared.kafka import EventProducer, create_broker
 from shared.logging import configure_logging, get_logger
@@ -188,6 +187,10 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         description=definition.description,
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans, metrics and logs stay off: requests are traced by the OpenTelemetry
+        # instrumentation while spans are recorded (shared/http.py trace_requests). FastAPI would otherwise
+        # trace each request and its dependencies, endpoint and serialization besides, recorded or not.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.runtime = runtime
@@ -210,12 +213,26 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         app.include_router(router)
     document_operations(app)
     # Health probes and metrics scrapes would only add noise to traces.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health/live,/health/ready,/metrics")
+    trace_requests(app, excluded_urls="/health/live,/health/ready,/metrics")
     return app
 
 
 def run(app_path: str, settings: ServiceSettings) -> None:
-    """Serve a service with uvicorn (used by each service's ``__main__``)."""
+    """Serve a service with uvicorn (used by each service's ``__main__``).
+
+    uvloop runs the process's event loop (the HTTP server, the consumer, the relay and the jobs alike) and
+    httptools parses HTTP: both are C, and pyproject.toml declares them, so they are named rather than left to
+    uvicorn's "auto", which would quietly fall back to the pure-Python asyncio loop and h11 if they were missing.
+    """
     import uvicorn
 
-    uvicorn.run(app_path, factory=True, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+    )

@@ -11,6 +11,11 @@ and span ids, which travel in the events and stand on every log line next to the
 With ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) set, spans are sampled and
 exported over OTLP/HTTP; a test records them with ``record_spans(an in-memory exporter's processor)``.
 
+While nothing records spans, the instrumentation that would only make unsampled spans is not run:
+asyncpg is instrumented only while spans are recorded (a span per statement, about 15 a submission,
+was most of the tracing cost), and a request gets its ids from ``request_trace`` (the caller's
+``traceparent`` continued, or a new trace) instead of the ASGI instrumentation (shared/http.py).
+
 Background polling (the outbox relay's and the delivery worker's claims, housekeeping) runs
 ``quietly()``: its queries would otherwise start a new trace every fraction of a second.
 """
@@ -18,7 +23,7 @@ Background polling (the outbox relay's and the delivery worker's claims, houseke
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,13 +33,13 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, SamplingResult
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-_instrumented_asyncpg = False
 
 TRACER_NAME = "kipina"
 
@@ -63,8 +68,9 @@ def export_configured() -> bool:
 
 
 def configure_tracing(service: str) -> None:
-    """Install the tracer provider (once per process; the first service names it) and trace asyncpg."""
-    global _PROVIDER, _instrumented_asyncpg
+    """Install the tracer provider (once per process; the first service names it); with export configured,
+    record spans (and trace asyncpg) from the start."""
+    global _PROVIDER
     if _PROVIDER is None:
         _PROVIDER = TracerProvider(
             resource=Resource.create({"service.name": f"kipina-{service}", "service.namespace": "kipina"}),
@@ -75,11 +81,24 @@ def configure_tracing(service: str) -> None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             record_spans(BatchSpanProcessor(OTLPSpanExporter()))
-    if not _instrumented_asyncpg:
-        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
-        AsyncPGInstrumentor().instrument()
-        _instrumented_asyncpg = True
+
+def recording() -> bool:
+    """Whether new traces are sampled: spans are exported, or a test records them."""
+    return _SAMPLER.recording
+
+
+def _trace_asyncpg(on: bool) -> None:
+    """Instrument asyncpg (a span per statement) while spans are recorded, and only then: unsampled, those
+    spans would cost a wrapper, ids and a context switch per statement for nothing. It patches the
+    connection class, so pools opened before are traced too."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    instrumentor = AsyncPGInstrumentor()
+    if on and not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument()
+    elif not on and instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
 
 
 def record_spans(processor: SpanProcessor) -> None:
@@ -88,11 +107,13 @@ def record_spans(processor: SpanProcessor) -> None:
         raise RuntimeError("configure_tracing() first")
     _PROVIDER.add_span_processor(processor)
     _SAMPLER.recording = True
+    _trace_asyncpg(True)
 
 
 def stop_recording() -> None:
     """New traces are no longer sampled (a test's processor stays attached but receives nothing new)."""
     _SAMPLER.recording = export_configured()
+    _trace_asyncpg(_SAMPLER.recording)
 
 
 @contextmanager
@@ -147,6 +168,39 @@ def start_span(
 ) -> Span:
     """A span that is not made current (the caller ends it), e.g. one per event of a published batch."""
     return tracer().start_span(name, context=_context_of(traceparent, tracestate), kind=kind, attributes=attributes)
+
+
+def _id_generator() -> IdGenerator:
+    return _PROVIDER.id_generator if _PROVIDER is not None else _RANDOM_IDS
+
+
+_RANDOM_IDS = RandomIdGenerator()
+
+
+@contextmanager
+def request_trace(headers: Iterable[tuple[bytes, bytes]]) -> Iterator[None]:
+    """The trace a request runs in while no span is recorded: a span that is not recorded, with the ids the
+    ASGI instrumentation would have given it, so log lines carry them and ``UnitOfWork.emit`` writes them into
+    the events. A ``traceparent`` header (W3C) is continued: its trace id and flags, a new span id."""
+    traceparent = tracestate = None
+    for name, value in headers:
+        if name == b"traceparent":
+            traceparent = value.decode("latin-1")
+        elif name == b"tracestate":
+            tracestate = value.decode("latin-1")
+    extracted = _context_of(traceparent, tracestate)
+    parent = trace.get_current_span(extracted).get_span_context() if extracted is not None else INVALID_SPAN_CONTEXT
+    ids = _id_generator()
+    if parent.is_valid:
+        trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+    else:
+        trace_id, flags, state = ids.generate_trace_id(), TraceFlags(TraceFlags.DEFAULT), None
+    current = SpanContext(trace_id, ids.generate_span_id(), is_remote=False, trace_flags=flags, trace_state=state)
+    token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(current)))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def log_ids() -> dict[str, str]:

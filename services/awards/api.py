@@ -65,7 +65,7 @@ router = APIRouter(tags=["awards"])
 Uow = Annotated[UnitOfWork[AwardsRepository], Depends(unit_of_work(AwardsRepository))]
 
 
-def get_settings(request: Request) -> AwardsSettings:
+async def get_settings(request: Request) -> AwardsSettings:  # async: FastAPI runs a plain def in a thread
     return cast(AwardsSettings, get_runtime(request).settings)
 
 

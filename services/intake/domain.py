@@ -356,6 +356,10 @@ class TimelineEntry:
     iteration: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    def item(self, *, at: datetime) -> TimelineItem:
+        """The entry as recorded at ``at``."""
+        return TimelineItem(at=at, kind=self.kind, summary=self.summary, iteration=self.iteration, details=self.details)
+
 
 @dataclass(frozen=True)
 class TimelineItem:

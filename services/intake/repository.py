@@ -320,17 +320,18 @@ class IntakeRepository:
     ) -> StoredCase:
         """Insert a new case. Raises ``DuplicateTitle`` or ``DuplicateIdempotencyKey`` on a unique conflict.
 
-        Runs in a savepoint so that a conflict leaves the unit of work's transaction usable.
+        Runs in a savepoint so that a conflict leaves the unit of work's transaction usable. Only the timestamps
+        come back: the rest is what was inserted (no second decoding and validation of the content).
         """
         try:
             async with self._conn.transaction():
                 row = await self._conn.fetchrow(
-                    f"""
+                    """
                     INSERT INTO cases (id, call_id, submitter_id, organisation_id, title_key, content, revision,
                                        status, stage, iteration, idempotency_key, request_fingerprint)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                    RETURNING {_CASE_COLUMNS}
-                    """,  # noqa: S608 - constant column list, values bound
+                    RETURNING created_at, updated_at
+                    """,
                     snapshot.case_id,
                     snapshot.call_id,
                     snapshot.submitter_id,
@@ -352,7 +353,14 @@ class IntakeRepository:
                 raise DuplicateTitle from exc
             raise
         assert row is not None
-        return _case(row)
+        return StoredCase(
+            snapshot=snapshot,
+            # What the row holds: the insert writes no outcome or feedback.
+            progress=CaseProgress(status=progress.status, stage=progress.stage, iteration=progress.iteration),
+            request_fingerprint=request_fingerprint,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
 
     async def update_case_content(self, *, snapshot: CaseSnapshot, title_key: str, status: CaseStatus) -> StoredCase:
         """Store a new revision. Raises ``DuplicateTitle`` when the new title collides with another case."""

@@ -203,6 +203,9 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
 
     With an Idempotency-Key, a retry of the same submission is answered with the case it first created
     (``replayed``), even when the retry raced the original and lost at the unique indexes.
+
+    The title is not looked up first: the unique index refuses a near-identical one, and the refusal then looks
+    the other case up to word the same answer. The answer is built from what was inserted, not read back.
     """
     submitter_id = submitter.user_id
     domain.ensure_own_organisation(draft.organisation, token_organisation=submitter.organisation_id)
@@ -227,7 +230,6 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
                 draft, case_id=case_id, call=call, submitter_id=submitter_id, submitter=contact
             )
             try:
-                await _ensure_title_free(repo, snapshot=snapshot, title_key=key)
                 case = await repo.insert_case(
                     snapshot=snapshot,
                     title_key=key,
@@ -235,7 +237,7 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
                     idempotency_key=idempotency_key,
                     request_fingerprint=fingerprint,
                 )
-            except (DuplicateIdempotencyKey, DuplicateTitle, Conflict) as clash:
+            except (DuplicateIdempotencyKey, DuplicateTitle) as clash:
                 # The title (or the key) may have been taken by a concurrent retry of this very request, which
                 # committed after our first look: that is answered as a retry, not refused.
                 if idempotency_key is not None:
@@ -247,10 +249,14 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
                 if isinstance(clash, DuplicateTitle):
                     raise await _title_taken(repo, snapshot=snapshot, title_key=key) from clash
                 raise
-            await repo.add_timeline_entry(case_id=case.id, entry=domain.submitted_entry(call_title=call.title))
+            entry = domain.submitted_entry(call_title=call.title)
+            # At the case's creation (the transaction's now(), as the entry's default would be): the answer's
+            # timeline is this one entry, so it is built here rather than read back.
+            await repo.add_timeline_entry(case_id=case.id, entry=entry, at=case.created_at)
             await uow.emit(CaseSubmittedV1(case=snapshot))
-            detail = await _detail(repo, case, Viewer.SUBMITTER)
+            shown, timeline = domain.seen_by(Viewer.SUBMITTER, case, [entry.item(at=case.created_at)])
             await uow.commit()
+        detail = CaseDetail(shown, timeline)
         log.info("case submitted", call_id=str(call.id))
     return Submission(detail, replayed=False)
 

@@ -46,7 +46,7 @@ ReviewerOrOperator = Annotated[Principal, Depends(require_roles(Role.REVIEWER, R
 HistoryReader = Annotated[Principal, Depends(require_roles(Role.REVIEWER, Role.OPERATOR, Role.SUBMITTER))]
 
 
-def get_settings(request: Request) -> ReviewSettings:
+async def get_settings(request: Request) -> ReviewSettings:  # async: FastAPI runs a plain def in a thread
     return cast(ReviewSettings, get_runtime(request).settings)
 
 

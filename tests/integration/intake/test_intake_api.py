@@ -109,6 +109,17 @@ async def test_text_with_a_nul_character_is_refused_not_a_server_error(client: h
 # --------------------------------------------------------------------------- submission
 
 
+async def test_the_submissions_answer_is_the_case_as_stored(client: httpx.AsyncClient) -> None:
+    """The answer is built from what was inserted, not read back: it must be what reading the case gives."""
+    call = await new_call(client)
+    r = await client.post("/cases", json=case_body(call["id"]), headers=ALICE)
+    assert r.status_code == 201, r.text
+    stored = await client.get(f"/cases/{r.json()['id']}", headers=ALICE)
+    assert stored.status_code == 200
+    assert r.json() == stored.json()
+    assert r.json()["timeline"][0]["at"] == r.json()["created_at"]
+
+
 async def test_submit_emits_case_submitted_on_the_intake_topic(client: httpx.AsyncClient, bootstrap: str) -> None:
     call = await new_call(client)
     correlation = str(uuid.uuid4())

@@ -83,6 +83,7 @@ class FakeIntakeRepository(IntakeRepository):
             await other()
 
     async def get_call(self, call_id: uuid.UUID, *, for_update: bool = False) -> Call | None:
+        await self._interleave("get_call")
         return self.calls.get(call_id)
 
     async def find_by_idempotency_key(self, *, submitter_id: str, key: str) -> StoredCase | None:
@@ -354,8 +355,9 @@ async def test_another_submitters_key_is_theirs_alone(repo: FakeIntakeRepository
         ("insert_case", False),
         # The insert hits the title index first (DuplicateTitle): the retry carries the same title.
         ("insert_case", True),
-        # The retry committed before the title check, which finds the original (Conflict).
-        ("find_by_title", False),
+        # The retry committed while the call was read, before the insert (there is no title look-up before it: the
+        # title index refuses), which then meets the original's key.
+        ("get_call", False),
     ],
 )
 async def test_a_retry_that_loses_the_race_to_a_concurrent_retry_is_answered_as_a_replay(
