@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, overload
 
 import asyncpg
+from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 
@@ -193,6 +194,16 @@ def _never() -> bool:
     return False
 
 
+@contextmanager
+def _traced() -> Iterator[None]:
+    """A fresh OpenTelemetry context for one event of a run: its span and statements are traced again, in its trace."""
+    token = otel_context.attach(otel_context.Context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 @dataclass
 class EventConsumer:
     service: str
@@ -257,38 +268,41 @@ class EventConsumer:
         handled: list[_Handled] = []
         end = start
         failed: Exception | None = None
-        async with self.pool_provider().acquire() as conn, conn.transaction():
-            while end < len(records) and not stopping():
-                record = records[end]
-                parsed = self._parse(record)
-                if parsed is None:
-                    break  # dead-lettered alone, after this run committed: in order
-                event, payload = parsed.event, parsed.payload
-                handler = self.router.handlers.get(event.type)
-                if handler is None:
-                    handled.append(_Handled(event, "ignored", 0.0))
+        # The run's own statements (BEGIN, COMMIT, the connection's reset) belong to no one event's trace.
+        with tracing.quietly():
+            async with self.pool_provider().acquire() as conn, conn.transaction():
+                while end < len(records) and not stopping():
+                    record = records[end]
+                    parsed = self._parse(record)
+                    if parsed is None:
+                        break  # dead-lettered alone, after this run committed: in order
+                    event, payload = parsed.event, parsed.payload
+                    handler = self.router.handlers.get(event.type)
+                    if handler is None:
+                        handled.append(_Handled(event, "ignored", 0.0))
+                        end += 1
+                        continue
+                    with (
+                        _traced(),
+                        self._span(record, event) as current,
+                        bind_event_context(
+                            case_id=event.subject, correlation_id=event.correlationid, event_type=event.type
+                        ),
+                    ):
+                        started = time.perf_counter()
+                        try:
+                            async with conn.transaction():  # a savepoint: a failing handler takes only itself down
+                                outcome = await self._claim_and_handle(conn, event, payload, handler)
+                        except INFRASTRUCTURE_ERRORS:
+                            raise
+                        except Exception as exc:
+                            current.set_attribute("kipina.outcome", "retried_alone")
+                            failed = exc
+                            break
+                        current.set_attribute("kipina.outcome", outcome)
+                    handled.append(_Handled(event, outcome, time.perf_counter() - started))
                     end += 1
-                    continue
-                with (
-                    self._span(record, event) as current,
-                    bind_event_context(
-                        case_id=event.subject, correlation_id=event.correlationid, event_type=event.type
-                    ),
-                ):
-                    started = time.perf_counter()
-                    try:
-                        async with conn.transaction():  # a savepoint: a failing handler takes only itself down
-                            outcome = await self._claim_and_handle(conn, event, payload, handler)
-                    except INFRASTRUCTURE_ERRORS:
-                        raise
-                    except Exception as exc:
-                        current.set_attribute("kipina.outcome", "retried_alone")
-                        failed = exc
-                        break
-                    current.set_attribute("kipina.outcome", outcome)
-                handled.append(_Handled(event, outcome, time.perf_counter() - started))
-                end += 1
-            committing = time.perf_counter()
+                committing = time.perf_counter()
         commit_s = time.perf_counter() - committing
         for item in handled:
             self._count(item.event, item.outcome, item.seconds + commit_s if item.outcome != "ignored" else None)
