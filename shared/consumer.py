@@ -1,19 +1,22 @@
 """Reliable event consumption: inbox → domain change → outbox in one transaction, retries, dead letters.
 
 A service declares its handlers on an ``EventRouter`` (the topics it subscribes to follow from
-the payload types it handles); ``EventConsumer.process`` applies the reliability protocol
-(docs/design.md) to one Kafka record:
+the payload types it handles); ``EventConsumer`` applies the reliability protocol (docs/design.md)
+to the records of one partition, in offset order (``process_partition``; the Kafka loop that feeds
+it is ``shared.kafka.BatchConsumer``):
 
 1. Parse the CloudEvents envelope and its typed payload. A malformed message, or
    an event type no contract knows, goes to the dead-letter topic at once.
    A known type this service has no handler for is skipped (acked).
-2. In one transaction: claim the event in the inbox (already there → skip),
-   run the handler, which changes the domain and enqueues follow-up events through a
-   unit of work on that transaction (``EventContext.unit_of_work``, a savepoint).
-3. A failing handler is retried with exponential backoff, ``max_attempts`` times
-   in all; then the message is dead-lettered and the partition moves on.
-   A lost database connection is not the message's fault: after the retries it
-   propagates, the message is not acked and Kafka delivers it again.
+2. In one transaction for as many records as go well: each event in its own savepoint claims
+   itself in the inbox (already there → skipped) and runs its handler, which changes the domain and
+   enqueues follow-up events through a unit of work on that transaction
+   (``EventContext.unit_of_work``, a savepoint inside the event's).
+3. A handler that raises rolls back its own savepoint only: the records before it are committed,
+   then it is handled alone (``process``): retried with exponential backoff, ``max_attempts``
+   times in all counting the failed try in the batch; then the message is dead-lettered and the
+   partition moves on. A lost database connection is not the message's fault: after the retries it
+   propagates, and the caller does not commit the record's offset, so Kafka delivers it again.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, overload
 
 import asyncpg
-from opentelemetry.trace import SpanKind
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, SpanKind
 from pydantic import ValidationError
 
 from shared import inbox, outbox, tracing
@@ -158,6 +163,47 @@ class HandlingFailed(Exception):
     """A replayed dead letter failed again."""
 
 
+@dataclass(frozen=True)
+class PartitionResult:
+    """What ``process_partition`` did with one partition's records."""
+
+    # A prefix of the records, each committed to the database, skipped or dead-lettered: their offsets may be
+    # committed to Kafka. The rest were not touched, or their transaction was rolled back.
+    done: int
+    # Why it stopped before the end (the database or the dead-letter topic failed); None when it did not or when
+    # it was asked to stop.
+    error: BaseException | None = None
+
+
+@dataclass
+class _Parsed:
+    event: CloudEvent
+    payload: EventPayload
+
+
+@dataclass
+class _Handled:
+    """An event handled in a batch transaction, counted and logged once that transaction committed."""
+
+    event: CloudEvent
+    outcome: str
+    seconds: float
+
+
+def _never() -> bool:
+    return False
+
+
+@contextmanager
+def _traced() -> Iterator[None]:
+    """A fresh OpenTelemetry context for one event of a run: its span and statements are traced again, in its trace."""
+    token = otel_context.attach(otel_context.Context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 @dataclass
 class EventConsumer:
     service: str
@@ -169,13 +215,149 @@ class EventConsumer:
     max_attempts: int = 5
     backoff_base_s: float = 0.2
     backoff_max_s: float = 5.0
+    # Called after each database commit with the records it covered, before their offsets go to Kafka (the
+    # fault tests kill the process there).
+    on_committed: Callable[[Sequence[Record]], None] | None = None
 
     @property
     def name(self) -> str:
         return self.service
 
-    async def process(self, record: Record) -> None:
-        """Handle one record. Returns when it is done (handled, skipped or dead-lettered)."""
+    async def process_partition(
+        self, records: Sequence[Record], *, stopping: Callable[[], bool] = _never
+    ) -> PartitionResult:
+        """Handle one partition's records in offset order; see the module docstring.
+
+        Runs of records that go well share one transaction; a record that cannot (malformed, or its handler
+        raised) is handled alone after the run before it committed, so no transaction is held open through a
+        retry's backoff. ``stopping`` is asked between events: when it says so (the partition is being revoked,
+        the service stops), what is done is committed and the rest is left for whoever reads the partition next.
+        Never raises but for cancellation: a failure of the infrastructure ends the partition's work with the
+        ``error`` and ``done`` the committed prefix.
+        """
+        done = 0
+        while done < len(records) and not stopping():
+            try:
+                end, failed = await self._process_run(records, done, stopping)
+            except Exception as exc:  # the run's transaction as a whole: a lost connection, a refused commit
+                log.warning("batch transaction failed; its first record is handled alone", error=repr(exc))
+                end, failed = done, None
+            else:
+                if end > done:
+                    self._committed(records[done:end])
+                    done = end
+                if done == len(records) or (failed is None and stopping()):
+                    break
+            try:
+                await self.process(records[done], failed=failed)
+            except Exception as exc:
+                log.error("partition stopped; its records from here are delivered again", error=repr(exc))
+                return PartitionResult(done=done, error=exc)
+            self._committed(records[done : done + 1])
+            done += 1
+        return PartitionResult(done=done)
+
+    async def _process_run(
+        self, records: Sequence[Record], start: int, stopping: Callable[[], bool]
+    ) -> tuple[int, Exception | None]:
+        """One transaction over ``records[start:end]``; returns ``end`` and, if a handler raised there, its error.
+
+        Stops before a record that must be handled alone: malformed, of an unknown type, or whose handler raised
+        (its savepoint rolled back, the error returned). An infrastructure failure propagates: nothing is committed.
+        """
+        handled: list[_Handled] = []
+        end = start
+        failed: Exception | None = None
+        # The run's own statements (BEGIN, COMMIT, the connection's reset) belong to no one event's trace.
+        with tracing.quietly():
+            async with self.pool_provider().acquire() as conn, conn.transaction():
+                while end < len(records) and not stopping():
+                    record = records[end]
+                    parsed = self._parse(record)
+                    if parsed is None:
+                        break  # dead-lettered alone, after this run committed: in order
+                    event, payload = parsed.event, parsed.payload
+                    handler = self.router.handlers.get(event.type)
+                    if handler is None:
+                        handled.append(_Handled(event, "ignored", 0.0))
+                        end += 1
+                        continue
+                    with (
+                        _traced(),
+                        self._span(record, event) as current,
+                        bind_event_context(
+                            case_id=event.subject, correlation_id=event.correlationid, event_type=event.type
+                        ),
+                    ):
+                        started = time.perf_counter()
+                        try:
+                            async with conn.transaction():  # a savepoint: a failing handler takes only itself down
+                                outcome = await self._claim_and_handle(conn, event, payload, handler)
+                        except INFRASTRUCTURE_ERRORS:
+                            raise
+                        except Exception as exc:
+                            current.set_attribute("kipina.outcome", "retried_alone")
+                            failed = exc
+                            break
+                        current.set_attribute("kipina.outcome", outcome)
+                    handled.append(_Handled(event, outcome, time.perf_counter() - started))
+                    end += 1
+                committing = time.perf_counter()
+        commit_s = time.perf_counter() - committing
+        for item in handled:
+            self._count(item.event, item.outcome, item.seconds + commit_s if item.outcome != "ignored" else None)
+        return end, failed
+
+    def _committed(self, records: Sequence[Record]) -> None:
+        if self.on_committed is not None:
+            self.on_committed(records)
+
+    def _count(self, event: CloudEvent, outcome: str, seconds: float | None) -> None:
+        """The metrics and log line of one event whose transaction committed."""
+        EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
+        if seconds is not None:
+            EVENT_HANDLING_SECONDS.labels(self.name, event.type).observe(seconds)
+        if outcome == "handled":
+            # One line per event at DEBUG only: at INFO a line costs about 70 µs of CPU (docs/PERFORMANCE.md).
+            log.debug("event handled", case_id=event.subject, correlation_id=event.correlationid, event_type=event.type)
+        elif outcome == "duplicate":
+            log.info(
+                "event already handled; skipped",
+                outcome=outcome,
+                case_id=event.subject,
+                correlation_id=event.correlationid,
+                event_type=event.type,
+            )
+
+    def _parse(self, record: Record) -> _Parsed | None:
+        """The record's event, or None if it is malformed or of an unknown type."""
+        try:
+            event = parse_event(record.value or b"")
+            return _Parsed(event, event.payload())
+        except (ValidationError, ValueError, UnknownEventType):
+            return None
+
+    def _span(self, record: Record, event: CloudEvent) -> AbstractContextManager[Span]:
+        return tracing.span(
+            f"{record.topic} process",
+            kind=SpanKind.CONSUMER,
+            traceparent=event.traceparent,
+            tracestate=event.tracestate,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.name,
+                "kipina.service": self.service,
+                "cloudevents.event_type": event.type,
+                "cloudevents.event_subject": event.subject,
+            },
+        )
+
+    async def process(self, record: Record, *, failed: Exception | None = None) -> None:
+        """Handle one record alone. Returns when it is done (handled, skipped or dead-lettered).
+
+        ``failed``: its handler already raised this once (in a batch); that was its first attempt.
+        """
         raw = record.value or b""
         try:
             event = parse_event(raw)
@@ -187,34 +369,29 @@ class EventConsumer:
 
         handler = self.router.handlers.get(event.type)
         with (
-            tracing.span(
-                f"{record.topic} process",
-                kind=SpanKind.CONSUMER,
-                traceparent=event.traceparent,
-                tracestate=event.tracestate,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.destination.name": record.topic,
-                    "messaging.consumer.group.name": self.name,
-                    "kipina.service": self.service,
-                    "cloudevents.event_type": event.type,
-                    "cloudevents.event_subject": event.subject,
-                },
-            ) as current,
+            self._span(record, event) as current,
             bind_event_context(case_id=event.subject, correlation_id=event.correlationid, event_type=event.type),
         ):
             if handler is None:  # a type on the topic this service has no use for
                 current.set_attribute("kipina.outcome", "ignored")
                 EVENTS_CONSUMED.labels(self.name, event.type, "ignored").inc()
                 return
-            await self._handle_with_retries(record, event, payload, handler)
+            await self._handle_with_retries(record, event, payload, handler, failed=failed)
 
     async def _handle_with_retries(
-        self, record: Record, event: CloudEvent, payload: EventPayload, handler: Handler
+        self,
+        record: Record,
+        event: CloudEvent,
+        payload: EventPayload,
+        handler: Handler,
+        *,
+        failed: Exception | None = None,
     ) -> None:
         for attempt in range(1, self.max_attempts + 1):
             started = time.perf_counter()
             try:
+                if attempt == 1 and failed is not None:
+                    raise failed  # the try in the batch was the first attempt
                 outcome = await self._handle_once(event, payload, handler)
             except Exception as exc:
                 infrastructure = isinstance(exc, INFRASTRUCTURE_ERRORS)
@@ -235,24 +412,28 @@ class EventConsumer:
                 log.warning("handler failed; retrying", attempt=attempt, error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue
-            EVENT_HANDLING_SECONDS.labels(self.name, event.type).observe(time.perf_counter() - started)
-            EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
-            log.info("event handled" if outcome == "handled" else "event already handled; skipped", outcome=outcome)
+            self._count(event, outcome, time.perf_counter() - started)
             return
 
     async def _handle_once(self, event: CloudEvent, payload: EventPayload, handler: Handler) -> str:
         async with self.pool_provider().acquire() as conn, conn.transaction():
-            claimed = await inbox.claim(
-                conn,
-                consumer=self.name,
-                event_id=event.id,
-                event_type=event.type,
-                subject=event.subject,
-                correlation_id=event.correlationid,
-            )
-            if not claimed:
-                return "duplicate"
-            await handler(EventContext(conn=conn, event=event, service=self.service, publishes=self.publishes), payload)
+            return await self._claim_and_handle(conn, event, payload, handler)
+
+    async def _claim_and_handle(
+        self, conn: Connection, event: CloudEvent, payload: EventPayload, handler: Handler
+    ) -> str:
+        """Inside a transaction: claim the event in the inbox, then run its handler. The outcome."""
+        claimed = await inbox.claim(
+            conn,
+            consumer=self.name,
+            event_id=event.id,
+            event_type=event.type,
+            subject=event.subject,
+            correlation_id=event.correlationid,
+        )
+        if not claimed:
+            return "duplicate"
+        await handler(EventContext(conn=conn, event=event, service=self.service, publishes=self.publishes), payload)
         return "handled"
 
     async def _dead_letter(

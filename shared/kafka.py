@@ -1,25 +1,37 @@
-"""Kafka plumbing: the FastStream broker (consumers), the idempotent producer (outbox relay, dead letters).
+"""Kafka plumbing: the batch consumer, the idempotent producer (outbox relay, dead letters), the FastStream broker.
 
-Consumers never use FastStream's default ``ACK_FIRST`` (at-most-once): subscribers
-are created with ``NACK_ON_ERROR``, so the offset is committed only after the
-handler returned, i.e. after the database transaction committed. An exception that
-escapes (the database is unreachable, the dead-letter topic cannot be written)
-seeks back and the message is delivered again.
+``BatchConsumer`` is the services' consumer: a plain aiokafka loop that takes up to ``max_records``
+records at a time, hands each partition's records to ``EventConsumer.process_partition`` (the
+partitions of a batch concurrently, each on its own connection, each in offset order) and commits
+the offsets once per batch, for each partition only past the records whose transactions
+committed. A partition that stopped on a failure (the database is unreachable, the dead-letter topic
+cannot be written) is sought back to its first record not done and delivered again. On a rebalance,
+the revoked partitions' batch is finished (stopping at the next event) and its offsets committed
+before the partitions go to another member. docs/design.md, "Taking events in batches".
+
+The FastStream broker consumes nothing: it answers Kafka's readiness (``ping``) and, never started,
+describes what a service consumes and publishes for its AsyncAPI document.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from shared import registry, topics
+from shared.consumer import PartitionResult
 from shared.events import CONTENT_TYPE
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 EVENT_HEADERS = [("content-type", CONTENT_TYPE.encode())]
 
@@ -42,6 +54,179 @@ def create_broker(bootstrap: str, *, service: str) -> KafkaBroker:
 
 def consumer_group(service: str) -> str:
     return registry.consumer_group_of(service)
+
+
+# One partition's records in offset order, and "stop at the next event": what ``EventConsumer.process_partition`` takes.
+PartitionHandler = Callable[[Sequence[ConsumerRecord[bytes, bytes]], Callable[[], bool]], Awaitable[PartitionResult]]
+
+
+class BatchConsumer:
+    """The service's Kafka consumer: batches in, each partition handled in offset order, offsets committed per batch.
+
+    Offsets are committed once per batch with explicit values: for each partition, just past the last record
+    ``handle`` reports done (its transaction committed, or it was skipped or dead-lettered), never past a record it
+    did not finish. A partition that stopped on an error is sought back to its first record not done, so the next
+    batch delivers it again, after ``retry_after_s``. Whatever a crash leaves uncommitted in Kafka but committed in
+    the database comes again and the inbox turns it away.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        service: str,
+        group: str,
+        topics: Sequence[str],
+        handle: PartitionHandler,
+        max_records: int = 500,
+        retry_after_s: float = 0.5,
+        drain_timeout_s: float = 30.0,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._service = service
+        self._group = group
+        self._topics = list(topics)
+        self._handle_partition = handle
+        self._max_records = max_records
+        self._retry_after_s = retry_after_s
+        self._drain_timeout_s = drain_timeout_s
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Task[bool] | None = None
+        self._stopping = False
+        # True from a revocation until the next assignment, and when the service stops: partitions stop at the next
+        # event and commit what they did.
+        self._draining = False
+        self.failure: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def health(self) -> tuple[bool, str | None]:
+        """Whether the consumer loop runs (readiness), and if not why."""
+        if self.running:
+            return True, None
+        return False, f"the event consumer is not running: {self.failure!r}" if self.failure else "not started"
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            client_id=f"kipina-{self._service}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._max_records,
+        )
+        consumer.subscribe(self._topics, listener=_Handover(self))
+        await consumer.start()
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(consumer), name="event-consumer")
+        self._task.add_done_callback(self._ended)
+
+    async def stop(self) -> None:
+        """Finish the batch in hand (to the next event), commit its offsets, leave the group."""
+        self._stopping = True
+        self._draining = True
+        await self._drain()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.failure = task.exception()
+            log.error("event consumer stopped", error=repr(self.failure))
+
+    async def _drain(self) -> None:
+        """Wait for the batch in hand; it stops at its next event and commits what it did."""
+        inflight = self._inflight
+        if inflight is None or inflight.done():
+            return
+        _, pending = await asyncio.wait([inflight], timeout=self._drain_timeout_s)
+        if pending:  # a retry that does not end: leave its records to be delivered again (the inbox absorbs)
+            log.warning("batch did not finish in time; cancelled, its uncommitted records come again")
+            inflight.cancel()
+            await asyncio.gather(inflight, return_exceptions=True)
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stopping:
+            try:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=self._max_records)
+            except ConsumerStoppedError:
+                return
+            except KafkaError as exc:
+                log.error("Kafka error while fetching; trying again", error=repr(exc))
+                await asyncio.sleep(self._retry_after_s)
+                continue
+            if not batch:
+                continue
+            # Shielded: cancelling the loop (stop) must not cut a transaction short; stop drains it instead.
+            self._inflight = asyncio.ensure_future(self._handle(consumer, batch))
+            stalled = await asyncio.shield(self._inflight)
+            if stalled or self._draining:
+                await asyncio.sleep(self._retry_after_s if stalled else 0.05)
+
+    async def _handle(
+        self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> bool:
+        """Handle one batch; commit its offsets. True when a partition stopped on an error (back off, then retry)."""
+        parts = list(batch.items())
+        results = await asyncio.gather(
+            *(self._handle_partition(records, self._is_draining) for _, records in parts), return_exceptions=True
+        )
+        offsets: dict[TopicPartition, int] = {}
+        stalled = False
+        for (tp, records), result in zip(parts, results, strict=True):
+            if isinstance(result, BaseException):  # a bug: what it did is unknown, so all of it comes again
+                log.error("partition handling failed unexpectedly", partition=str(tp), error=repr(result))
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                done, stalled = 0, True
+            else:
+                done = result.done
+                stalled = stalled or result.error is not None
+            if done:
+                offsets[tp] = records[done - 1].offset + 1
+            if done < len(records):
+                # Not past a record that is not done: the next fetch starts there again.
+                with contextlib.suppress(IllegalStateError):  # revoked meanwhile: its new owner starts there
+                    consumer.seek(tp, records[done].offset)
+        if offsets:
+            try:
+                await consumer.commit(offsets)
+            except (KafkaError, IllegalStateError) as exc:
+                # Committed in the database, not in Kafka: delivered again later, and the inbox turns it away.
+                log.warning("offsets not committed; their records may come again", error=repr(exc))
+        return stalled
+
+    def _is_draining(self) -> bool:
+        return self._draining
+
+
+class _Handover(ConsumerRebalanceListener):
+    """Before partitions go to another member: finish the batch in hand and commit its offsets.
+
+    aiokafka awaits this before it rejoins the group, and the group assigns no partition before every member has
+    rejoined, so the next owner starts exactly where this one stopped. Should a member not make it in time
+    (it is killed, it hangs past the rebalance timeout), the next owner starts at the last committed offsets and
+    the inbox turns away what was done twice; each partition still goes in offset order on both.
+    """
+
+    def __init__(self, owner: BatchConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._owner._draining = True
+        await self._owner._drain()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if not self._owner._stopping:
+            self._owner._draining = False
+        log.info("partitions assigned", partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
 
 
 class EventProducer:

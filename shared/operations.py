@@ -142,6 +142,11 @@ async def dependency_checks(runtime: Runtime, broker: KafkaBroker) -> dict[str, 
         checks["kafka"] = {"ok": bool(await broker.ping(timeout=2.0))}
     except Exception as exc:
         checks["kafka"] = {"ok": False, "error": repr(exc)}
+    if runtime.consumer_loop is not None and checks["kafka"]["ok"]:
+        # Kafka answers, but the service is not ready if its consumer loop has ended.
+        consuming, why = runtime.consumer_loop.health()
+        if not consuming:
+            checks["kafka"] = {"ok": False, "error": why}
     return checks
 
 
@@ -298,7 +303,10 @@ def _dead_letter_view(d: DeadLetter) -> DeadLetterView:
     )
 
 
-def operations_router(*, service: str, title: str, description: str, broker: KafkaBroker) -> APIRouter:
+def operations_router(
+    *, service: str, title: str, description: str, broker: KafkaBroker, specification: KafkaBroker | None = None
+) -> APIRouter:
+    """``broker`` answers readiness; ``specification`` (by default the same) describes the service's events."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/health/live", openapi_extra=PUBLIC)
@@ -328,7 +336,7 @@ def operations_router(*, service: str, title: str, description: str, broker: Kaf
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     def asyncapi_schema() -> Any:
-        return AsyncAPI(broker, title=f"Kipinä {title}", version="0.1.0", description=description)
+        return AsyncAPI(specification or broker, title=f"Kipinä {title}", version="0.1.0", description=description)
 
     @router.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi_json() -> JSONResponse:

@@ -13,7 +13,7 @@ from shared import outbox, tracing
 from shared.consumer import EventConsumer
 from shared.db import DATABASE_ERRORS, Connection
 from shared.events import EventPayload
-from shared.kafka import EventProducer
+from shared.kafka import BatchConsumer, EventProducer
 from shared.lag import PartitionLag
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
@@ -33,6 +33,7 @@ class Runtime:
     producer: EventProducer | None = None
     relay: outbox.OutboxRelay | None = None
     consumer: EventConsumer | None = None
+    consumer_loop: BatchConsumer | None = None
     consumer_lag: dict[str, int] = field(default_factory=dict)
     partition_lag: list[PartitionLag] = field(default_factory=list)
 

@@ -24,13 +24,13 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
 from shared import housekeeping, lag, outbox, topics
-from shared.consumer import EventConsumer, EventRouter
+from shared.consumer import EventConsumer, EventRouter, PartitionResult
 from shared.db import apply_migrations, create_pool
 from shared.events import EventPayload
 from shared.glance import DashboardHook, DependencyCheck
 from shared.http import install_middleware, trace_requests
 from shared.http_errors import install_error_handlers
-from shared.kafka import EventProducer, create_broker
+from shared.kafka import BatchConsumer, EventProducer, create_broker
 from shared.logging import configure_logging, get_logger
 from shared.openapi import document_operations
 from shared.operations import ContributedChecks, operations_router
@@ -82,7 +82,10 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     configure_tracing(definition.name)
     configure_logging(definition.name, level=settings.log_level, fmt=settings.log_format)
     runtime = Runtime(settings=settings, service=definition.name, publishes=tuple(definition.publishes))
+    # The broker answers Kafka's readiness (ping) and consumes nothing; ``specification`` is never started: it only
+    # describes what the service consumes and publishes, for /asyncapi. The BatchConsumer below consumes.
     broker = create_broker(settings.kafka_bootstrap, service=definition.name)
+    specification = create_broker(settings.kafka_bootstrap, service=definition.name)
 
     group = settings.consumer_group or definition.part.consumer_group
     consumes = definition.consumes
@@ -100,19 +103,31 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         )
         runtime.consumer = consumer
 
-        @broker.subscriber(
+        @specification.subscriber(
             *consumes,
             group_id=group,
             auto_offset_reset="earliest",
-            max_poll_records=100,
             title=f"{definition.name}-consumer",
             description=f"{definition.part.title} consumes: " + ", ".join(sorted(definition.event_router.handlers)),
         )
-        async def on_message(message: KafkaMessage) -> None:
-            await consumer.process(message.raw_message)  # type: ignore[arg-type]
+        async def on_message(message: KafkaMessage) -> None:  # describes the channel only; never started
+            raise NotImplementedError("the BatchConsumer consumes")
+
+        async def handle_partition(records: Sequence[Any], stopping: Callable[[], bool]) -> PartitionResult:
+            return await consumer.process_partition(records, stopping=stopping)
+
+        runtime.consumer_loop = BatchConsumer(
+            settings.kafka_bootstrap,
+            service=definition.name,
+            group=group,
+            topics=consumes,
+            handle=handle_partition,
+            max_records=settings.consumer_max_records,
+            retry_after_s=settings.handler_backoff_base_s,
+        )
 
     for payload_type in definition.publishes:
-        broker.publisher(
+        specification.publisher(
             payload_type.topic,
             title=payload_type.event_type,
             schema=payload_type,
@@ -139,6 +154,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         )
         await runtime.relay.start()
         await broker.start()
+        if runtime.consumer_loop is not None:
+            await runtime.consumer_loop.start()
         jobs = [
             asyncio.create_task(job(runtime), name=getattr(job, "__name__", "job"))
             for job in definition.background_jobs
@@ -176,6 +193,8 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             for job_task in jobs:
                 job_task.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
+            if runtime.consumer_loop is not None:
+                await runtime.consumer_loop.stop()  # finishes the batch in hand and commits its offsets
             await broker.stop()
             await runtime.relay.stop()
             await runtime.producer.stop()
@@ -201,7 +220,11 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     install_error_handlers(app)
     app.include_router(
         operations_router(
-            service=definition.name, title=definition.part.title, description=definition.description, broker=broker
+            service=definition.name,
+            title=definition.part.title,
+            description=definition.description,
+            broker=broker,
+            specification=specification,
         )
     )
     for router in definition.api_routers:

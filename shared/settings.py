@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
     handler_max_attempts: int = 5
     handler_backoff_base_s: float = 0.2
     handler_backoff_max_s: float = 5.0
+    # consumer: records taken from Kafka at a time (across the service's partitions); each partition's share is
+    # handled in one transaction with a savepoint per event, and the offsets are committed once per batch
+    consumer_max_records: int = 500
     # outbox relay
     relay_poll_interval_s: float = 1.0
     relay_batch_size: int = 200

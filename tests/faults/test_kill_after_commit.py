@@ -1,8 +1,8 @@
 """A consumer killed after its database commit but before its offset commit processes nothing twice.
 
 The probe service runs as a real process. With KIPINA_PROBE_KILL_AFTER_COMMIT=<case id> it
-dies (os._exit) right after that case's message's transaction committed, before
-FastStream commits the offset. Restarted, it receives the message again; the inbox
+dies (os._exit) right after the transaction holding that case's message committed, before
+the batch's offsets are committed. Restarted, it receives the message again; the inbox
 makes the redelivery a no-op.
 """
 

@@ -7,12 +7,13 @@ The handler records one row per run in ``probe_effects``; a title containing
 
 Run as a process (the fault tests do): ``python -m tests.support.probe_service``.
 With ``KIPINA_PROBE_KILL_AFTER_COMMIT=<case id>`` the process kills itself right after
-the transaction of a message with that key committed, before its offset is committed.
+the transaction holding a message with that key committed, before its offset is committed.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
 
 from shared.auth import Operator
-from shared.consumer import EventContext, EventRouter
+from shared.consumer import EventContext, EventRouter, Record
 from shared.events import CaseSubmittedV1
 from shared.registry import Part
 from shared.service import ServiceDefinition, create_app, run
@@ -78,14 +79,13 @@ def create() -> FastAPI:
     consumer = app.state.runtime.consumer
     doomed_key = os.environ.get("KIPINA_PROBE_KILL_AFTER_COMMIT", "").encode()
     if doomed_key and consumer is not None:
-        process = consumer.process
 
-        async def process_then_die(record):  # type: ignore[no-untyped-def]
-            await process(record)  # the transaction has committed here; the offset has not
-            if record.key == doomed_key:
+        def die_after_commit(records: Sequence[Record]) -> None:
+            # The transaction holding the record has committed here; its offset has not.
+            if any(record.key == doomed_key for record in records):
                 os._exit(137)
 
-        consumer.process = process_then_die  # type: ignore[method-assign]
+        consumer.on_committed = die_after_commit
     return app
 
 

@@ -1,0 +1,300 @@
+"""The batch protocol of the consumer, on a fake database: which events commit together, what is retried or
+dead-lettered alone, what is skipped, and which offsets go to Kafka.
+
+The fake connection keeps a working copy of the database while a transaction is open; a savepoint (a nested
+``transaction()``) restores its copy when its block raises; the outermost block's end is the commit.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+
+from shared import consumer as consumer_module
+from shared.consumer import EventConsumer, EventContext, EventRouter, PartitionResult, Record
+from shared.events import CaseSnapshot, CaseSubmittedV1, CloudEvent, Contact, Organisation, new_event
+from shared.kafka import BatchConsumer
+from shared.vocabulary import Category, IsoStage, Language
+
+TOPIC = "kipina.test.batch.v1"
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class State:
+    inbox: set[uuid.UUID] = field(default_factory=set)
+    effects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeDatabase:
+    state: State = field(default_factory=State)
+    commits: list[list[str]] = field(default_factory=list)  # the effects each commit added
+    down: bool = False
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[FakeConnection]:
+        if self.down:
+            raise ConnectionRefusedError("the database does not answer")
+        yield FakeConnection(self)
+
+
+class FakeConnection:
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+        self.work: State | None = None
+        self.saved: list[State] = []
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+
+class _Transaction:
+    def __init__(self, conn: FakeConnection) -> None:
+        self.conn = conn
+
+    async def __aenter__(self) -> None:
+        conn = self.conn
+        if conn.work is None:
+            conn.work = copy.deepcopy(conn.db.state)
+        conn.saved.append(copy.deepcopy(conn.work))
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn = self.conn
+        assert conn.work is not None
+        before = conn.saved.pop()
+        if exc is not None:
+            conn.work = before
+        if not conn.saved:  # the outermost block: commit, or roll back everything
+            if exc is None:
+                conn.db.commits.append(conn.work.effects[len(conn.db.state.effects) :])
+                conn.db.state = conn.work
+            conn.work = None
+
+
+async def fake_claim(conn: FakeConnection, *, event_id: uuid.UUID, **_: Any) -> bool:
+    assert conn.work is not None, "the inbox is claimed inside a transaction"
+    if event_id in conn.work.inbox:
+        return False
+    conn.work.inbox.add(event_id)
+    return True
+
+
+@dataclass
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def event(title: str, *, event_id: uuid.UUID | None = None) -> CloudEvent:
+    case_id = uuid.uuid4()
+    snapshot = CaseSnapshot(
+        case_id=case_id,
+        call_id=uuid.uuid4(),
+        call_title="Batch call",
+        revision=1,
+        title=title,
+        summary="s" * 20,
+        problem="p" * 20,
+        solution="x" * 20,
+        organisation=Organisation(id="org-1", name="Org", business_id="0112038-9"),
+        submitter_id="u-1",
+        submitter=Contact(name="Sub Mitter", email="sub@example.org", language=Language.FI),
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        iso_stage=IsoStage.CONCEPT,
+    )
+    return new_event(
+        CaseSubmittedV1(case=snapshot),
+        service="intake",
+        subject=str(case_id),
+        correlation_id=str(uuid.uuid4()),
+        event_id=event_id,
+    )
+
+
+def records(*values: bytes, partition: int = 0, first_offset: int = 10) -> list[Rec]:
+    return [Rec(TOPIC, partition, first_offset + i, f"k{i}".encode(), v) for i, v in enumerate(values)]
+
+
+class Harness:
+    """An EventConsumer over the fake database; a handler that writes the title, or fails as the title says."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.db = FakeDatabase()
+        self.attempts: dict[str, int] = {}
+        self.dead_letters: list[tuple[int, str, int]] = []  # offset, reason, attempts
+        self.committed_runs: list[list[int]] = []
+        monkeypatch.setattr(consumer_module.inbox, "claim", fake_claim)
+
+        async def no_sleep(_: float) -> None:
+            return None
+
+        monkeypatch.setattr(consumer_module.asyncio, "sleep", no_sleep)
+        router = EventRouter()
+
+        @router.on(CaseSubmittedV1)
+        async def handle(ctx: EventContext, payload: CaseSubmittedV1) -> None:
+            title = payload.case.title
+            self.attempts[title] = self.attempts.get(title, 0) + 1
+            if title.startswith("poison"):
+                raise RuntimeError(f"cannot digest {title}")
+            if title.startswith("flaky") and self.attempts[title] == 1:
+                raise RuntimeError(f"{title} fails once")
+            if title.startswith("infra"):
+                raise ConnectionResetError("connection lost")
+            conn = ctx.conn
+            assert isinstance(conn, FakeConnection) and conn.work is not None
+            conn.work.effects.append(title)
+
+        self.consumer = EventConsumer(
+            service="batch-test",
+            router=router,
+            pool_provider=lambda: self.db,  # type: ignore[arg-type,return-value]
+            dead_letters=lambda: None,  # type: ignore[arg-type,return-value]
+            dead_letter_topic="kipina.test.batch.dlq",
+            max_attempts=MAX_ATTEMPTS,
+            backoff_base_s=0.0,
+            on_committed=lambda done: self.committed_runs.append([r.offset for r in done]),
+        )
+
+        async def dead_letter(record: Record, *, error: str, attempts: int, reason: str, event: Any) -> None:
+            self.dead_letters.append((record.offset, reason, attempts))
+
+        monkeypatch.setattr(self.consumer, "_dead_letter", dead_letter)
+
+    async def run(self, batch: list[Rec], stopping: Callable[[], bool] | None = None) -> PartitionResult:
+        if stopping is None:
+            return await self.consumer.process_partition(batch)
+        return await self.consumer.process_partition(batch, stopping=stopping)
+
+
+async def test_one_batch_of_every_kind_has_exact_outcomes_in_offset_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(monkeypatch)
+    good1 = event("good 1")
+    batch = records(
+        good1.to_bytes(),  # 10
+        event("flaky 1").to_bytes(),  # 11: fails in the batch, succeeds alone on its second attempt
+        event("good 2").to_bytes(),  # 12
+        good1.to_bytes(),  # 13: the same event again: the inbox skips it
+        b'{"specversion": "1.0", "not": "an event',  # 14: malformed
+        event("poison 1").to_bytes(),  # 15: always fails
+        event("good 3").to_bytes(),  # 16
+    )
+
+    result = await h.run(batch)
+
+    assert result == PartitionResult(done=7)
+    # The domain changed once per good event, in offset order; the failing ones left nothing behind.
+    assert h.db.state.effects == ["good 1", "flaky 1", "good 2", "good 3"]
+    # Transactions: good 1 alone (the run stops at the failing flaky 1, which then runs alone), then good 2 with
+    # the duplicate (the run stops before the malformed record), then good 3.
+    assert h.db.commits == [["good 1"], ["flaky 1"], ["good 2"], [], ["good 3"]]
+    # What was reported done, before its offsets may go to Kafka: every record, each once, in order.
+    assert h.committed_runs == [[10], [11], [12, 13], [14], [15], [16]]
+    # The batch try was the first attempt: flaky 1 needed one more, poison 1 got exactly MAX_ATTEMPTS in all.
+    assert h.attempts == {"good 1": 1, "flaky 1": 2, "good 2": 1, "poison 1": MAX_ATTEMPTS, "good 3": 1}
+    assert h.dead_letters == [(14, "malformed", 0), (15, "handler_error", MAX_ATTEMPTS)]
+    assert len(h.db.state.inbox) == 4  # the poison pill was never claimed
+
+
+async def test_a_run_of_good_events_is_one_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(monkeypatch)
+    batch = records(*(event(f"good {i}").to_bytes() for i in range(5)))
+    assert await h.run(batch) == PartitionResult(done=5)
+    assert h.db.commits == [[f"good {i}" for i in range(5)]]
+    assert h.committed_runs == [[10, 11, 12, 13, 14]]
+
+
+async def test_the_infrastructure_failing_stops_the_partition_after_what_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = Harness(monkeypatch)
+    batch = records(event("good 1").to_bytes(), event("infra 1").to_bytes(), event("good 2").to_bytes())
+
+    result = await h.run(batch)
+
+    # A lost connection takes the whole run's transaction down (good 1 with it): the run's first record is handled
+    # alone and committed; the next run fails at infra 1 again, which is retried alone MAX_ATTEMPTS times and
+    # stops the partition without a dead letter: it and everything after it come again.
+    assert result.done == 1 and isinstance(result.error, ConnectionResetError)
+    assert h.db.commits == [["good 1"]] and h.db.state.effects == ["good 1"]
+    assert h.dead_letters == []
+    assert h.attempts == {"good 1": 2, "infra 1": 2 + MAX_ATTEMPTS}
+    assert h.committed_runs == [[10]]
+
+
+async def test_a_database_that_does_not_answer_commits_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(monkeypatch)
+    h.db.down = True
+    result = await h.run(records(event("good 1").to_bytes()))
+    assert result.done == 0 and isinstance(result.error, OSError)
+    assert h.db.commits == [] and h.dead_letters == [] and h.committed_runs == []
+
+
+async def test_asked_to_stop_it_commits_what_is_done_and_leaves_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(monkeypatch)
+    batch = records(*(event(f"good {i}").to_bytes() for i in range(5)))
+    asked = iter([False, False, False, True])  # before the run, before event 0, before event 1, then: stop
+
+    result = await h.run(batch, stopping=lambda: next(asked, True))
+
+    assert result == PartitionResult(done=2)
+    assert h.db.commits == [["good 0", "good 1"]]
+    assert h.committed_runs == [[10, 11]]
+
+
+class FakeKafkaConsumer:
+    def __init__(self) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+async def test_offsets_are_committed_once_per_batch_and_never_past_a_record_not_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = Harness(monkeypatch)
+    loop = BatchConsumer(
+        "unused:9092",
+        service="batch-test",
+        group="g",
+        topics=[TOPIC],
+        handle=lambda batch, stopping: h.consumer.process_partition(batch, stopping=stopping),
+    )
+    kafka = FakeKafkaConsumer()
+    tp0, tp1, tp2 = (TopicPartition(TOPIC, p) for p in range(3))
+    batch = {
+        tp0: records(event("good a").to_bytes(), event("poison a").to_bytes(), partition=0, first_offset=100),
+        tp1: records(event("good b").to_bytes(), event("infra b").to_bytes(), event("good c").to_bytes(), partition=1),
+        tp2: records(event("infra d").to_bytes(), partition=2, first_offset=7),
+    }
+
+    stalled = await loop._handle(kafka, batch)
+
+    assert stalled  # a partition stopped on the infrastructure: the loop backs off before fetching again
+    # One commit for the batch: partition 0 past its dead letter, partition 1 up to its failing record, none for 2.
+    assert kafka.commits == [{tp0: 102, tp1: 11}]
+    # The stopped partitions are read again from their first record not done.
+    assert sorted(kafka.seeks) == [(tp1, 11), (tp2, 7)]
+    assert sorted(h.db.state.effects) == ["good a", "good b"]
+    assert h.dead_letters == [(101, "handler_error", MAX_ATTEMPTS)]
