@@ -115,7 +115,9 @@ async def start(
         env_base[database_env_name(spec.name)] = await own_database(env_base, spec.name, f"bench_{spec.name}")
         if spec.name in names:
             await reset_database(env_base[database_env_name(spec.name)])
-    os.environ.update(env_base)
+    # This process needs the broker's address (bench.run reads it), never the bench databases: a process that runs
+    # the benchmark and then other work (the tests) keeps its own services' databases.
+    os.environ.setdefault("KIPINA_KAFKA_BOOTSTRAP", env_base["KIPINA_KAFKA_BOOTSTRAP"])
     databases = {s.name: env_base[database_env_name(s.name)] for s in SERVICES}
     ports = service_ports(base_port)
     for spec in SERVICES:

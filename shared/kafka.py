@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -174,27 +176,33 @@ class BatchConsumer:
         self, consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> bool:
         """Handle one batch; commit its offsets. True when a partition stopped on an error (back off, then retry)."""
-        parts = list(batch.items())
+        lanes = case_lanes(batch)
         results = await asyncio.gather(
-            *(self._handle_partition(records, self._is_draining) for _, records in parts), return_exceptions=True
+            *(self._handle_partition(records, self._is_draining) for records in lanes), return_exceptions=True
         )
         offsets: dict[TopicPartition, int] = {}
         stalled = False
-        for (tp, records), result in zip(parts, results, strict=True):
+        for records, result in zip(lanes, results, strict=True):
             if isinstance(result, BaseException):  # a bug: what it did is unknown, so all of it comes again
-                log.error("partition handling failed unexpectedly", partition=str(tp), error=repr(result))
+                log.error("partition handling failed unexpectedly", partitions=_lane_name(records), error=repr(result))
                 if isinstance(result, asyncio.CancelledError):
                     raise result
                 done, stalled = 0, True
             else:
                 done = result.done
                 stalled = stalled or result.error is not None
-            if done:
-                offsets[tp] = records[done - 1].offset + 1
-            if done < len(records):
-                # Not past a record that is not done: the next fetch starts there again.
-                with contextlib.suppress(IllegalStateError):  # revoked meanwhile: its new owner starts there
-                    consumer.seek(tp, records[done].offset)
+            # The lane's first ``done`` records hold a prefix of each of its partitions' records (the merge keeps
+            # each partition's order): commit past it, and seek back to the first record not done.
+            finished_of = Counter((r.topic, r.partition) for r in records[:done])
+            for tp, ordered in batch.items():
+                if not ordered or tp.partition != records[0].partition:
+                    continue
+                finished = finished_of[(tp.topic, tp.partition)]
+                if finished:
+                    offsets[tp] = ordered[finished - 1].offset + 1
+                if finished < len(ordered):
+                    with contextlib.suppress(IllegalStateError):  # revoked meanwhile: its new owner starts there
+                        consumer.seek(tp, ordered[finished].offset)
         if offsets:
             try:
                 await consumer.commit(offsets)
@@ -278,3 +286,26 @@ async def ensure_topics(bootstrap: str, *, partitions: int = 6, names: Sequence[
         return missing
     finally:
         await admin.close()
+
+
+def case_lanes(
+    batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+) -> list[list[ConsumerRecord[bytes, bytes]]]:
+    """The batch's records in lanes that may run concurrently: one lane per partition number.
+
+    A case's events are keyed by its id, so on every topic (all have the same partition count, and the same
+    partitioner) they are in the partition of the same number. A service that reads several topics (awards,
+    notify) must not handle ``review.v1``'s partition 3 beside ``intake.v1``'s partition 3: a case's review event
+    could overtake the submission that caused it. So the records of one partition number are one lane, merged in
+    the order they were published (the record timestamp; ``heapq.merge`` keeps each partition's own offset order
+    whatever the timestamps say), and handled one after the other.
+    """
+    by_number: dict[int, list[list[ConsumerRecord[bytes, bytes]]]] = {}
+    for tp in sorted(batch, key=lambda t: (t.partition, t.topic)):
+        if batch[tp]:
+            by_number.setdefault(tp.partition, []).append(batch[tp])
+    return [list(heapq.merge(*parts, key=lambda r: r.timestamp)) for _, parts in sorted(by_number.items())]
+
+
+def _lane_name(records: Sequence[ConsumerRecord[bytes, bytes]]) -> str:
+    return ",".join(sorted({f"{r.topic}:{r.partition}" for r in records}))

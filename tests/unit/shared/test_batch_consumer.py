@@ -98,6 +98,7 @@ class Rec:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    timestamp: int = 0  # ms, as the producer stamped it
 
 
 def event(title: str, *, event_id: uuid.UUID | None = None) -> CloudEvent:
@@ -298,3 +299,57 @@ async def test_offsets_are_committed_once_per_batch_and_never_past_a_record_not_
     assert sorted(kafka.seeks) == [(tp1, 11), (tp2, 7)]
     assert sorted(h.db.state.effects) == ["good a", "good b"]
     assert h.dead_letters == [(101, "handler_error", MAX_ATTEMPTS)]
+
+
+OTHER_TOPIC = "kipina.test.batch.other.v1"
+
+
+def stamped(topic: str, partition: int, first_offset: int, *titled: tuple[str, int]) -> list[Rec]:
+    return [
+        Rec(topic, partition, first_offset + i, b"case", event(title).to_bytes(), timestamp=ts)
+        for i, (title, ts) in enumerate(titled)
+    ]
+
+
+async def test_a_partition_number_is_one_lane_across_topics_in_the_order_of_publication(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A case's events on two topics are in the same partition number: they are handled one after the other, in
+    the order they were published, so a review event never overtakes the submission that caused it."""
+    h = Harness(monkeypatch)
+    loop = BatchConsumer(
+        "unused:9092",
+        service="batch-test",
+        group="g",
+        topics=[TOPIC, OTHER_TOPIC],
+        handle=lambda batch, stopping: h.consumer.process_partition(batch, stopping=stopping),
+    )
+    kafka = FakeKafkaConsumer()
+    a0, b0, a1 = TopicPartition(TOPIC, 0), TopicPartition(OTHER_TOPIC, 0), TopicPartition(TOPIC, 1)
+    batch = {
+        # review's topic first in the batch, and fetched first: still handled after the submission it follows
+        b0: stamped(OTHER_TOPIC, 0, 50, ("good b1", 2000), ("infra b2", 3000), ("good b3", 5000)),
+        a0: stamped(TOPIC, 0, 10, ("good a1", 1000), ("good a2", 4000)),
+        a1: stamped(TOPIC, 1, 70, ("good c1", 1500)),
+    }
+
+    stalled = await loop._handle(kafka, batch)
+
+    assert stalled
+    # Lane 0 in publication order up to the failing b2 (a2 comes after it and waits); lane 1 on its own.
+    assert [e for e in h.db.state.effects if e != "good c1"] == ["good a1", "good b1"]
+    assert "good c1" in h.db.state.effects
+    assert kafka.commits == [{a0: 11, b0: 51, a1: 71}]
+    assert sorted(kafka.seeks, key=lambda s: (s[0].topic, s[0].partition)) == [(b0, 51), (a0, 11)]
+
+
+def test_the_lanes_keep_each_partitions_offset_order_whatever_the_timestamps() -> None:
+    from shared.kafka import case_lanes
+
+    a0, b0 = TopicPartition(TOPIC, 0), TopicPartition(OTHER_TOPIC, 0)
+    # Two relays stamp one partition: a later offset may carry an earlier timestamp.
+    a = stamped(TOPIC, 0, 0, ("x1", 3000), ("x2", 1000))
+    b = stamped(OTHER_TOPIC, 0, 0, ("y1", 2000))
+    (lane,) = case_lanes({a0: a, b0: b})  # type: ignore[dict-item]
+    assert [(r.topic, r.offset) for r in lane if r.topic == TOPIC] == [(TOPIC, 0), (TOPIC, 1)]
+    assert len(lane) == 3
