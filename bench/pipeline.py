@@ -23,7 +23,7 @@ import os
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import asyncpg
 import httpx
 
 from bench.load import LoadResult, case_bytes, drive
+from bench.mailsink import MailSink
 from bench.measure import CpuMeter, latency_summary, per_case_ms
 from deploy import local
 from deploy.stack import SERVICES, service_env, start_service, stop_process, wait_ready
@@ -91,10 +92,13 @@ class Started:
     processes: dict[str, subprocess.Popen[bytes]]
     urls: dict[str, str]
     databases: dict[str, str]
+    mail: MailSink | None = field(default=None)  # notify's SMTP server, when notify runs
 
     def stop(self) -> None:
         for process in self.processes.values():
             stop_process(process.pid)
+        if self.mail is not None:
+            self.mail.stop()
 
 
 DEFAULT_BASE_PORT = 18100
@@ -124,13 +128,22 @@ async def start(
         if spec.name in names:
             env_base[f"{spec.env_prefix}CONSUMER_GROUP"] = unique_group(f"bench-{spec.name}")
         env_base[f"{spec.env_prefix}PORT"] = str(ports[spec.name])
-    env_base["KIPINA_NOTIFY_SMTP_PORT"] = "1"  # no mail server: deliveries fail and retry, as they would
+    # A real mail server that accepts every message: with none (a closed port), every delivery failed and was
+    # retried, and notify's figures were those of its retries.
+    mail = MailSink().start() if "notify" in names else None
+    env_base["KIPINA_NOTIFY_SMTP_HOST"] = "127.0.0.1"
+    env_base["KIPINA_NOTIFY_SMTP_PORT"] = str(mail.port if mail is not None else 1)
     env_base["KIPINA_LOG_LEVEL"] = "WARNING"
     env_base.update(extra_env or {})
     env = service_env(env_base)
     logs = local.load_settings().state_dir / "logs" / "bench"
-    processes = {n: start_service(n, env=env, log_path=logs / f"{n}.log") for n in names}
-    started = Started(processes, {n: f"http://127.0.0.1:{ports[n]}" for n in names}, databases)
+    try:
+        processes = {n: start_service(n, env=env, log_path=logs / f"{n}.log") for n in names}
+    except BaseException:
+        if mail is not None:
+            mail.stop()
+        raise
+    started = Started(processes, {n: f"http://127.0.0.1:{ports[n]}" for n in names}, databases, mail)
     try:
         for name, url in started.urls.items():
             await asyncio.to_thread(wait_ready, url, timeout=120, process=processes[name])

@@ -33,6 +33,10 @@ def _n(value: Any, digits: int = 1) -> str:
     return f"{number:,.0f}" if abs(number) >= 100 else f"{number:,.{digits}f}"
 
 
+def _count(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
 def _percentiles(summary: Mapping[str, float] | None) -> str:
     if not summary:
         return "— | — | — | —"
@@ -248,6 +252,50 @@ def _profiles(figures: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _lifecycle(figures: Mapping[str, Any]) -> list[str]:
+    """The full lifecycle (bench/lifecycle.py), when the run had ``--lifecycle``."""
+    life = figures.get("lifecycle")
+    if not life:
+        return []
+    names = " | ".join(name for name, _ in QUANTILES)
+    fates = ", ".join(f"{v} {k}" for k, v in sorted(life.get("fates", {}).items()))
+    deliveries = life.get("deliveries", {})
+    notify = deliveries.get("notify", {})
+    facts = life.get("facts", {})
+    rows = [
+        "#### The full lifecycle (the driver plays operator, submitters, reviewers and jurors)",
+        "",
+        f"{_count(life.get('cases'))} cases at {_n(life.get('rate'))}/s (Poisson; fates: {fates}): "
+        f"{_count(life.get('completed'))} completed (published or rejected), "
+        f"**{_n(life.get('completed_per_s'), 2)} cases/s** completed, "
+        f"{_n(life.get('cpu_ms_per_completed_case'))} CPU-ms per completed case over every process; "
+        f"every case as planned, exactly once: {'yes' if facts.get('as_planned') else '**no**'}; each submitter "
+        f"heard exactly their cases' messages: {'yes' if facts.get('submitters_heard_as_expected') else '**no**'}.",
+        "",
+        f"| stretch | count | {names} |",
+        "|---|---:|" + "---:|" * len(QUANTILES),
+    ]
+    for key, label in (("to_published", "submission → published"), ("to_rejected", "submission → rejected")):
+        summary = _get(life, "latency_ms", key) or {}
+        rows.append(f"| {label} | {_count(summary.get('count'))} | {_percentiles(summary)} |")
+    rows += [
+        "",
+        "| service | requests | requests/s | CPU-s |",
+        "|---|---:|---:|---:|",
+    ]
+    cpu = life.get("cpu_s", {})
+    for name in sorted(set(life.get("requests", {})) | {k for k in cpu if k != "total"}):
+        sent, per_s = life.get("requests", {}).get(name), life.get("requests_per_s", {}).get(name)
+        rows.append(f"| {name} | {_count(sent)} | {_n(per_s, 2)} | {_n(cpu.get(name), 2)} |")
+    rows += [
+        "",
+        f"Notify's deliveries: {_count(notify.get('delivered'))} delivered, {_count(notify.get('failed'))} failed, "
+        f"{_count(notify.get('pending'))} pending; the SMTP server received {_count(deliveries.get('smtp_received'))} "
+        f"({_n(deliveries.get('per_completed_case'), 2)} per completed case).",
+    ]
+    return rows
+
+
 def section(figures: Mapping[str, Any], *, plot_link: str) -> str:
     """The whole generated section."""
     soak = _get(figures, "kipina_http", "rss_mib", "soak_minutes") or 0
@@ -286,4 +334,7 @@ def section(figures: Mapping[str, Any], *, plot_link: str) -> str:
         "",
         *(_profiles(figures) or ["- no profile in this run"]),
     ]
+    lifecycle = _lifecycle(figures)
+    if lifecycle:
+        parts += ["", *lifecycle]
     return "\n".join(parts) + "\n"

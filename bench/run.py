@@ -16,6 +16,10 @@ On the tests' own Kafka and PostgreSQL (tests/support/infra.py), one after the o
 5. Kipinä from HTTP (the four services): ``POST /cases`` at Poisson arrivals until intake has claimed each case's
    IterationOpenedV1 (``in_review``).
 
+With ``--lifecycle`` (off by default), last: the full lifecycle (bench/lifecycle.py), the driver playing the
+operator, submitters, reviewers and jurors through the public APIs, for ``--lifecycle-cases`` at
+``--lifecycle-rate``; ``--parts none --lifecycle`` runs it alone.
+
 For 4 and 5: a saturation search (steps of rising rate, each judged by bench/analysis.py ``judge_step``: bounded
 while the backlog stops growing), then a run at 25%, 50% and 90% of the saturation found, each with per-hop and end
 to end latencies (from the services' rows: outbox ``created_at`` and ``published_at``, the next service's inbox
@@ -49,7 +53,7 @@ from typing import Any
 
 import asyncpg
 
-from bench import floor_events, floor_http, pipeline
+from bench import floor_events, floor_http, lifecycle, pipeline
 from bench.analysis import Sample, StepVerdict, judge_step, next_rate, poisson_schedule, rss_growth, saturation
 from bench.load import LoadResult, case_bytes, drive_open
 from bench.measure import CpuMeter, latency_summary, per_case_ms, process_cpu_s
@@ -516,6 +520,13 @@ async def run(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     for mode in ("events", "http"):
         if mode in args.parts:
             figures[f"kipina_{mode}"] = await kipina_mode(mode, args, out_dir)
+    if args.lifecycle:
+        _say(
+            f"the full lifecycle: {args.lifecycle_cases} cases at {args.lifecycle_rate:g}/s, "
+            "people played by the driver"
+        )
+        figures["lifecycle"] = await lifecycle.run(args.lifecycle_cases, args.lifecycle_rate, base_port=args.base_port)
+        _say(f"  {figures['lifecycle']['completed_per_s']} cases/s completed; facts {figures['lifecycle']['facts']}")
     figures["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     return figures
 
@@ -524,6 +535,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-port", type=int, default=pipeline.DEFAULT_BASE_PORT, help="services on base + 1 …")
     parser.add_argument("--parts", default="floors,events,http", help="which of floors, events, http to run")
+    parser.add_argument(
+        "--lifecycle", action="store_true", help="also the full lifecycle, people played by the driver (off by default)"
+    )
+    parser.add_argument("--lifecycle-cases", type=int, default=40, help="cases through the whole lifecycle")
+    parser.add_argument("--lifecycle-rate", type=float, default=2.0, help="their Poisson arrival rate (/s)")
     parser.add_argument("--start-rate", type=float, default=20.0, help="the saturation search's first rate (/s)")
     parser.add_argument("--factor", type=float, default=1.5, help="each search step's rate over the previous one's")
     parser.add_argument("--max-rate", type=float, default=5000.0, help="the search stops here")
