@@ -76,7 +76,11 @@ def judge_step(
     arrivals. At any rate a backlog of one latency's worth builds up first; the limit leaves room for it."""
     window = [s for s in samples if s.t <= duration_s]
     if len(window) < 4:
-        raise ValueError("a step needs at least four samples within its arrival window")
+        # A busy machine can stretch the sampler past a short step: say so rather than judge on two points (the
+        # search then stops here, and the report shows why).
+        last_backlog = window[-1].backlog if window else (samples[-1].backlog if samples else 0)
+        reason = f"not judged: {len(window)} readings in the {duration_s:g} s arrival window (4 needed)"
+        return StepVerdict(rate, False, math.nan, math.nan, math.nan, last_backlog, reason)
     second_half = [(s.t, float(s.backlog)) for s in window if s.t >= duration_s / 2]
     growth = slope(second_half)
     overall = slope([(s.t, float(s.backlog)) for s in window])

@@ -40,7 +40,7 @@ def free_base_port() -> int:
 async def test_every_case_reaches_in_review_once(infra_env: dict[str, str], mode: str) -> None:
     kip = await Kipina.start(mode, base_port=free_base_port())
     try:
-        step = await kip.step("search", 6, 3, drain_s=90)  # 18 cases; a verdict needs 4+ readings
+        step = await kip.step("search", 6, 6, drain_s=90)  # 36 cases; a verdict needs 4+ readings (0.5 s apart)
     finally:
         kip.started.stop()
     assert step.completed == step.cases

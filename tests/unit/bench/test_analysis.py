@@ -81,9 +81,10 @@ def test_a_step_with_a_steady_but_huge_lag_is_not_bounded() -> None:
     assert not verdict.bounded
 
 
-def test_a_step_needs_samples() -> None:
-    with pytest.raises(ValueError):
-        judge_step([Sample(0.5, 1, 1)], 10, 10)
+def test_a_step_with_too_few_readings_is_not_judged_bounded() -> None:
+    verdict = judge_step([Sample(0.5, 1, 1), Sample(9.0, 5, 2)], 10, 10)
+    assert not verdict.bounded and verdict.reason.startswith("not judged: 2 readings")
+    assert verdict.final_backlog == 3
 
 
 def _verdict(rate: float, bounded: bool, completed: float | None = None) -> StepVerdict:
