@@ -26,6 +26,7 @@ case ignored"), and the submission handled after it opens a case that stays ``in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -84,9 +85,17 @@ class Instance:
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The log's complete JSON lines. The log is read while its process writes it (the last line may be half
+    written) and after a SIGKILL (which can cut a line short): such a line is not a fact yet, so it is left out."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+    complete = path.read_text().split("\n")[:-1]  # what follows the last newline is still being written
+    lines = []
+    for line in complete:
+        if line.startswith("{"):
+            with contextlib.suppress(json.JSONDecodeError):
+                lines.append(json.loads(line))
+    return lines
 
 
 def skipped_redeliveries(log: Path, case_ids: set[str]) -> int:
