@@ -18,8 +18,6 @@ from services.awards.domain import (
     Dossier,
     Evaluation,
     EvaluationStatus,
-    JurorProfile,
-    Jury,
     Scorecard,
     ScoreEntry,
 )
@@ -237,21 +235,7 @@ async def set_jury(call_id: uuid.UUID, body: JuryBody, operator: Operator, uow: 
     """Store the call's panel (each juror's language for their notices) and its scoring deadline, drop assignments
     the panel now declares conflicted, and fill open evaluations; jurors newly assigned are told
     (``kipina.award.jurors_assigned.v1``)."""
-    jury = Jury(
-        jurors=tuple(
-            JurorProfile(
-                user_id=j.user_id,
-                name=j.name,
-                email=str(j.email) if j.email else None,
-                organisation_id=j.organisation_id,
-                conflicts=frozenset(j.conflicts),
-                language=j.language,
-            )
-            for j in body.jurors
-        ),
-        jurors_per_case=body.jurors_per_case,
-        scoring_due_at=body.scoring_due_at,
-    )
+    jury = body.to_jury()
     state = await workflow.set_jury(
         uow=uow, call_id=call_id, jury=jury, operator_id=operator.user_id, scoring_period=settings.scoring_period
     )

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from services.awards import workflow
-from services.awards.domain import EvaluationStatus, JurorProfile, Jury, ScoreEntry
+from services.awards.domain import NO_JURY, EvaluationStatus, ScoreEntry
 from services.awards.repository import AwardsRepository
 from services.awards.schemas import CriteriaBody, DecisionBody, JuryBody, ScorecardBody
 from services.awards.settings import AwardsSettings
@@ -228,7 +228,7 @@ async def _render_call(
         )
     except Refused as exc:
         return page.refused(exc)
-    jury = jury_state.jury if jury_state else Jury(jurors=())
+    jury = jury_state.jury if jury_state else NO_JURY
     if jury_form is None:
         jury_form = [
             {
@@ -309,21 +309,7 @@ def operator_router() -> APIRouter:
         settings = {k: form.get(k, "") for k in ("jurors_per_case", "scoring_due_at")}
         try:
             body = JuryBody.model_validate(_jury_raw(rows, form))
-            jury = Jury(
-                jurors=tuple(
-                    JurorProfile(
-                        user_id=j.user_id,
-                        name=j.name,
-                        email=str(j.email) if j.email else None,
-                        organisation_id=j.organisation_id,
-                        conflicts=frozenset(j.conflicts),
-                        language=j.language,
-                    )
-                    for j in body.jurors
-                ),
-                jurors_per_case=body.jurors_per_case,
-                scoring_due_at=body.scoring_due_at,
-            )
+            jury = body.to_jury()
             await workflow.set_jury(
                 uow=_uow(page),
                 call_id=call_id,

@@ -8,7 +8,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints, field_validator
 
-from services.awards.domain import DEFAULT_JURORS_PER_CASE, CriteriaSource, EvaluationStatus, RoundOutcome
+from services.awards.domain import (
+    DEFAULT_JURORS_PER_CASE,
+    CriteriaSource,
+    EvaluationStatus,
+    JurorProfile,
+    Jury,
+    RoundOutcome,
+)
 from shared.bodies import DateTimeText, Integer, Number, RequestBody
 from shared.events import CaseHeader
 from shared.feedback import PointStatus
@@ -87,6 +94,24 @@ class JuryBody(RequestBody):
             return value.astimezone(UTC)
         except OverflowError:
             raise ValueError("the deadline is out of range: in UTC it must fall in the years 1 to 9999") from None
+
+    def to_jury(self) -> Jury:
+        """The domain's panel, as the API and the operator's page both hand it to ``workflow.set_jury``."""
+        return Jury(
+            jurors=tuple(
+                JurorProfile(
+                    user_id=j.user_id,
+                    name=j.name,
+                    email=str(j.email) if j.email else None,
+                    organisation_id=j.organisation_id,
+                    conflicts=frozenset(j.conflicts),
+                    language=j.language,
+                )
+                for j in self.jurors
+            ),
+            jurors_per_case=self.jurors_per_case,
+            scoring_due_at=self.scoring_due_at,
+        )
 
 
 class JurorView(BaseModel):
