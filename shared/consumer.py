@@ -52,8 +52,8 @@ from shared.metrics import (
     EVENTS_CONSUMED,
     HANDLER_RETRIES,
 )
-from shared.repository import ReliabilityRepository
-from shared.uow import Origin, UnitOfWork
+from shared.repository import InboxClaim, ReliabilityRepository
+from shared.uow import Origin, SharedTransaction, UnitOfWork
 
 log = get_logger(__name__)
 
@@ -92,6 +92,8 @@ class EventContext:
     event: CloudEvent
     service: str
     publishes: Collection[type[EventPayload]] | None = None
+    # The consumer's fast run: units of work join its transaction instead of each opening a savepoint.
+    joins: SharedTransaction | None = None
 
     def unit_of_work(self, repository: Callable[[Connection], R]) -> UnitOfWork[R]:
         """A unit of work inside the consumer's transaction: its events are caused by this one."""
@@ -101,7 +103,7 @@ class EventContext:
             causation_id=str(self.event.id),
             publishes=self.publishes,
         )
-        return UnitOfWork(self.conn, repository=repository, origin=origin)
+        return UnitOfWork(self.conn, repository=repository, origin=origin, joins=self.joins)
 
 
 P = TypeVar("P", bound=EventPayload)
@@ -161,6 +163,26 @@ def announces_dead_letter(source_topic: str) -> bool:
 
 class HandlingFailed(Exception):
     """A replayed dead letter failed again."""
+
+
+@dataclass(frozen=True)
+class _Run:
+    """How far one run's transaction got: ``records[:end]`` are done (committed, skipped); whether ``records[end]``
+    must now be handled alone (malformed, unknown type, or its handler raised ``failed`` in the run)."""
+
+    end: int
+    alone: bool = False
+    failed: Exception | None = None
+
+
+class _Redo(Exception):
+    """A fast run was rolled back at record ``index``: its handler raised ``error``, or (``error`` None) one of its
+    use cases left without committing."""
+
+    def __init__(self, index: int, error: Exception | None) -> None:
+        super().__init__(f"run rolled back at record {index}")
+        self.index = index
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -238,18 +260,19 @@ class EventConsumer:
         done = 0
         while done < len(records) and not stopping():
             try:
-                end, failed = await self._process_run(records, done, stopping)
+                run = await self._fast_run(records, done, stopping)
+            except _Redo as redo:
+                run = await self._careful_run_or_alone(records, done, stopping, redo)
             except Exception as exc:  # the run's transaction as a whole: a lost connection, a refused commit
                 log.warning("batch transaction failed; its first record is handled alone", error=repr(exc))
-                end, failed = done, None
-            else:
-                if end > done:
-                    self._committed(records[done:end])
-                    done = end
-                if done == len(records) or (failed is None and stopping()):
-                    break
+                run = _Run(done, alone=True)
+            if run.end > done:
+                self._committed(records[done : run.end])
+                done = run.end
+            if done == len(records) or not run.alone or (run.failed is None and stopping()):
+                continue
             try:
-                await self.process(records[done], failed=failed)
+                await self.process(records[done], failed=run.failed)
             except Exception as exc:
                 log.error("partition stopped; its records from here are delivered again", error=repr(exc))
                 return PartitionResult(done=done, error=exc)
@@ -257,10 +280,99 @@ class EventConsumer:
             done += 1
         return PartitionResult(done=done)
 
-    async def _process_run(
-        self, records: Sequence[Record], start: int, stopping: Callable[[], bool]
-    ) -> tuple[int, Exception | None]:
-        """One transaction over ``records[start:end]``; returns ``end`` and, if a handler raised there, its error.
+    async def _careful_run_or_alone(
+        self, records: Sequence[Record], start: int, stopping: Callable[[], bool], redo: _Redo
+    ) -> _Run:
+        """After a fast run was rolled back at ``redo.index``: the records before it again, each in a savepoint; then
+        the one that raised is handled alone (its try in the fast run was its first attempt), while one whose use
+        case left without committing is done inside the careful run, where its savepoint undoes what it did."""
+        until = redo.index + 1 if redo.error is None else redo.index
+        try:
+            run = await self._careful_run(records, start, stopping, until=until) if until > start else _Run(start)
+        except Exception as exc:
+            log.warning("batch transaction failed; its first record is handled alone", error=repr(exc))
+            return _Run(start, alone=True)
+        if redo.error is not None and run.end == redo.index and not run.alone:
+            return _Run(run.end, alone=True, failed=redo.error)
+        return run
+
+    async def _fast_run(self, records: Sequence[Record], start: int, stopping: Callable[[], bool]) -> _Run:
+        """One transaction over ``records[start:end]`` without a savepoint: the inbox claimed for the whole run in one
+        round trip, each handler's units of work joined to the transaction (``SharedTransaction``), the run's
+        outbox rows inserted in one round trip at the end.
+
+        Stops before a record that must be handled alone (malformed, of an unknown type). If a handler raises, or a
+        use case leaves without committing, the transaction is rolled back and ``_Redo`` says where; an
+        infrastructure failure propagates. Either way nothing of the run is committed.
+        """
+        parsed: list[_Parsed] = []
+        end = start
+        while end < len(records):
+            one = self._parse(records[end])
+            if one is None:
+                break
+            parsed.append(one)
+            end += 1
+        alone = end < len(records)
+        if not parsed:
+            return _Run(start, alone=alone)
+        handled: list[_Handled] = []
+        shared = SharedTransaction()
+        claims: dict[uuid.UUID, InboxClaim] = {}
+        for p in parsed:
+            if p.event.type in self.router.handlers and p.event.id not in claims:
+                claims[p.event.id] = InboxClaim(p.event.id, p.event.type, p.event.subject, p.event.correlationid)
+        # The run's own statements (BEGIN, COMMIT, the claims, the outbox) belong to no one event's trace.
+        with tracing.quietly():
+            async with self.pool_provider().acquire() as conn, conn.transaction():
+                new = await ReliabilityRepository(conn).claim_inbox_many(
+                    consumer=self.name, events=list(claims.values())
+                )
+                for offset, p in enumerate(parsed):
+                    if stopping():
+                        # The rest was claimed with the run but is left for the partition's next reader.
+                        await ReliabilityRepository(conn).release_inbox_claims(consumer=self.name, event_ids=new)
+                        end = start + offset
+                        alone = False
+                        break
+                    event = p.event
+                    handler = self.router.handlers.get(event.type)
+                    if handler is None:
+                        handled.append(_Handled(event, "ignored", 0.0))
+                        continue
+                    if event.id not in new:
+                        handled.append(_Handled(event, "duplicate", 0.0))
+                        continue
+                    new.discard(event.id)  # the same event again later in the run is a duplicate
+                    with (
+                        _traced(),
+                        self._span(records[start + offset], event) as current,
+                        bind_event_context(
+                            case_id=event.subject, correlation_id=event.correlationid, event_type=event.type
+                        ),
+                    ):
+                        started = time.perf_counter()
+                        try:
+                            await handler(self._context(conn, event, joins=shared), p.payload)
+                        except INFRASTRUCTURE_ERRORS:
+                            raise
+                        except Exception as exc:
+                            current.set_attribute("kipina.outcome", "retried_alone")
+                            raise _Redo(start + offset, exc) from exc
+                        if shared.spoilt:
+                            current.set_attribute("kipina.outcome", "done_again")
+                            raise _Redo(start + offset, None)
+                        current.set_attribute("kipina.outcome", "handled")
+                    handled.append(_Handled(event, "handled", time.perf_counter() - started))
+                await outbox.enqueue_many(conn, shared.outbox)
+                committing = time.perf_counter()
+        self._counted(handled, commit_s=time.perf_counter() - committing)
+        return _Run(end, alone=alone)
+
+    async def _careful_run(
+        self, records: Sequence[Record], start: int, stopping: Callable[[], bool], *, until: int
+    ) -> _Run:
+        """One transaction over ``records[start:end]`` (``end <= until``), each event in its own savepoint.
 
         Stops before a record that must be handled alone: malformed, of an unknown type, or whose handler raised
         (its savepoint rolled back, the error returned). An infrastructure failure propagates: nothing is committed.
@@ -268,13 +380,15 @@ class EventConsumer:
         handled: list[_Handled] = []
         end = start
         failed: Exception | None = None
+        alone = False
         # The run's own statements (BEGIN, COMMIT, the connection's reset) belong to no one event's trace.
         with tracing.quietly():
             async with self.pool_provider().acquire() as conn, conn.transaction():
-                while end < len(records) and not stopping():
+                while end < until and not stopping():
                     record = records[end]
                     parsed = self._parse(record)
                     if parsed is None:
+                        alone = True
                         break  # dead-lettered alone, after this run committed: in order
                     event, payload = parsed.event, parsed.payload
                     handler = self.router.handlers.get(event.type)
@@ -298,15 +412,21 @@ class EventConsumer:
                         except Exception as exc:
                             current.set_attribute("kipina.outcome", "retried_alone")
                             failed = exc
+                            alone = True
                             break
                         current.set_attribute("kipina.outcome", outcome)
                     handled.append(_Handled(event, outcome, time.perf_counter() - started))
                     end += 1
                 committing = time.perf_counter()
-        commit_s = time.perf_counter() - committing
+        self._counted(handled, commit_s=time.perf_counter() - committing)
+        return _Run(end, alone=alone, failed=failed)
+
+    def _counted(self, handled: Sequence[_Handled], *, commit_s: float) -> None:
         for item in handled:
             self._count(item.event, item.outcome, item.seconds + commit_s if item.outcome != "ignored" else None)
-        return end, failed
+
+    def _context(self, conn: Connection, event: CloudEvent, *, joins: SharedTransaction | None = None) -> EventContext:
+        return EventContext(conn=conn, event=event, service=self.service, publishes=self.publishes, joins=joins)
 
     def _committed(self, records: Sequence[Record]) -> None:
         if self.on_committed is not None:
@@ -433,7 +553,7 @@ class EventConsumer:
         )
         if not claimed:
             return "duplicate"
-        await handler(EventContext(conn=conn, event=event, service=self.service, publishes=self.publishes), payload)
+        await handler(self._context(conn, event), payload)
         return "handled"
 
     async def _dead_letter(

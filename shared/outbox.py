@@ -28,7 +28,7 @@ from shared.db import Connection
 from shared.events import CloudEvent
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
-from shared.repository import Backlog, OutboxRow, ReliabilityRepository
+from shared.repository import Backlog, OutboxEntry, OutboxRow, ReliabilityRepository
 
 log = get_logger(__name__)
 
@@ -40,7 +40,17 @@ PublishBatch = Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]]
 
 async def enqueue(conn: Connection, event: CloudEvent, *, topic: str) -> None:
     """Insert an event into the outbox, in the caller's transaction."""
-    await ReliabilityRepository(conn).enqueue(
+    await ReliabilityRepository(conn).enqueue(**_entry(event, topic)._asdict())
+
+
+async def enqueue_many(conn: Connection, events: Sequence[tuple[CloudEvent, str]]) -> None:
+    """Insert events (each with its topic) into the outbox in one round trip, in the caller's transaction; their
+    ids, and so the relay's order, follow the order given."""
+    await ReliabilityRepository(conn).enqueue_many([_entry(event, topic) for event, topic in events])
+
+
+def _entry(event: CloudEvent, topic: str) -> OutboxEntry:
+    return OutboxEntry(
         event_id=event.id,
         event_type=event.type,
         topic=topic,

@@ -8,9 +8,10 @@ statements such as a dashboard's counts); asyncpg gives both the same query meth
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -120,6 +121,36 @@ def _count(status: str) -> int:
     return int(status.split()[-1])
 
 
+_CLAIM_INBOX = """
+    INSERT INTO inbox (consumer, event_id, event_type, subject, correlation_id) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (consumer, event_id) DO NOTHING
+"""
+_ENQUEUE = """
+    INSERT INTO outbox (event_id, event_type, topic, message_key, payload, traceparent, tracestate)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+
+@dataclass(frozen=True)
+class InboxClaim:
+    event_id: uuid.UUID
+    event_type: str
+    subject: str | None
+    correlation_id: str | None
+
+
+class OutboxEntry(NamedTuple):
+    """An outbox row to insert, in the statement's column order."""
+
+    event_id: uuid.UUID
+    event_type: str
+    topic: str
+    message_key: str
+    payload: bytes
+    traceparent: str | None
+    tracestate: str | None
+
+
 class ReliabilityRepository:
     def __init__(self, db: Connection | asyncpg.Pool) -> None:
         self._db = db
@@ -136,18 +167,26 @@ class ReliabilityRepository:
         correlation_id: str | None = None,
     ) -> bool:
         """Record the event as processed by ``consumer``; False when it was processed before."""
-        status = await self._db.execute(
-            """
-            INSERT INTO inbox (consumer, event_id, event_type, subject, correlation_id) VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (consumer, event_id) DO NOTHING
-            """,
-            consumer,
-            event_id,
-            event_type,
-            subject,
-            correlation_id,
-        )
+        status = await self._db.execute(_CLAIM_INBOX, consumer, event_id, event_type, subject, correlation_id)
         return status.endswith(" 1")
+
+    async def claim_inbox_many(self, *, consumer: str, events: Sequence[InboxClaim]) -> set[uuid.UUID]:
+        """``claim_inbox`` for several events in one round trip (asyncpg pipelines the statement); the ids that were
+        new. An id twice in ``events`` is claimed once."""
+        if not events:
+            return set()
+        rows = await self._db.fetchmany(
+            _CLAIM_INBOX + " RETURNING event_id",
+            [(consumer, e.event_id, e.event_type, e.subject, e.correlation_id) for e in events],
+        )
+        return {r["event_id"] for r in rows}
+
+    async def release_inbox_claims(self, *, consumer: str, event_ids: Collection[uuid.UUID]) -> None:
+        """Forget claims made in the caller's transaction for events it then did not handle."""
+        if event_ids:
+            await self._db.execute(
+                "DELETE FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])", consumer, list(event_ids)
+            )
 
     async def latest_handled(self, *, limit: int) -> list[HandledEvent]:
         """The events this service handled last, newest first (for the operator dashboard)."""
@@ -217,19 +256,12 @@ class ReliabilityRepository:
         traceparent: str | None,
         tracestate: str | None,
     ) -> None:
-        await self._db.execute(
-            """
-            INSERT INTO outbox (event_id, event_type, topic, message_key, payload, traceparent, tracestate)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            """,
-            event_id,
-            event_type,
-            topic,
-            message_key,
-            payload,
-            traceparent,
-            tracestate,
-        )
+        await self._db.execute(_ENQUEUE, event_id, event_type, topic, message_key, payload, traceparent, tracestate)
+
+    async def enqueue_many(self, rows: Sequence[OutboxEntry]) -> None:
+        """``enqueue`` for several events in one round trip, their ids in the order given."""
+        if rows:
+            await self._db.executemany(_ENQUEUE, rows)
 
     async def claim_unpublished(self, *, limit: int) -> list[OutboxRow]:
         """Lock the oldest unpublished rows other relays do not hold (in the caller's transaction)."""
