@@ -8,14 +8,16 @@ it is ``shared.kafka.BatchConsumer``):
 1. Parse the CloudEvents envelope and its typed payload. A malformed message, or
    an event type no contract knows, goes to the dead-letter topic at once.
    A known type this service has no handler for is skipped (acked).
-2. In one transaction for as many records as go well: each event in its own savepoint claims
-   itself in the inbox (already there → skipped) and runs its handler, which changes the domain and
-   enqueues follow-up events through a unit of work on that transaction
-   (``EventContext.unit_of_work``, a savepoint inside the event's).
-3. A handler that raises rolls back its own savepoint only: the records before it are committed,
-   then it is handled alone (``process``): retried with exponential backoff, ``max_attempts``
-   times in all counting the failed try in the batch; then the message is dead-lettered and the
-   partition moves on. A lost database connection is not the message's fault: after the retries it
+2. In one transaction for as many records as go well (the fast run): one statement claims the
+   run's events in the inbox (already there → skipped), each handler changes the domain and emits
+   follow-up events through a unit of work that joins the transaction (``EventContext.unit_of_work``,
+   ``SharedTransaction``: no savepoint), and one statement inserts the run's outbox rows.
+3. A handler that raises, or a use case that leaves without commit, rolls the fast run back; the
+   records before it are done again with a savepoint per event and per unit of work (the careful
+   run) and committed. A use case left without commit is done in that careful run, where its
+   savepoint undoes it; a handler that raised is then handled alone (``process``): retried with
+   exponential backoff, ``max_attempts`` times in all counting the failed try in the fast run; then
+   the message is dead-lettered and the partition moves on. A lost database connection is not the message's fault: after the retries it
    propagates, and the caller does not commit the record's offset, so Kafka delivers it again.
 """
 
