@@ -17,8 +17,9 @@ it is ``shared.kafka.BatchConsumer``):
    run) and committed. A use case left without commit is done in that careful run, where its
    savepoint undoes it; a handler that raised is then handled alone (``process``): retried with
    exponential backoff, ``max_attempts`` times in all counting the failed try in the fast run; then
-   the message is dead-lettered and the partition moves on. A lost database connection is not the message's fault: after the retries it
-   propagates, and the caller does not commit the record's offset, so Kafka delivers it again.
+   the message is dead-lettered and the partition moves on. A lost database connection is not the
+   message's fault: after the retries it propagates, and the caller does not commit the record's
+   offset, so Kafka delivers it again.
 """
 
 from __future__ import annotations

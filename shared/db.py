@@ -29,8 +29,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pool's connection, given back without asyncpg's session reset query (``pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL``): a round trip on every release, for session state Kipinä never makes on a
+    pooled connection (its advisory locks are transaction-scoped, it listens on a connection of its own, it sets
+    nothing for the session, it opens no cursors). An open transaction is still rolled back on release."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, connection_class=PooledConnection
+    )
     assert pool is not None
     return pool
 

@@ -162,17 +162,22 @@ class OutboxRelay:
             if not rows:
                 return 0
             ids = [r.id for r in rows]
-            # One publish span per event, in the trace of the work that emitted it.
-            spans = [
-                tracing.start_span(
-                    f"{r.topic} publish",
-                    kind=SpanKind.PRODUCER,
-                    traceparent=r.traceparent,
-                    tracestate=r.tracestate,
-                    attributes={"messaging.system": "kafka", "messaging.destination.name": r.topic},
-                )
-                for r in rows
-            ]
+            # One publish span per event, in the trace of the work that emitted it (while spans are recorded: an
+            # unrecorded one would carry nothing anywhere).
+            spans = (
+                [
+                    tracing.start_span(
+                        f"{r.topic} publish",
+                        kind=SpanKind.PRODUCER,
+                        traceparent=r.traceparent,
+                        tracestate=r.tracestate,
+                        attributes={"messaging.system": "kafka", "messaging.destination.name": r.topic},
+                    )
+                    for r in rows
+                ]
+                if tracing.recording()
+                else []
+            )
             try:
                 await self._publish([(r.topic, r.message_key.encode(), r.payload) for r in rows])
             except Exception as exc:

@@ -123,8 +123,17 @@ def quietly() -> Iterator[None]:
         yield
 
 
+_TRACER: trace.Tracer | None = None
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    """Kipinä's tracer, made once: ``trace.get_tracer`` builds a new one on every call (with a warnings filter)."""
+    global _TRACER
+    if _PROVIDER is None:
+        return trace.get_tracer(TRACER_NAME)
+    if _TRACER is None:
+        _TRACER = _PROVIDER.get_tracer(TRACER_NAME)
+    return _TRACER
 
 
 def current_trace_context() -> tuple[str | None, str | None]:
@@ -152,8 +161,20 @@ def span(
     tracestate: str | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> Iterator[Span]:
-    """A span; with ``traceparent`` (from an event or a stored delivery) it continues that trace."""
+    """A span; with ``traceparent`` (from an event or a stored delivery) it continues that trace.
+
+    While nothing records spans it is an unrecorded one made here, as the SDK would make it (the parent's trace,
+    a new span id) without its sampler, attributes and bookkeeping: its only use is the ids in log lines and
+    in the events emitted under it."""
     parent = _context_of(traceparent, tracestate)
+    if not _SAMPLER.recording:
+        under = trace.get_current_span(parent).get_span_context()
+        token = otel_context.attach(trace.set_span_in_context(_unrecorded(under)))
+        try:
+            yield trace.get_current_span()
+        finally:
+            otel_context.detach(token)
+        return
     with tracer().start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as current:
         yield current
 
@@ -190,17 +211,23 @@ def request_trace(headers: Iterable[tuple[bytes, bytes]]) -> Iterator[None]:
             tracestate = value.decode("latin-1")
     extracted = _context_of(traceparent, tracestate)
     parent = trace.get_current_span(extracted).get_span_context() if extracted is not None else INVALID_SPAN_CONTEXT
+    token = otel_context.attach(trace.set_span_in_context(_unrecorded(parent)))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def _unrecorded(parent: SpanContext) -> NonRecordingSpan:
+    """An unrecorded span under ``parent`` (its trace, flags and state; a new trace if it is not valid)."""
     ids = _id_generator()
     if parent.is_valid:
         trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
     else:
         trace_id, flags, state = ids.generate_trace_id(), TraceFlags(TraceFlags.DEFAULT), None
-    current = SpanContext(trace_id, ids.generate_span_id(), is_remote=False, trace_flags=flags, trace_state=state)
-    token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(current)))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
+    return NonRecordingSpan(
+        SpanContext(trace_id, ids.generate_span_id(), is_remote=False, trace_flags=flags, trace_state=state)
+    )
 
 
 def log_ids() -> dict[str, str]:
