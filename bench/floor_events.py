@@ -56,6 +56,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from bench.measure import CpuMeter, latency_summary, per_case_ms, report
+from services.intake import repository as intake_repository
 
 REPO = Path(__file__).resolve().parents[1]
 IN_TOPIC = "bench.floor.intake.v1"  # where the submitted cases arrive, as on kipina.intake.v1
@@ -119,15 +120,11 @@ INSERT_TASK = """
     VALUES ($1, $2, $3, $4, $5, $6)
 """
 
-# services/intake/repository.py get_case (with the id, to match a batch's rows to its events), save_progress,
-# _status_entered, add_timeline_entry
-_CASE_COLUMNS = "content, status, stage, iteration, outcome, feedback, request_fingerprint, created_at, updated_at"
-SELECT_CASE = f"SELECT id, {_CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"  # noqa: S608 - constant columns
-SAVE_PROGRESS = f"""
-    UPDATE cases SET status = $2, stage = $3, iteration = $4, outcome = $5, feedback = $6, updated_at = now()
-    WHERE id = $1
-    RETURNING {_CASE_COLUMNS}
-"""  # noqa: S608 - constant columns
+# services/intake/repository.py get_progress (with the id, to match a batch's rows to its events), store_progress
+# (the very statement), add_timeline_entry
+SELECT_PROGRESS = "SELECT id, status, stage, iteration, outcome, feedback FROM cases WHERE id = $1 FOR UPDATE"
+STORE_PROGRESS = intake_repository.STORE_PROGRESS
+# services/intake/repository.py _status_entered, for the HTTP floor's new case
 STATUS_ENTERED = """
     INSERT INTO case_status_history (case_id, status, at)
     SELECT $1, $2::text, coalesce($3::timestamptz, now())
@@ -383,10 +380,10 @@ class Relay:
 
 def _progress_rows(
     events: list[dict[str, Any]], cases: dict[str, asyncpg.Record]
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Per event, what intake writes (services/intake/domain.py apply_event for IterationOpenedV1): the case's new
-    progress and status history when it moves forward, and the timeline entry in any case."""
-    updates, history, timeline = [], [], []
+    progress (with its status history) when it moves forward, and the timeline entry in any case."""
+    updates, timeline = [], []
     for event in events:
         data = event["data"]
         case = cases.get(data["case_id"])
@@ -400,9 +397,8 @@ def _progress_rows(
             data["iteration"],
         ):
             updates.append(
-                (data["case_id"], "in_review", data["stage"], data["iteration"], case["outcome"], case["feedback"])
+                (data["case_id"], "in_review", data["stage"], data["iteration"], case["outcome"], case["feedback"], at)
             )
-            history.append((data["case_id"], "in_review", at))
         summary = (
             f"Review iteration {data['iteration']} opened at the {data['stage']} stage (revision {data['revision']})"
         )
@@ -410,7 +406,7 @@ def _progress_rows(
         timeline.append(
             (data["case_id"], at, "iteration_opened", summary, data["iteration"], json.dumps(details), event["id"])
         )
-    return updates, history, timeline
+    return updates, timeline
 
 
 async def intake_batch(conn: asyncpg.Connection, events: list[dict[str, Any]]) -> int:
@@ -420,9 +416,9 @@ async def intake_batch(conn: asyncpg.Connection, events: list[dict[str, Any]]) -
     fresh = _fresh(events, {str(r[0]) for r in claimed})
     if not fresh:
         return 0
-    rows = await conn.fetchmany(SELECT_CASE, [(e["data"]["case_id"],) for e in fresh])
-    updates, history, timeline = _progress_rows(fresh, {str(r["id"]): r for r in rows})
-    for statement, args in ((SAVE_PROGRESS, updates), (STATUS_ENTERED, history), (ADD_TIMELINE, timeline)):
+    rows = await conn.fetchmany(SELECT_PROGRESS, [(e["data"]["case_id"],) for e in fresh])
+    updates, timeline = _progress_rows(fresh, {str(r["id"]): r for r in rows})
+    for statement, args in ((STORE_PROGRESS, updates), (ADD_TIMELINE, timeline)):
         if args:
             await conn.executemany(statement, args)
     return len(fresh)
@@ -435,12 +431,10 @@ async def intake_one(conn: asyncpg.Connection, event: dict[str, Any]) -> int:
     )
     if not status.endswith(" 1"):
         return 0
-    row = await conn.fetchrow(SELECT_CASE, event["data"]["case_id"])
-    updates, history, timeline = _progress_rows([event], {event["data"]["case_id"]: row} if row is not None else {})
+    row = await conn.fetchrow(SELECT_PROGRESS, event["data"]["case_id"])
+    updates, timeline = _progress_rows([event], {event["data"]["case_id"]: row} if row is not None else {})
     for update in updates:
-        await conn.fetchrow(SAVE_PROGRESS, *update)
-    for entry in history:
-        await conn.execute(STATUS_ENTERED, *entry)
+        await conn.execute(STORE_PROGRESS, *update)
     for item in timeline:
         await conn.execute(ADD_TIMELINE, *item)
     return 1

@@ -64,6 +64,21 @@ _CASE_COLUMNS = ", ".join(
     )
 )
 _WITHDRAWN = CaseStatus.WITHDRAWN.value
+_PROGRESS_COLUMNS = "status, stage, iteration, outcome, feedback"
+
+# A case's progress and, when its status changes, the status history's entry (as _status_entered words it), in one
+# statement; the subquery reads the history as it was before the statement. bench/floor_events.py sends it too.
+STORE_PROGRESS = """
+    WITH moved AS (
+        UPDATE cases SET status = $2, stage = $3, iteration = $4, outcome = $5, feedback = $6, updated_at = now()
+        WHERE id = $1
+        RETURNING id
+    )
+    INSERT INTO case_status_history (case_id, status, at)
+    SELECT id, $2::text, coalesce($7::timestamptz, now()) FROM moved
+    WHERE $2::text IS DISTINCT FROM
+        (SELECT status FROM case_status_history WHERE case_id = $1 ORDER BY id DESC LIMIT 1)
+"""
 
 # The unique indexes of the migration whose conflicts mean something to the use cases.
 _TITLE_INDEX = "cases_call_organisation_title"
@@ -131,16 +146,20 @@ def _criteria_json(criteria: Sequence[Criterion]) -> list[dict[str, Any]]:
     return [c.model_dump(mode="json") for c in criteria]
 
 
+def _progress(row: Row) -> CaseProgress:
+    return CaseProgress(
+        status=CaseStatus(row["status"]),
+        stage=IsoStage(row["stage"]),
+        iteration=row["iteration"],
+        outcome=AwardOutcome(row["outcome"]) if row["outcome"] else None,
+        feedback=row["feedback"],
+    )
+
+
 def _case(row: Row) -> StoredCase:
     return StoredCase(
         snapshot=CaseSnapshot.model_validate(row["content"]),
-        progress=CaseProgress(
-            status=CaseStatus(row["status"]),
-            stage=IsoStage(row["stage"]),
-            iteration=row["iteration"],
-            outcome=AwardOutcome(row["outcome"]) if row["outcome"] else None,
-            feedback=row["feedback"],
-        ),
+        progress=_progress(row),
         request_fingerprint=row["request_fingerprint"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -406,6 +425,29 @@ class IntakeRepository:
         assert row is not None
         await self._status_entered(case_id, progress.status, at)
         return _case(row)
+
+    async def get_progress(self, case_id: uuid.UUID, *, for_update: bool = False) -> CaseProgress | None:
+        """Where the case stands, without its content (an event's tracking needs no snapshot decoded and validated)."""
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_PROGRESS_COLUMNS} FROM cases WHERE id = $1{lock}",  # noqa: S608 - constant columns
+            case_id,
+        )
+        return _progress(row) if row is not None else None
+
+    async def store_progress(self, *, case_id: uuid.UUID, progress: CaseProgress, at: datetime | None = None) -> None:
+        """``save_progress`` in one round trip, nothing read back: the update and the status history's entry
+        (``_status_entered``'s rule) in one statement."""
+        await self._conn.execute(
+            STORE_PROGRESS,
+            case_id,
+            progress.status.value,
+            progress.stage.value,
+            progress.iteration,
+            progress.outcome.value if progress.outcome else None,
+            progress.feedback,
+            at,
+        )
 
     async def _status_entered(self, case_id: uuid.UUID, status: CaseStatus, at: datetime | None = None) -> None:
         """Record in the status history that the case is in ``status`` from ``at`` (or now), unless it already was

@@ -352,26 +352,27 @@ async def withdraw_case(*, uow: Uow, case_id: uuid.UUID, reason: str, submitter_
 
 async def track_event(*, uow: Uow, payload: TrackedEvent, at: datetime, event_id: uuid.UUID) -> None:
     """Apply one review or awards event to the case's progress and timeline (once per event id)."""
+    case_id = payload.case_id
     async with uow:
         repo = uow.repo
-        case = await repo.get_case(payload.case_id, for_update=True)
-        if case is None:
+        progress = await repo.get_progress(case_id, for_update=True)
+        if progress is None:
             # Another intake's case, or one from before a reset: nothing to track, and not a failure.
             log.warning("event for a case intake does not know; ignored", event_type=payload.event_type)
             return
-        transition = domain.apply_event(case.progress, payload)
+        transition = domain.apply_event(progress, payload)
         if transition.applied:
-            if transition.progress != case.progress:
-                await repo.save_progress(case_id=case.id, progress=transition.progress, at=at)
+            if transition.progress != progress:
+                await repo.store_progress(case_id=case_id, progress=transition.progress, at=at)
         else:
             log.info(
                 "late event; recorded in the timeline without changing the status",
                 event_type=payload.event_type,
-                status=case.progress.status.value,
+                status=progress.status.value,
             )
-        await repo.add_timeline_entry(case_id=case.id, entry=transition.entry, at=at, event_id=event_id)
+        await repo.add_timeline_entry(case_id=case_id, entry=transition.entry, at=at, event_id=event_id)
         # Kept even from a late event: a revision may name only points intake knows of.
-        await repo.add_feedback_points(case_id=case.id, points=domain.points_raised(payload, at=at))
+        await repo.add_feedback_points(case_id=case_id, points=domain.points_raised(payload, at=at))
         await uow.commit()
 
 

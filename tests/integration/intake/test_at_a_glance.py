@@ -176,6 +176,34 @@ async def test_every_status_write_keeps_the_history_once_per_change(pool: asyncp
     assert all(r["at"] == db_now for r in (rows[0], rows[2], rows[3]))  # when intake recorded it
 
 
+async def test_tracking_an_event_reads_and_stores_progress_with_the_same_history_rule(pool: asyncpg.Pool) -> None:
+    """The consumer's path (get_progress, store_progress: one statement for the update and its history entry)."""
+    event_time = datetime(2027, 2, 1, 9, tzinfo=UTC)
+    async with pool.acquire() as conn, conn.transaction():
+        call = await _call(conn, "Ideas 2027", NOW)
+        case_id = await _case(conn, call, CaseStatus.SUBMITTED, ("submitted", 10))
+        repo = IntakeRepository(conn)
+        assert await repo.get_progress(uuid.uuid4()) is None
+        assert await repo.get_progress(case_id, for_update=True) == CaseProgress(CaseStatus.SUBMITTED, IsoStage.CONCEPT)
+        in_review = CaseProgress(CaseStatus.IN_REVIEW, IsoStage.CONCEPT, iteration=1)
+        await repo.store_progress(case_id=case_id, progress=in_review, at=event_time)
+        # The same status again (a stage advanced): no new entry; then a new status at the transaction's time.
+        await repo.store_progress(case_id=case_id, progress=CaseProgress(CaseStatus.IN_REVIEW, IsoStage.VALIDATION, 1))
+        changes = CaseProgress(CaseStatus.CHANGES_REQUESTED, IsoStage.VALIDATION, 1, feedback="more data")
+        await repo.store_progress(case_id=case_id, progress=changes)
+        # A case that does not exist: nothing written.
+        await repo.store_progress(case_id=uuid.uuid4(), progress=in_review, at=event_time)
+        rows = await conn.fetch("SELECT status, at FROM case_status_history WHERE case_id = $1 ORDER BY id", case_id)
+        assert await repo.get_progress(case_id) == changes
+        assert await conn.fetchval("SELECT count(*) FROM case_status_history") == 3
+        db_now = await conn.fetchval("SELECT now()")
+    assert [(r["status"], r["at"]) for r in rows] == [
+        ("submitted", NOW - timedelta(minutes=10)),
+        ("in_review", event_time),
+        ("changes_requested", db_now),
+    ]
+
+
 async def test_the_migration_gives_cases_from_before_their_history(infra_env: dict[str, str], tmp_path: Path) -> None:
     url = await own_database(infra_env, "intake", "test_intake_glance")
     await reset_database(url)

@@ -117,33 +117,25 @@ async def test_inbox_outbox_and_relay_statements_are_the_reliability_repositorys
 async def test_intake_tracks_the_iteration_with_the_same_statements() -> None:
     case = _case()
     now = datetime.now(UTC)
-    stored = {
-        "content": case,
-        "status": "in_review",
-        "stage": "concept",
-        "iteration": 1,
-        "outcome": None,
-        "feedback": None,
-        "request_fingerprint": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+    stored = {"status": "in_review", "stage": "concept", "iteration": 1, "outcome": None, "feedback": None}
     conn = Recording(stored)
     repo = IntakeRepository(conn)  # type: ignore[arg-type]
     case_id = uuid.UUID(case["case_id"])
-    await repo.get_case(case_id, for_update=True)
-    await repo.save_progress(
+    await repo.get_progress(case_id, for_update=True)
+    await repo.store_progress(
         case_id=case_id, progress=CaseProgress(CaseStatus.IN_REVIEW, IsoStage.CONCEPT, iteration=1), at=now
     )
     await repo.add_timeline_entry(
         case_id=case_id, entry=TimelineEntry(TimelineKind.ITERATION_OPENED, "s", 1, {}), at=now, event_id=uuid.uuid4()
     )
     assert [sql for sql, _ in conn.calls] == [
-        _sql(floor_events.SELECT_CASE.replace("SELECT id, ", "SELECT ")),  # the floor adds the id to match a batch
-        _sql(floor_events.SAVE_PROGRESS),
-        _sql(floor_events.STATUS_ENTERED),
+        _sql(floor_events.SELECT_PROGRESS.replace("SELECT id, ", "SELECT ")),  # the floor adds the id to match a batch
+        _sql(floor_events.STORE_PROGRESS),
         _sql(floor_events.ADD_TIMELINE),
     ]
+    # What the floor writes for a case moving forward is what intake sends: the same values, in the same places.
+    _, store_args = conn.calls[1]
+    assert store_args == (case_id, "in_review", "concept", 1, None, None, now)
 
 
 async def test_the_http_floor_inserts_the_case_as_intake_does() -> None:
@@ -173,17 +165,16 @@ def test_a_case_moves_to_in_review_once_and_gets_its_timeline_entry() -> None:
         "data": {"case_id": "c1", "iteration": 1, "revision": 1, "stage": "concept", "due_at": "2026-11-27T20:21:02Z"},
     }
     submitted = {"status": "submitted", "stage": "concept", "iteration": 0, "outcome": None, "feedback": None}
-    updates, history, timeline = floor_events._progress_rows([event], {"c1": submitted})  # type: ignore[dict-item]
-    assert updates == [("c1", "in_review", "concept", 1, None, None)]
-    assert [h[:2] for h in history] == [("c1", "in_review")]
+    updates, timeline = floor_events._progress_rows([event], {"c1": submitted})  # type: ignore[dict-item]
+    assert [u[:6] for u in updates] == [("c1", "in_review", "concept", 1, None, None)]
     assert timeline[0][2:5] == ("iteration_opened", "Review iteration 1 opened at the concept stage (revision 1)", 1)
     # The same event again finds the case in review already: no new status, the timeline entry (ignored by its
     # event id in the database) again.
     in_review = submitted | {"status": "in_review", "iteration": 1}
-    updates, history, timeline = floor_events._progress_rows([event], {"c1": in_review})  # type: ignore[dict-item]
-    assert (updates, history, len(timeline)) == ([], [], 1)
+    updates, timeline = floor_events._progress_rows([event], {"c1": in_review})  # type: ignore[dict-item]
+    assert (updates, len(timeline)) == ([], 1)
     # A case this intake does not know: nothing.
-    assert floor_events._progress_rows([event], {}) == ([], [], [])
+    assert floor_events._progress_rows([event], {}) == ([], [])
 
 
 def test_an_event_twice_in_one_batch_is_handled_once() -> None:
