@@ -50,6 +50,7 @@ from bench.measure import CpuMeter, per_case_ms, process_cpu_s, report
 from services.intake.domain import title_key
 from services.intake.schemas import CaseIn
 from shared.auth import ALGORITHM, AUDIENCE, REQUIRED_CLAIMS
+from shared.db import PooledConnection
 from shared.settings import DEV_JWT_SECRET
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,8 +132,11 @@ class FloorApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # shared/settings.py db_pool_min / db_pool_max
-                self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=10)
+                # shared/settings.py db_pool_min / db_pool_max, and shared/db.py's connections (no session reset
+                # query on release), as the services' pool
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=10, connection_class=PooledConnection
+                )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._pool is not None:
