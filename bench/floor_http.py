@@ -10,15 +10,15 @@ read as a ratio to it (docs/PERFORMANCE.md). Per request, as intake does:
 * validate the body with intake's own request schema (``services.intake.schemas.CaseIn``, pydantic) and the
   organisation rule (the body may name no organisation but the token's);
 * in one transaction: read the call (and refuse a closed one, or a category or language it does not take),
-  insert the case (the unique title index refuses a near-identical title), its status history row, its timeline
-  entry and the CaseSubmittedV1 outbox row; copies of services/intake/repository.py's statements;
+  insert the case (the unique title index refuses a near-identical title) with its status history row and its
+  timeline entry (one statement), and the CaseSubmittedV1 outbox row; copies of services/intake/repository.py's
+  statements;
 * answer 201 with the case and its timeline as JSON.
 
-What it leaves out is what intake does beyond that minimum: the title look-up before the insert (the index
-alone refuses), the savepoint around the insert, reading the timeline back, the middleware (request ids,
-tracing, metrics, body limit beyond a length check) and FastAPI's routing and response models. It runs with
-uvicorn as the services do (shared/service.py ``run``: the same arguments, so the same event loop and HTTP
-parser), on a database of its own made by intake's migrations (the outbox's NOTIFY trigger dropped: nothing
+What it leaves out is what intake does beyond that minimum: the look-ups that word a refusal, the middleware
+(request ids, tracing, metrics, body limit beyond a length check) and FastAPI's routing and response models. It
+runs with uvicorn as the services do (shared/service.py ``run``: the same arguments, so the same event loop and
+HTTP parser), on a database of its own made by intake's migrations (the outbox's NOTIFY trigger dropped: nothing
 relays here).
 """
 
@@ -44,12 +44,13 @@ import jwt
 from pydantic import ValidationError
 
 from bench.analysis import poisson_schedule
-from bench.floor_events import ADD_TIMELINE, OUTBOX_INSERT, STATUS_ENTERED, SUBMITTED, iso
+from bench.floor_events import OUTBOX_INSERT, SUBMITTED, iso
 from bench.load import case_bytes, drive, drive_open
 from bench.measure import CpuMeter, per_case_ms, process_cpu_s, report
 from services.intake.domain import title_key
 from services.intake.schemas import CaseIn
 from shared.auth import ALGORITHM, AUDIENCE, REQUIRED_CLAIMS
+from shared.db import PooledConnection
 from shared.settings import DEV_JWT_SECRET
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,16 +65,27 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# services/intake/repository.py get_call (the columns the submission needs) and insert_case (returning only the
-# timestamps); the status history, timeline and outbox statements are the event floor's copies.
+# services/intake/repository.py get_call (the columns the submission needs) and INSERT_CASE (the case, its status
+# history row and its timeline entry in one statement; returning only the timestamps); the outbox statement is the
+# event floor's copy.
 SELECT_CALL = """
     SELECT title, opens_at, closes_at, categories, languages, reviewers_per_iteration FROM calls WHERE id = $1
 """
 INSERT_CASE = """
-    INSERT INTO cases (id, call_id, submitter_id, organisation_id, title_key, content, revision,
-                       status, stage, iteration, idempotency_key, request_fingerprint)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-    RETURNING created_at, updated_at
+    WITH inserted AS (
+        INSERT INTO cases (id, call_id, submitter_id, organisation_id, title_key, content, revision,
+                           status, stage, iteration, idempotency_key, request_fingerprint)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT DO NOTHING
+        RETURNING id, status, created_at, updated_at
+    ), status_entered AS (
+        INSERT INTO case_status_history (case_id, status, at)
+        SELECT id, status, created_at FROM inserted
+    ), first_entry AS (
+        INSERT INTO case_timeline (case_id, at, kind, summary, iteration, details)
+        SELECT id, created_at, $13::text, $14::text, $15::integer, $16::jsonb FROM inserted
+    )
+    SELECT created_at, updated_at FROM inserted
 """
 
 
@@ -120,8 +132,11 @@ class FloorApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # shared/settings.py db_pool_min / db_pool_max
-                self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=10)
+                # shared/settings.py db_pool_min / db_pool_max, and shared/db.py's connections (no session reset
+                # query on release), as the services' pool
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=1, max_size=10, connection_class=PooledConnection
+                )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._pool is not None:
@@ -173,84 +188,84 @@ class FloorApp:
         body = case_in.model_dump(mode="json")
         case_id = uuid.uuid4()
         assert self._pool is not None
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                call = await conn.fetchrow(SELECT_CALL, case_in.call_id)
-                if call is None:
-                    raise Refused(422, "unknown_call", f"call {case_in.call_id} does not exist")
-                now = datetime.now(UTC)
-                if not call["opens_at"] <= now < call["closes_at"]:
-                    raise Refused(409, "call_closed", "the call does not take submissions now")
-                if body["category"] not in call["categories"] or body["language"] not in call["languages"]:
-                    raise Refused(422, "not_in_call", "the call does not take this category or language")
-                snapshot = {
-                    "case_id": str(case_id),
-                    "call_id": str(case_in.call_id),
-                    "call_title": call["title"],
-                    "revision": 1,
-                    "reviewers_per_iteration": call["reviewers_per_iteration"],
-                    "title": body["title"],
-                    "summary": body["summary"],
-                    "problem": body["problem"],
-                    "solution": body["solution"],
-                    "organisation": organisation.model_dump(mode="json"),
-                    "submitter_id": claims["sub"],
-                    "submitter": {"name": claims.get("name") or claims["sub"], "email": claims["email"]}
-                    | {"language": claims.get("lang", "en"), "role": None},
-                    "team": body["team"],
-                    "partners": body["partners"],
-                    "category": body["category"],
-                    "language": body["language"],
-                    "oecd_principles": body["oecd_principles"],
-                    "iso_stage": body["iso_stage"],
-                    "drivers": body["drivers"],
-                    "obstacles": body["obstacles"],
-                }
-                content = json.dumps(snapshot)
-                stored = await conn.fetchrow(
-                    INSERT_CASE,
-                    case_id,
-                    case_in.call_id,
-                    claims["sub"],
-                    organisation.id,
-                    title_key(body["title"]),
-                    content,
-                    1,
-                    "submitted",
-                    body["iso_stage"],
-                    0,
-                    None,
-                    hashlib.sha256(raw).hexdigest(),
-                )
-                assert stored is not None
-                await conn.execute(STATUS_ENTERED, case_id, "submitted", None)
-                summary = f"Submitted to {call['title']!r}"
-                await conn.execute(ADD_TIMELINE, case_id, None, "submitted", summary, None, '{"revision": 1}', None)
-                event_id = uuid.uuid4()
-                envelope = {
-                    "specversion": "1.0",
-                    "id": str(event_id),
-                    "source": "/kipina/intake",
-                    "type": SUBMITTED,
-                    "subject": str(case_id),
-                    "time": iso(now),
-                    "datacontenttype": "application/json",
-                    "dataschema": f"urn:kipina:schema:{SUBMITTED}",
-                    "correlationid": str(uuid.uuid4()),
-                    "data": {"case": snapshot},
-                }
-                await conn.execute(
-                    OUTBOX_INSERT,
-                    event_id,
-                    SUBMITTED,
-                    INTAKE_TOPIC,
-                    str(case_id),
-                    json.dumps(envelope, separators=(",", ":")).encode(),
-                    None,
-                    None,
-                )
-        except asyncpg.UniqueViolationError as exc:
-            raise Refused(409, "duplicate_case", "a case with a near-identical title is in the call") from exc
+        async with self._pool.acquire() as conn, conn.transaction():
+            call = await conn.fetchrow(SELECT_CALL, case_in.call_id)
+            if call is None:
+                raise Refused(422, "unknown_call", f"call {case_in.call_id} does not exist")
+            now = datetime.now(UTC)
+            if not call["opens_at"] <= now < call["closes_at"]:
+                raise Refused(409, "call_closed", "the call does not take submissions now")
+            if body["category"] not in call["categories"] or body["language"] not in call["languages"]:
+                raise Refused(422, "not_in_call", "the call does not take this category or language")
+            snapshot = {
+                "case_id": str(case_id),
+                "call_id": str(case_in.call_id),
+                "call_title": call["title"],
+                "revision": 1,
+                "reviewers_per_iteration": call["reviewers_per_iteration"],
+                "title": body["title"],
+                "summary": body["summary"],
+                "problem": body["problem"],
+                "solution": body["solution"],
+                "organisation": organisation.model_dump(mode="json"),
+                "submitter_id": claims["sub"],
+                "submitter": {"name": claims.get("name") or claims["sub"], "email": claims["email"]}
+                | {"language": claims.get("lang", "en"), "role": None},
+                "team": body["team"],
+                "partners": body["partners"],
+                "category": body["category"],
+                "language": body["language"],
+                "oecd_principles": body["oecd_principles"],
+                "iso_stage": body["iso_stage"],
+                "drivers": body["drivers"],
+                "obstacles": body["obstacles"],
+            }
+            content = json.dumps(snapshot)
+            summary = f"Submitted to {call['title']!r}"
+            stored = await conn.fetchrow(
+                INSERT_CASE,
+                case_id,
+                case_in.call_id,
+                claims["sub"],
+                organisation.id,
+                title_key(body["title"]),
+                content,
+                1,
+                "submitted",
+                body["iso_stage"],
+                0,
+                None,
+                hashlib.sha256(raw).hexdigest(),
+                "submitted",
+                summary,
+                None,
+                '{"revision": 1}',
+            )
+            if stored is None:  # the title index refused it (intake then looks the other case up)
+                raise Refused(409, "duplicate_case", "a case with a near-identical title is in the call")
+            event_id = uuid.uuid4()
+            envelope = {
+                "specversion": "1.0",
+                "id": str(event_id),
+                "source": "/kipina/intake",
+                "type": SUBMITTED,
+                "subject": str(case_id),
+                "time": iso(now),
+                "datacontenttype": "application/json",
+                "dataschema": f"urn:kipina:schema:{SUBMITTED}",
+                "correlationid": str(uuid.uuid4()),
+                "data": {"case": snapshot},
+            }
+            await conn.execute(
+                OUTBOX_INSERT,
+                event_id,
+                SUBMITTED,
+                INTAKE_TOPIC,
+                str(case_id),
+                json.dumps(envelope, separators=(",", ":")).encode(),
+                None,
+                None,
+            )
         created, updated = iso(stored["created_at"]), iso(stored["updated_at"])
         answer = snapshot | {
             "id": snapshot["case_id"],

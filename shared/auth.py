@@ -188,7 +188,12 @@ class RoleCheck:
             raise ValueError("a role check needs at least one role")
         self.roles: tuple[Role, ...] = roles
 
-    async def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def __call__(
+        self, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
+        # current_principal called here rather than declared as a sub-dependency: one level less for FastAPI to
+        # solve on every request (the bearer scheme, and so the OpenAPI's security, is the same).
+        principal = await current_principal(request, credentials)
         if not principal.roles.intersection(self.roles):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, detail=f"requires role: {' or '.join(str(r) for r in self.roles)}"

@@ -229,11 +229,14 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
             snapshot = domain.first_snapshot(
                 draft, case_id=case_id, call=call, submitter_id=submitter_id, submitter=contact
             )
+            entry = domain.submitted_entry(call_title=call.title)
             try:
+                # The case, its first status and this timeline entry, at the case's creation.
                 case = await repo.insert_case(
                     snapshot=snapshot,
                     title_key=key,
                     progress=CaseProgress(status=CaseStatus.SUBMITTED, stage=draft.iso_stage),
+                    entry=entry,
                     idempotency_key=idempotency_key,
                     request_fingerprint=fingerprint,
                 )
@@ -249,10 +252,7 @@ async def submit_case(*, uow: Uow, draft: CaseDraft, submitter: Principal, idemp
                 if isinstance(clash, DuplicateTitle):
                     raise await _title_taken(repo, snapshot=snapshot, title_key=key) from clash
                 raise
-            entry = domain.submitted_entry(call_title=call.title)
-            # At the case's creation (the transaction's now(), as the entry's default would be): the answer's
-            # timeline is this one entry, so it is built here rather than read back.
-            await repo.add_timeline_entry(case_id=case.id, entry=entry, at=case.created_at)
+            # The answer's timeline is the one entry, recorded at the case's creation: built here, not read back.
             await uow.emit(CaseSubmittedV1(case=snapshot))
             shown, timeline = domain.seen_by(Viewer.SUBMITTER, case, [entry.item(at=case.created_at)])
             await uow.commit()

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.intake.domain import TIMED_STAGES, CaseProgress, CaseStatus, FunnelStage
+from services.intake.domain import TIMED_STAGES, CaseProgress, CaseStatus, FunnelStage, submitted_entry
 from services.intake.repository import FunnelRow, IntakeRepository, StageTime
 from shared.db import Connection, apply_migrations
 from shared.events import CaseSnapshot, Contact, Organisation
@@ -160,6 +160,7 @@ async def test_every_status_write_keeps_the_history_once_per_change(pool: asyncp
             snapshot=_snapshot(call),
             title_key="guided",
             progress=submitted,
+            entry=submitted_entry(call_title="Ideas 2027"),
             idempotency_key=None,
             request_fingerprint=None,
         )

@@ -13,7 +13,7 @@ from unittest import mock
 
 from bench import floor_events, floor_http
 from bench.floors import ratio_rows
-from services.intake.domain import CaseProgress, CaseStatus, TimelineEntry, TimelineKind
+from services.intake.domain import CaseProgress, CaseStatus, TimelineEntry, TimelineKind, submitted_entry
 from services.intake.repository import IntakeRepository
 from services.review.domain import ReviewStatus
 from services.review.repository import ReviewRepository
@@ -139,23 +139,24 @@ async def test_intake_tracks_the_iteration_with_the_same_statements() -> None:
 
 
 async def test_the_http_floor_inserts_the_case_as_intake_does() -> None:
+    """One statement: the case, its first status and its first timeline entry (intake's INSERT_CASE)."""
     case = _case()
     now = datetime.now(UTC)
-    conn = Recording(
-        {"content": case, "status": "submitted", "stage": "concept", "iteration": 0, "outcome": None}
-        | {"feedback": None, "request_fingerprint": "f", "created_at": now, "updated_at": now}
-    )
+    conn = Recording({"created_at": now, "updated_at": now})
     repo = IntakeRepository(conn)  # type: ignore[arg-type]
     await repo.insert_case(
         snapshot=CaseSnapshot.model_validate(case),
         title_key="k",
         progress=CaseProgress(CaseStatus.SUBMITTED, IsoStage.CONCEPT),
+        entry=submitted_entry(call_title=case["call_title"]),
         idempotency_key=None,
         request_fingerprint="f",
     )
-    insert, _ = conn.calls[0]
-    ours = _sql(floor_http.INSERT_CASE)
-    assert ours.split(" RETURNING ")[0] == insert.split(" RETURNING ")[0]
+    ((insert, args),) = conn.calls
+    assert _sql(floor_http.INSERT_CASE) == insert
+    # The timeline entry's values, as the floor sends them (it binds the details as JSON text).
+    assert args[12:15] == ("submitted", f"Submitted to {case['call_title']!r}", None)
+    assert args[15] == {"revision": 1}
 
 
 def test_a_case_moves_to_in_review_once_and_gets_its_timeline_entry() -> None:

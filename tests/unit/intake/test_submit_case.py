@@ -114,6 +114,7 @@ class FakeIntakeRepository(IntakeRepository):
         snapshot: CaseSnapshot,
         title_key: str,
         progress: CaseProgress,
+        entry: TimelineEntry,
         idempotency_key: str | None,
         request_fingerprint: str | None,
     ) -> StoredCase:
@@ -141,6 +142,8 @@ class FakeIntakeRepository(IntakeRepository):
         self.title_keys[case.id] = title_key
         if idempotency_key is not None:
             self.idempotency_keys[(snapshot.submitter_id, idempotency_key)] = case.id
+        # The first timeline entry goes in with the case.
+        await self.add_timeline_entry(case_id=case.id, entry=entry, at=case.created_at)
         return case
 
     async def add_timeline_entry(
