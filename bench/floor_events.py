@@ -124,13 +124,6 @@ INSERT_TASK = """
 # (the very statement), add_timeline_entry
 SELECT_PROGRESS = "SELECT id, status, stage, iteration, outcome, feedback FROM cases WHERE id = $1 FOR UPDATE"
 STORE_PROGRESS = intake_repository.STORE_PROGRESS
-# services/intake/repository.py _status_entered, for the HTTP floor's new case
-STATUS_ENTERED = """
-    INSERT INTO case_status_history (case_id, status, at)
-    SELECT $1, $2::text, coalesce($3::timestamptz, now())
-    WHERE $2::text IS DISTINCT FROM
-        (SELECT status FROM case_status_history WHERE case_id = $1 ORDER BY id DESC LIMIT 1)
-"""
 ADD_TIMELINE = """
     INSERT INTO case_timeline (case_id, at, kind, summary, iteration, details, event_id)
     VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7)
