@@ -182,10 +182,11 @@ class _Redo(Exception):
     """A fast run was rolled back at record ``index``: its handler raised ``error``, or (``error`` None) one of its
     use cases left without committing."""
 
-    def __init__(self, index: int, error: Exception | None) -> None:
+    def __init__(self, index: int, error: Exception | None, event: CloudEvent) -> None:
         super().__init__(f"run rolled back at record {index}")
         self.index = index
         self.error = error
+        self.event = event
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,14 @@ class EventConsumer:
         """After a fast run was rolled back at ``redo.index``: the records before it again, each in a savepoint; then
         the one that raised is handled alone (its try in the fast run was its first attempt), while one whose use
         case left without committing is done inside the careful run, where its savepoint undoes what it did."""
+        if redo.error is None:
+            # Not a failure, but each one costs its run a second pass: worth seeing if a use case does it often.
+            log.info(
+                "a use case left without commit; its run is done again with savepoints",
+                case_id=redo.event.subject,
+                correlation_id=redo.event.correlationid,
+                event_type=redo.event.type,
+            )
         until = redo.index + 1 if redo.error is None else redo.index
         try:
             run = await self._careful_run(records, start, stopping, until=until) if until > start else _Run(start)
@@ -361,10 +370,10 @@ class EventConsumer:
                             raise
                         except Exception as exc:
                             current.set_attribute("kipina.outcome", "retried_alone")
-                            raise _Redo(start + offset, exc) from exc
+                            raise _Redo(start + offset, exc, event) from exc
                         if shared.spoilt:
                             current.set_attribute("kipina.outcome", "done_again")
-                            raise _Redo(start + offset, None)
+                            raise _Redo(start + offset, None, event)
                         current.set_attribute("kipina.outcome", "handled")
                     handled.append(_Handled(event, "handled", time.perf_counter() - started))
                 await outbox.enqueue_many(conn, shared.outbox)

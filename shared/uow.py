@@ -18,9 +18,9 @@ connection that is already in a transaction (the consumer's, which holds the inb
 a savepoint instead: the use case looks the same whether a request or an event started it, and
 its ``commit`` releases the savepoint while the consumer commits the whole.
 
-One that *joins* a ``SharedTransaction`` (the consumer's fast run over a batch of events) starts
-nothing and sends nothing of its own: its ``commit`` only says the use case completed, and its
-events wait in the shared transaction until the consumer inserts the whole run's in one go. A
+One that *joins* a ``SharedTransaction`` (the consumer's fast run over a batch of events) opens
+no savepoint and inserts no outbox row of its own: its ``commit`` only says the use case completed,
+and its events wait in the shared transaction until the consumer inserts the whole run's in one go. A
 savepoint and its release are two round trips per event; a run of events that all go well needs
 neither. Leaving such a unit of work without ``commit()`` cannot be rolled back alone, so it marks
 the shared transaction spoilt, and the consumer does the run again the careful way (savepoints).

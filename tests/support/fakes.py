@@ -1,4 +1,4 @@
-"""A unit of work without a database, for fast unit tests of the use cases in workflow.py.
+"""Fakes for fast unit tests: a unit of work without a database (for the use cases in workflow.py), a Kafka record.
 
 A service's fake repository (in memory, in the test module) stands in for its real one; the fake
 unit of work records what the use case committed, rolled back and emitted. The repository's own
@@ -8,6 +8,7 @@ state is not rolled back: a test that needs that asserts on ``rolled_back`` and 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
@@ -67,3 +68,16 @@ class FakeUnitOfWork(UnitOfWork[R], Generic[R]):
         self._pending.append(payload)
         self.emitted.append(event)
         return event
+
+
+@dataclass
+class FakeRecord:
+    """A Kafka record as the consumer reads it (``shared.consumer.Record``), made in memory."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    timestamp: int = 0  # ms, as the producer stamped it

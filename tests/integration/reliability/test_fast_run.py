@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +18,7 @@ from shared.consumer import EventConsumer, EventContext, EventRouter, PartitionR
 from shared.db import Connection
 from shared.events import CaseSubmittedV1, CaseWithdrawnV1, CloudEvent
 from tests.integration.reliability.test_protocol import submitted
+from tests.support.fakes import FakeRecord as Rec
 from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -37,17 +37,6 @@ class Effects:
         await self._conn.execute(
             "INSERT INTO probe_effects (case_id, event_id, title) VALUES ($1, $2, $3)", case_id, event_id, title
         )
-
-
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-    timestamp: int = 0
 
 
 class DeadLetters:

@@ -23,6 +23,7 @@ from shared.consumer import EventConsumer, EventContext, EventRouter, PartitionR
 from shared.events import CaseSnapshot, CaseSubmittedV1, CloudEvent, Contact, Organisation, new_event
 from shared.kafka import BatchConsumer
 from shared.vocabulary import Category, IsoStage, Language
+from tests.support.fakes import FakeRecord as Rec
 
 TOPIC = "kipina.test.batch.v1"
 MAX_ATTEMPTS = 3
@@ -111,17 +112,6 @@ class FakeReliabilityRepository:
 
 async def no_outbox(conn: FakeConnection, events: list[Any]) -> None:
     assert not events, "the test handlers emit nothing"
-
-
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-    timestamp: int = 0  # ms, as the producer stamped it
 
 
 def event(title: str, *, event_id: uuid.UUID | None = None) -> CloudEvent:
