@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from shared.kafka import ensure_topics
-from tests.integration.reliability.test_protocol import submitted
 from tests.support.harness import eventually
 from tests.support.infra import reset_database, unique_group
-from tests.support.kafka import produce_event
+from tests.support.kafka import produce_event, submitted
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
 
 pytestmark = pytest.mark.faults

@@ -21,31 +21,20 @@ import uuid
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from deploy.stack import start_service, stop_process, wait_ready
 from shared import topics
-from shared.events import CONTENT_TYPE, CaseWithdrawnV1, IterationOpenedV1, new_event
+from shared.events import CaseWithdrawnV1, IterationOpenedV1, new_event
 from tests.faults.test_kill_after_commit import free_port
-from tests.integration.reliability.test_protocol import submitted
 from tests.support.harness import eventually
 from tests.support.infra import database_env_name, own_database, reset_database, unique_group
+from tests.support.kafka import committed_offsets, produce_events, submitted
 
 pytestmark = pytest.mark.faults
 
 CASES = 600
 EVENTS = 2 * CASES
-
-
-async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        found = await admin.list_consumer_group_offsets(group, partitions=None)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in found.items() if tp.topic == topics.INTAKE}
 
 
 def records_between(start: dict[TopicPartition, int], now: dict[TopicPartition, int]) -> int:
@@ -57,7 +46,7 @@ async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(infr
     db_url = await own_database(infra_env, "review", "fault_review_batch")
     await reset_database(db_url)
     group = unique_group("fault-review-batch")  # pinned to the end of the topics: it sees only what follows
-    start_offsets = await committed_offsets(bootstrap, group)
+    start_offsets = await committed_offsets(bootstrap, group, topic=topics.INTAKE)
     env = {
         **os.environ,
         database_env_name("review"): db_url,
@@ -69,30 +58,18 @@ async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(infr
     url = f"http://127.0.0.1:{env['KIPINA_REVIEW_PORT']}"
     log = tmp_path / "review.log"
     case_ids = [str(uuid.uuid4()) for _ in range(CASES)]
-    event_ids: list[uuid.UUID] = []
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for case_id in case_ids:
-            first = submitted(case_id, f"case {case_id[:8]}")
-            withdrawn = new_event(
-                CaseWithdrawnV1(case_id=uuid.UUID(case_id), call_id=first.payload().case.call_id, reason="batch"),
-                service="intake",
-                subject=case_id,
-                correlation_id=first.correlationid,
-            )
-            for event in (first, withdrawn):
-                event_ids.append(event.id)
-                await producer.send(
-                    topics.INTAKE,
-                    value=event.to_bytes(),
-                    key=case_id.encode(),
-                    headers=[("content-type", CONTENT_TYPE.encode())],
-                )
-        await producer.flush()
-    finally:
-        await producer.stop()
+    events = []
+    for case_id in case_ids:
+        first = submitted(case_id, f"case {case_id[:8]}")
+        withdrawn = new_event(
+            CaseWithdrawnV1(case_id=uuid.UUID(case_id), call_id=first.payload().case.call_id, reason="batch"),
+            service="intake",
+            subject=case_id,
+            correlation_id=first.correlationid,
+        )
+        events += [first, withdrawn]
+    event_ids = [event.id for event in events]
+    await produce_events(bootstrap, events, topic=topics.INTAKE)
 
     conn = await asyncpg.connect(db_url)
     service = start_service("review", env=env, log_path=log)
@@ -111,14 +88,16 @@ async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(infr
             done = await inbox_count()
             if not EVENTS // 4 <= done <= EVENTS * 8 // 10:
                 return False
-            committed = records_between(start_offsets, await committed_offsets(bootstrap, group))
+            committed = records_between(start_offsets, await committed_offsets(bootstrap, group, topic=topics.INTAKE))
             return 0 < committed < done
 
         await eventually(mid_batch, timeout=120, interval=0.02, what="review in the middle of a batch")
         os.killpg(service.pid, signal.SIGKILL)
         service.wait(timeout=30)
         done_at_kill = await inbox_count()
-        committed_at_kill = records_between(start_offsets, await committed_offsets(bootstrap, group))
+        committed_at_kill = records_between(
+            start_offsets, await committed_offsets(bootstrap, group, topic=topics.INTAKE)
+        )
         assert 0 < done_at_kill < EVENTS, "the kill did not come half-way through the events"
         assert 0 < committed_at_kill < done_at_kill, "the kill did not come inside a batch: the test proves nothing"
 
@@ -135,7 +114,9 @@ async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(infr
         await eventually(all_withdrawn, timeout=180, what=f"all {CASES} cases withdrawn")
 
         async def offsets_caught_up() -> bool:
-            return records_between(start_offsets, await committed_offsets(bootstrap, group)) == EVENTS
+            return (
+                records_between(start_offsets, await committed_offsets(bootstrap, group, topic=topics.INTAKE)) == EVENTS
+            )
 
         await eventually(offsets_caught_up, timeout=60, what="review's offsets committed to the end")
     finally:

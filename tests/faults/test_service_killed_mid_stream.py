@@ -17,16 +17,14 @@ from collections import defaultdict
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from deploy.stack import start_service, stop_process, wait_ready
 from shared import topics
-from shared.events import CONTENT_TYPE, IterationOpenedV1
+from shared.events import IterationOpenedV1
 from tests.faults.test_kill_after_commit import free_port
-from tests.integration.reliability.test_protocol import submitted
 from tests.support.harness import eventually
 from tests.support.infra import database_env_name, own_database, reset_database, unique_group
-from tests.support.kafka import watch
+from tests.support.kafka import produce_events, submitted, watch
 
 pytestmark = pytest.mark.faults
 
@@ -50,20 +48,9 @@ async def test_review_killed_mid_stream_processes_every_case_exactly_once(infra_
     try:
         await asyncio.to_thread(wait_ready, url, timeout=120, process=service)
         async with watch(bootstrap, topics.REVIEW) as review_topic:
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-            await producer.start()
-            try:
-                for case_id in case_ids:
-                    event = submitted(case_id, f"case {case_id[:8]}")
-                    await producer.send(
-                        topics.INTAKE,
-                        value=event.to_bytes(),
-                        key=case_id.encode(),
-                        headers=[("content-type", CONTENT_TYPE.encode())],
-                    )
-                await producer.flush()
-            finally:
-                await producer.stop()
+            await produce_events(
+                bootstrap, (submitted(case_id, f"case {case_id[:8]}") for case_id in case_ids), topic=topics.INTAKE
+            )
 
             def opened() -> dict[str, set[str]]:
                 by_case: dict[str, set[str]] = defaultdict(set)

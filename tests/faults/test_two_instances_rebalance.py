@@ -39,15 +39,14 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.stack import start_service, stop_process, wait_ready
 from shared import topics
 from shared.events import CONTENT_TYPE, CaseSubmittedV1, CaseWithdrawnV1, IterationOpenedV1, new_event
 from tests.faults.test_kill_after_commit import free_port
-from tests.integration.reliability.test_protocol import submitted
 from tests.support.harness import eventually
 from tests.support.infra import database_env_name, own_database, reset_database, unique_group
+from tests.support.kafka import committed_offsets, submitted
 
 pytestmark = pytest.mark.faults
 
@@ -109,16 +108,6 @@ def skipped_redeliveries(log: Path, case_ids: set[str]) -> int:
 def unknown_withdrawals(log: Path) -> int:
     """Withdrawals handled before their submission (the database is the test's own: any is one of its cases)."""
     return sum(1 for line in _json_lines(log) if line.get("event") == "withdrawal of an unknown case ignored")
-
-
-async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        found = await admin.list_consumer_group_offsets(group, partitions=None)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in found.items() if tp.topic == topics.INTAKE}
 
 
 class Flow:
@@ -281,7 +270,7 @@ async def setup(infra_env: dict[str, str], label: str) -> tuple[str, str, dict[s
     db_url = await own_database(infra_env, "review", f"fault_review_{label}")
     await reset_database(db_url)
     group = unique_group(f"fault-review-{label}")  # pinned to the end of the topics: it sees only what follows
-    partitions = len(await committed_offsets(bootstrap, group))
+    partitions = len(await committed_offsets(bootstrap, group, topic=topics.INTAKE))
     assert partitions >= 2, "two instances need at least two partitions to share"
     env = {
         **os.environ,
@@ -308,7 +297,7 @@ async def wait_until_done(review: Review, flow: Flow, bootstrap: str, group: str
         ends[event.partition] = max(ends.get(event.partition, 0), event.offset + 1)
 
     async def offsets_caught_up() -> bool:
-        committed = await committed_offsets(bootstrap, group)
+        committed = await committed_offsets(bootstrap, group, topic=topics.INTAKE)
         return all(committed.get(tp, -1) >= end for tp, end in ends.items())
 
     await eventually(offsets_caught_up, timeout=60, what="review's offsets committed to the end")
@@ -337,10 +326,10 @@ async def test_instance_joins_then_one_stops_gracefully(infra_env, tmp_path) -> 
 
         # The second instance works its partitions: their committed offsets move past where they were at the join.
         its = {TopicPartition(topics.INTAKE, p) for p in second.assigned() or ()}
-        at_its_start = await committed_offsets(bootstrap, group)
+        at_its_start = await committed_offsets(bootstrap, group, topic=topics.INTAKE)
 
         async def second_working() -> bool:
-            now = await committed_offsets(bootstrap, group)
+            now = await committed_offsets(bootstrap, group, topic=topics.INTAKE)
             return any(now.get(tp, 0) > at_its_start.get(tp, 0) for tp in its)
 
         await eventually(second_working, timeout=60, interval=0.05, what="the second instance handling its partitions")
@@ -400,7 +389,7 @@ async def test_instance_killed_the_other_takes_over(infra_env, tmp_path) -> None
             """Events on the doomed instance's partitions committed in the database, their offsets not in Kafka."""
             # Kafka first, then the database: read while it is frozen or dead, whatever it sent before (a COMMIT,
             # an offset commit) has long been applied by the time these answer.
-            committed = await committed_offsets(bootstrap, group)
+            committed = await committed_offsets(bootstrap, group, topic=topics.INTAKE)
             handled = await review.handled()
             return sum(
                 1

@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.events import CONTENT_TYPE, CloudEvent, EventPayload, new_event
+from shared.events import (
+    CONTENT_TYPE,
+    CaseSnapshot,
+    CaseSubmittedV1,
+    CloudEvent,
+    Contact,
+    EventPayload,
+    Organisation,
+    new_event,
+)
+from shared.vocabulary import Category, IsoStage, Language
 
 
 async def produce(
@@ -31,8 +42,62 @@ async def produce_event(bootstrap: str, event: CloudEvent, *, topic: str) -> Non
     await produce(bootstrap, topic, key=event.subject.encode(), value=event.to_bytes())
 
 
+async def produce_events(bootstrap: str, events: Iterable[CloudEvent], *, topic: str) -> None:
+    """Many events through one producer, in order, each keyed by its subject; returns once all are acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send(
+                topic,
+                value=event.to_bytes(),
+                key=event.subject.encode(),
+                headers=[("content-type", CONTENT_TYPE.encode())],
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 def make_event(payload: EventPayload, *, service: str, subject: str) -> CloudEvent:
     return new_event(payload, service=service, subject=subject, correlation_id=str(uuid.uuid4()))
+
+
+def submitted(case_id: str, title: str, *, event_id: uuid.UUID | None = None) -> CloudEvent:
+    snapshot = CaseSnapshot(
+        case_id=uuid.UUID(case_id),
+        call_id=uuid.uuid4(),
+        call_title="Probe call",
+        revision=1,
+        title=title,
+        summary="s" * 20,
+        problem="p" * 20,
+        solution="x" * 20,
+        organisation=Organisation(id="org-1", name="Org", business_id="0112038-9"),
+        submitter_id="u-1",
+        submitter=Contact(name="Sub Mitter", email="sub@example.org", language=Language.FI),
+        category=Category.PUBLIC_SECTOR,
+        language=Language.FI,
+        iso_stage=IsoStage.CONCEPT,
+    )
+    return new_event(
+        CaseSubmittedV1(case=snapshot),
+        service="intake",
+        subject=case_id,
+        correlation_id=str(uuid.uuid4()),
+        event_id=event_id,
+    )
+
+
+async def committed_offsets(bootstrap: str, group: str, *, topic: str) -> dict[TopicPartition, int]:
+    """The group's committed offset of each of ``topic``'s partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group, partitions=None)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in found.items() if tp.topic == topic}
 
 
 class TopicWatcher:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.integration.reliability.test_protocol import submitted
 from tests.support.harness import auth, eventually
-from tests.support.kafka import produce, produce_event
+from tests.support.kafka import produce, produce_event, submitted
 from tests.support.probe_service import PROBE_TOPIC
 
 

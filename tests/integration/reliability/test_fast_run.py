@@ -17,9 +17,9 @@ import pytest
 from shared.consumer import EventConsumer, EventContext, EventRouter, PartitionResult
 from shared.db import Connection
 from shared.events import CaseSubmittedV1, CaseWithdrawnV1, CloudEvent
-from tests.integration.reliability.test_protocol import submitted
 from tests.support.fakes import FakeRecord as Rec
 from tests.support.infra import migrated_pool
+from tests.support.kafka import submitted
 
 pytestmark = pytest.mark.integration
 

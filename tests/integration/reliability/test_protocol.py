@@ -7,47 +7,12 @@ import uuid
 import pytest
 
 from shared import topics
-from shared.events import (
-    CaseSnapshot,
-    CaseSubmittedV1,
-    CloudEvent,
-    Contact,
-    DeadLetteredV1,
-    Organisation,
-    new_event,
-)
-from shared.vocabulary import Category, IsoStage, Language
+from shared.events import CaseSubmittedV1, DeadLetteredV1
 from tests.support.harness import auth, eventually
-from tests.support.kafka import TopicWatcher, produce, produce_event, watch
+from tests.support.kafka import TopicWatcher, produce, produce_event, submitted, watch
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
 
 pytestmark = pytest.mark.integration
-
-
-def submitted(case_id: str, title: str, *, event_id: uuid.UUID | None = None) -> CloudEvent:
-    snapshot = CaseSnapshot(
-        case_id=uuid.UUID(case_id),
-        call_id=uuid.uuid4(),
-        call_title="Probe call",
-        revision=1,
-        title=title,
-        summary="s" * 20,
-        problem="p" * 20,
-        solution="x" * 20,
-        organisation=Organisation(id="org-1", name="Org", business_id="0112038-9"),
-        submitter_id="u-1",
-        submitter=Contact(name="Sub Mitter", email="sub@example.org", language=Language.FI),
-        category=Category.PUBLIC_SECTOR,
-        language=Language.FI,
-        iso_stage=IsoStage.CONCEPT,
-    )
-    return new_event(
-        CaseSubmittedV1(case=snapshot),
-        service="intake",
-        subject=case_id,
-        correlation_id=str(uuid.uuid4()),
-        event_id=event_id,
-    )
 
 
 async def test_redelivered_event_changes_nothing_the_second_time(probe, infra_env) -> None:

@@ -14,9 +14,9 @@ from shared import outbox
 from shared.db import apply_migrations, create_pool
 from shared.events import CloudEvent
 from shared.kafka import EventProducer, ensure_topics
-from tests.integration.reliability.test_protocol import submitted
 from tests.support.harness import eventually
 from tests.support.infra import reset_database
+from tests.support.kafka import submitted
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
 
 pytestmark = pytest.mark.integration

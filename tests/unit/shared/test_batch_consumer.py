@@ -20,10 +20,10 @@ from aiokafka import TopicPartition
 
 from shared import consumer as consumer_module
 from shared.consumer import EventConsumer, EventContext, EventRouter, PartitionResult, Record
-from shared.events import CaseSnapshot, CaseSubmittedV1, CloudEvent, Contact, Organisation, new_event
+from shared.events import CaseSubmittedV1, CloudEvent
 from shared.kafka import BatchConsumer
-from shared.vocabulary import Category, IsoStage, Language
 from tests.support.fakes import FakeRecord as Rec
+from tests.support.kafka import submitted
 
 TOPIC = "kipina.test.batch.v1"
 MAX_ATTEMPTS = 3
@@ -115,30 +115,7 @@ async def no_outbox(conn: FakeConnection, events: list[Any]) -> None:
 
 
 def event(title: str, *, event_id: uuid.UUID | None = None) -> CloudEvent:
-    case_id = uuid.uuid4()
-    snapshot = CaseSnapshot(
-        case_id=case_id,
-        call_id=uuid.uuid4(),
-        call_title="Batch call",
-        revision=1,
-        title=title,
-        summary="s" * 20,
-        problem="p" * 20,
-        solution="x" * 20,
-        organisation=Organisation(id="org-1", name="Org", business_id="0112038-9"),
-        submitter_id="u-1",
-        submitter=Contact(name="Sub Mitter", email="sub@example.org", language=Language.FI),
-        category=Category.PUBLIC_SECTOR,
-        language=Language.FI,
-        iso_stage=IsoStage.CONCEPT,
-    )
-    return new_event(
-        CaseSubmittedV1(case=snapshot),
-        service="intake",
-        subject=str(case_id),
-        correlation_id=str(uuid.uuid4()),
-        event_id=event_id,
-    )
+    return submitted(str(uuid.uuid4()), title, event_id=event_id)
 
 
 def records(*values: bytes, partition: int = 0, first_offset: int = 10) -> list[Rec]:
