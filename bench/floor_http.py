@@ -47,6 +47,7 @@ from bench.analysis import poisson_schedule
 from bench.floor_events import OUTBOX_INSERT, SUBMITTED, iso
 from bench.load import case_bytes, drive, drive_open
 from bench.measure import CpuMeter, per_case_ms, process_cpu_s, report
+from services.intake import repository as intake_repository
 from services.intake.domain import title_key
 from services.intake.schemas import CaseIn
 from shared.auth import ALGORITHM, AUDIENCE, REQUIRED_CLAIMS
@@ -65,28 +66,13 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-# services/intake/repository.py get_call (the columns the submission needs) and INSERT_CASE (the case, its status
-# history row and its timeline entry in one statement; returning only the timestamps); the outbox statement is the
-# event floor's copy.
+# services/intake/repository.py get_call (the columns the submission needs, a copy) and INSERT_CASE (the case, its
+# status history row and its timeline entry in one statement; returning only the timestamps); the outbox statement
+# is the event floor's copy.
 SELECT_CALL = """
     SELECT title, opens_at, closes_at, categories, languages, reviewers_per_iteration FROM calls WHERE id = $1
 """
-INSERT_CASE = """
-    WITH inserted AS (
-        INSERT INTO cases (id, call_id, submitter_id, organisation_id, title_key, content, revision,
-                           status, stage, iteration, idempotency_key, request_fingerprint)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        ON CONFLICT DO NOTHING
-        RETURNING id, status, created_at, updated_at
-    ), status_entered AS (
-        INSERT INTO case_status_history (case_id, status, at)
-        SELECT id, status, created_at FROM inserted
-    ), first_entry AS (
-        INSERT INTO case_timeline (case_id, at, kind, summary, iteration, details)
-        SELECT id, created_at, $13::text, $14::text, $15::integer, $16::jsonb FROM inserted
-    )
-    SELECT created_at, updated_at FROM inserted
-"""
+INSERT_CASE = intake_repository.INSERT_CASE  # the very statement, as intake's comment says
 
 
 class Refused(Exception):

@@ -103,6 +103,13 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
     raise ProtocolError(f"a response without Content-Length or chunked encoding (status {status})")
 
 
+def _target(url: str) -> tuple[str, int, str, str]:
+    """Host, port, path and Host header of ``url``."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    return host, port, parts.path or "/", f"{host}:{port}"
+
+
 async def drive(
     url: str,
     *,
@@ -118,10 +125,7 @@ async def drive(
 
     ``on_response(n, status, body)`` sees each answer (the pipeline benchmark takes the case id from it).
     """
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    path = parts.path or "/"
-    host_header = f"{host}:{port}"
+    host, port, path, host_header = _target(url)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     failures: list[str] = []
@@ -178,10 +182,7 @@ async def drive_open(
     Latency runs from the request's scheduled time, not from when it was written, so a server that falls behind
     is charged for the wait (no coordinated omission). ``started`` is the ``time.perf_counter()`` of the schedule's
     zero (now when None)."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    path = parts.path or "/"
-    host_header = f"{host}:{port}"
+    host, port, path, host_header = _target(url)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     failures: list[str] = []

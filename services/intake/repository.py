@@ -169,6 +169,17 @@ def _criteria_json(criteria: Sequence[Criterion]) -> list[dict[str, Any]]:
     return [c.model_dump(mode="json") for c in criteria]
 
 
+def _progress_values(progress: CaseProgress) -> tuple[str, str, int, str | None, str | None]:
+    """A progress as the cases table's status, stage, iteration, outcome and feedback columns take it."""
+    return (
+        progress.status.value,
+        progress.stage.value,
+        progress.iteration,
+        progress.outcome.value if progress.outcome else None,
+        progress.feedback,
+    )
+
+
 def _progress(row: Row) -> CaseProgress:
     return CaseProgress(
         status=CaseStatus(row["status"]),
@@ -442,11 +453,7 @@ class IntakeRepository:
             RETURNING {_CASE_COLUMNS}
             """,  # noqa: S608 - constant column list, values bound
             case_id,
-            progress.status.value,
-            progress.stage.value,
-            progress.iteration,
-            progress.outcome.value if progress.outcome else None,
-            progress.feedback,
+            *_progress_values(progress),
         )
         assert row is not None
         await self._status_entered(case_id, progress.status, at)
@@ -467,11 +474,7 @@ class IntakeRepository:
         await self._conn.execute(
             STORE_PROGRESS,
             case_id,
-            progress.status.value,
-            progress.stage.value,
-            progress.iteration,
-            progress.outcome.value if progress.outcome else None,
-            progress.feedback,
+            *_progress_values(progress),
             at,
         )
 
