@@ -60,16 +60,15 @@ def test_an_unknown_group_is_refused() -> None:
         Reliability(test="t", soak=False, rows=[]).row("Misc", "x")
 
 
-def test_the_row_takes_the_tests_outcome(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_the_row_takes_the_tests_outcome(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tests.support.reliability as plugin
+
+    # The inner run imports the same module (in process); monkeypatch puts the real paths back afterwards.
     results = tmp_path / "results.json"
-    pytester.makeconftest(
-        f"""
-import tests.support.reliability as r
-from pathlib import Path
-r.RESULTS = Path({str(results)!r})
-r.DOCUMENT = Path({str(tmp_path / "absent.md")!r})
-"""
-    )
+    monkeypatch.setattr(plugin, "RESULTS", results)
+    monkeypatch.setattr(plugin, "DOCUMENT", tmp_path / "absent.md")
     pytester.makepyfile(
         """
 def test_good(reliability):
