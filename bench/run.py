@@ -215,7 +215,10 @@ class Kipina:
                         rss_max[name] = max(rss_max[name], mib)
                         if kind == "soak":
                             rss_series[name].append((round(t, 1), mib))
-                if loading.done() and done >= cases:
+                # From HTTP, only the accepted cases (201) can complete: a refused one (503, service busy) is
+                # counted as arrived but never as done, so its step is not bounded.
+                expected = cases if self.mode == "events" or not loading.done() else len(starts)
+                if loading.done() and done >= expected:
                     break
                 if loading.done() and t > schedule[-1] + drain_s:
                     break
@@ -374,7 +377,8 @@ async def search(kip: Kipina, *, start_rate: float, factor: float, step_s: float
             f"({step.verdict['reason']}); completed {step.verdict['completions_per_s']}/s; "
             f"end to end p99 {step.latency_ms['end_to_end']['p99']} ms"
         )
-        if step.completed < step.cases:  # did not drain: the next step would start on a backlog
+        accepted = step.http["statuses"].get("201", 0) if step.http else step.cases  # 503s never complete
+        if step.completed < accepted:  # did not drain: the next step would start on a backlog
             break
         rate = next_rate(verdicts, factor=factor)
     return steps

@@ -161,8 +161,47 @@ class RequestContext:
                 )
 
 
-def install_middleware(app: FastAPI, *, max_request_bytes: int) -> None:
+class InFlightLimit:
+    """At most ``limit`` requests in hand at once; past that, an immediate 503 with ``Retry-After``.
+
+    Without it an open-loop surge queues without bound in the event loop and for the pool: every answer waits
+    longer (seconds), and the service's own consumer waits behind the queue too, so the cases already accepted
+    stop moving while the surge lasts (docs/PERFORMANCE.md, "Overload"). A refusal costs next to nothing and tells
+    the client when to come back. Probes and metrics are never refused; ``limit`` 0 turns the limit off.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, retry_after_s: int = 1) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.in_flight = 0  # one event loop: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.limit <= 0 or scope["path"].startswith(_UNLOGGED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            busy = JSONResponse(
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                content={
+                    "error": "service_busy",
+                    "message": f"the service has {self.limit} requests in hand; try again in {self.retry_after_s} s",
+                },
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+            await busy(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+def install_middleware(app: FastAPI, *, max_request_bytes: int, max_requests_in_flight: int = 0) -> None:
     app.add_middleware(BodySizeLimit, max_bytes=max_request_bytes)
+    # Outside the body limit (a refused request reads no body), inside the context (its 503 is logged and counted).
+    app.add_middleware(InFlightLimit, limit=max_requests_in_flight)
     app.add_middleware(RequestContext)  # added last: the outer one, so it sees the body limit's 413 too
 
 

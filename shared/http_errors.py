@@ -31,6 +31,7 @@ ERROR_CODES: dict[int, str] = {
     409: "conflict",
     413: "request_too_large",
     422: "validation_failed",
+    503: "service_busy",
 }
 
 

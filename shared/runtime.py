@@ -30,6 +30,7 @@ class Runtime:
     service: str
     publishes: Collection[type[EventPayload]] = ()
     pool: asyncpg.Pool | None = None
+    event_pool: asyncpg.Pool | None = None
     producer: EventProducer | None = None
     relay: outbox.OutboxRelay | None = None
     consumer: EventConsumer | None = None
@@ -41,6 +42,12 @@ class Runtime:
         if self.pool is None:
             raise RuntimeError("database pool not started")
         return self.pool
+
+    def event_db(self) -> asyncpg.Pool:
+        """The consumer's and the relay's pool: never queued behind requests (settings ``db_event_pool_max``)."""
+        if self.event_pool is None:
+            raise RuntimeError("event pool not started")
+        return self.event_pool
 
     def dead_letter_sink(self) -> EventProducer:
         if self.producer is None:

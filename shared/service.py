@@ -93,7 +93,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         consumer = EventConsumer(
             service=definition.name,
             router=definition.event_router,
-            pool_provider=runtime.db,
+            pool_provider=runtime.event_db,
             dead_letters=runtime.dead_letter_sink,
             dead_letter_topic=topics.dead_letter_topic(definition.name),
             publishes=frozenset(definition.publishes),
@@ -143,10 +143,11 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
         runtime.pool = await create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
+        runtime.event_pool = await create_pool(settings.database_url, min_size=1, max_size=settings.db_event_pool_max)
         runtime.producer = EventProducer(settings.kafka_bootstrap, service=definition.name)
         await runtime.producer.start()
         runtime.relay = outbox.OutboxRelay(
-            runtime.pool,
+            runtime.event_pool,
             runtime.producer.publish_batch,
             dsn=settings.database_url,
             batch_size=settings.relay_batch_size,
@@ -198,6 +199,7 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
             await broker.stop()
             await runtime.relay.stop()
             await runtime.producer.stop()
+            await runtime.event_pool.close()
             await runtime.pool.close()
             log.info("service stopped")
 
@@ -216,7 +218,9 @@ def create_app(definition: ServiceDefinition) -> FastAPI:
     app.state.dashboard = definition.dashboard
     app.state.dependency_checks = ContributedChecks(definition.dependency_checks)
     app.state.broker = broker
-    install_middleware(app, max_request_bytes=settings.max_request_bytes)
+    install_middleware(
+        app, max_request_bytes=settings.max_request_bytes, max_requests_in_flight=settings.max_requests_in_flight
+    )
     install_error_handlers(app)
     app.include_router(
         operations_router(

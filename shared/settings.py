@@ -43,6 +43,11 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # The event path's own connections (the consumer's lanes, one per partition number, and the outbox relay), so
+    # a surge of requests queueing for the pool above never holds up the events already accepted.
+    db_event_pool_max: int = 7
+    # Requests in hand at once; past it, 503 with Retry-After at once rather than an unbounded queue (0: no limit).
+    max_requests_in_flight: int = 64
     # Kafka consumer group; empty means kipina-<service>. Tests give each run its own.
     consumer_group: str = ""
     # consumer: bounded in-process retries before a message is dead-lettered

@@ -221,6 +221,26 @@ async def test_submitted_case_opens_iteration_one(review: Review, review_events:
     assert it["iteration"] == 1 and it["status"] == "open" and it["decisions"][0]["status"] == "queued"
 
 
+async def test_events_move_while_requests_hold_every_pooled_connection(
+    review: Review, review_events: TopicWatcher
+) -> None:
+    """The consumer and the relay have connections of their own: a surge of requests holding the whole request pool
+    (here: every connection of it taken and held) does not stop a submitted case from opening its iteration."""
+    transport = review.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    runtime = transport.app.state.runtime  # type: ignore[attr-defined]
+    held = [await runtime.pool.acquire() for _ in range(runtime.settings.db_pool_max)]
+    try:
+        assert runtime.pool.get_idle_size() == 0 and runtime.pool.get_size() == runtime.settings.db_pool_max
+        case = snapshot()
+        await submit(review, case)
+        [opened] = await emitted(review_events, case.case_id, "kipina.review.iteration_opened.v1")
+        assert opened.subject == str(case.case_id)
+    finally:
+        for connection in held:
+            await runtime.pool.release(connection)
+
+
 async def test_request_changes_then_revision_then_nominate(review: Review, review_events: TopicWatcher) -> None:
     case = snapshot()
     await submit(review, case)
