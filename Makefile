@@ -48,7 +48,7 @@ infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kaf
 
 # ---------------------------------------------------------------- the whole system
 
-.PHONY: up down status test test-unit test-browser test-infra-down lint bench bench-soak bench-pipeline bench-floors contracts browser
+.PHONY: up down status test test-unit test-browser test-infra-down lint bench bench-soak bench-pipeline bench-floors contracts browser kustomize
 
 up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
 	$(PY) -m deploy.stack up
@@ -75,13 +75,16 @@ contracts: venv ## snapshot new event types' JSON Schemas in contracts/events (r
 browser: ## Debian's chromium for the browser tests, installed if missing (as root, or with sudo); fast when there
 	bash deploy/install-chromium.sh
 
+kustomize: ## kustomize for the manifest tests, built with Go into .kipina/tools if missing; fast when there
+	bash deploy/install-kustomize.sh
+
 test-browser: venv browser ## browser tests only: headless Chromium (Playwright) against a running service
 	$(VENV)/bin/pytest tests/browser -q -p no:cacheprovider
 
 # Integration, e2e, browser and fault tests start Kafka and PostgreSQL of their own (state in .kipina/test,
 # Kafka on 19192, PostgreSQL on 15532) if they are not running, so a `make up` stack is untouched.
 # Fault tests run last: one of them stops and restarts the broker.
-test: venv lint browser ## all tests: lint, unit, integration (real Kafka + PostgreSQL), e2e (four processes), browser, faults
+test: venv lint browser kustomize ## all tests: lint, unit, integration (real Kafka + PostgreSQL), e2e (four processes), browser, faults
 	$(VENV)/bin/pytest tests/unit tests/integration tests/e2e tests/browser tests/faults -q -p no:cacheprovider
 
 test-infra-down: | $(PY) ## stop the tests' own Kafka and PostgreSQL
