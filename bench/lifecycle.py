@@ -34,7 +34,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -393,8 +393,13 @@ async def run(
     poll_s: float = 0.2,
     within_s: float = 300.0,
     settle_s: float = 60.0,
+    alongside: Callable[[pipeline.Started], Coroutine[Any, Any, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``cases`` cases at ``rate`` per second through the whole lifecycle; the figures and the facts."""
+    """``cases`` cases at ``rate`` per second through the whole lifecycle; the figures and the facts.
+
+    ``alongside``: a coroutine run while the cases flow, from when the services are up and the call is open until
+    every case is done (cancelled then, if still running): a test's hostile input or fault. Its failure stops the
+    run with its error."""
     rng = random.Random(seed)
     plans = plan_cases(cases, rng)
     schedule = poisson_schedule(rate, cases, rng)
@@ -419,12 +424,13 @@ async def run(
                 life.publisher(),
             )
         ]
+        side = asyncio.create_task(alongside(started)) if alongside is not None else None
         submissions = asyncio.gather(*(life.submitter(p, due, zero) for p, due in zip(plans, schedule, strict=True)))
         done = 0
         try:
             while time.perf_counter() - zero < within_s:
                 await asyncio.sleep(0.5)
-                watched: list[asyncio.Future[Any]] = [*actors, submissions]
+                watched: list[asyncio.Future[Any]] = [*actors, submissions, *([side] if side else [])]
                 for task in watched:  # a player that failed stops the run with its error
                     error = task.exception() if task.done() else None
                     if error is not None:
@@ -444,9 +450,11 @@ async def run(
             cpu = meter.stop()
         finally:
             life.stopping = True
-            for task in actors:
+            for task in [*actors, *([side] if side else [])]:
                 task.cancel()
             await asyncio.gather(*actors, return_exceptions=True)
+            if side is not None:
+                await asyncio.gather(side, return_exceptions=True)
             if not submissions.done():
                 submissions.cancel()
             await asyncio.gather(submissions, return_exceptions=True)
