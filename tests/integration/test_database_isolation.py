@@ -79,10 +79,10 @@ async def test_no_login_reaches_another_services_database(infra_env: dict[str, s
                 "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = 'public'"
             )
             assert tables, f"{p.name}'s test database has no tables to guard"
-            for other in registry.PARTS:
-                if other == p:
+            for stranger in registry.PARTS:
+                if stranger == p:
                     continue
-                login = _login(logins[other.name])
+                login = _login(logins[stranger.name])
                 for table in tables:
                     for privilege in TABLE_PRIVILEGES:
                         row.fuzz_cases += 1
