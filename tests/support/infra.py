@@ -181,6 +181,8 @@ async def create_database(env: dict[str, str], name: str) -> str:
 async def own_database(env: dict[str, str], service: str, name: str) -> str:
     """A database ``name`` owned by the service's role, so tests never touch a running dev stack's data.
 
+    It is locked down as deploy/local.py locks the real ones: only its owner (and superusers) may connect, so the
+    tests run with the same isolation between the services' logins (tests/integration/test_database_isolation.py).
     Without an admin URL (an external cluster), the service's own database is used.
     """
     url = env[database_env_name(service)]
@@ -192,6 +194,7 @@ async def own_database(env: dict[str, str], service: str, name: str) -> str:
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
+        await conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
     finally:
         await conn.close()
     return url.rsplit("/", 1)[0] + f"/{name}"
