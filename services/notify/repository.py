@@ -247,6 +247,22 @@ class NotifyRepository:
         row = await self._conn.fetchrow("SELECT * FROM stakeholders WHERE case_id = $1", case_id)
         return _directory(row) if row is not None else None
 
+    # ----------------------------------------------------------------------- events awaiting a case's people
+
+    async def await_directory(self, *, case_id: uuid.UUID, event_id: uuid.UUID, event: bytes) -> None:
+        """Keep an event whose case's people are not known yet (once, however often it comes)."""
+        await self._conn.execute(
+            "INSERT INTO awaiting_directory (event_id, case_id, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            event_id,
+            case_id,
+            event,
+        )
+
+    async def take_awaiting_directory(self, case_id: uuid.UUID) -> list[bytes]:
+        """The case's waiting events in the order they came, removed."""
+        rows = await self._conn.fetch("DELETE FROM awaiting_directory WHERE case_id = $1 RETURNING id, event", case_id)
+        return [bytes(r["event"]) for r in sorted(rows, key=lambda r: r["id"])]
+
     # ----------------------------------------------------------------------- recording deliveries
 
     async def claim_alert_window(self, *, service: str, window_start: datetime) -> bool:

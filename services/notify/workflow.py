@@ -40,6 +40,7 @@ from shared.events import (
     EventPayload,
     NotificationDeliveredV1,
     NotificationFailedV1,
+    parse_event,
 )
 from shared.glance import Glance, Health
 from shared.logging import bind_event_context, get_logger
@@ -55,16 +56,17 @@ Uow = UnitOfWork[NotifyRepository]
 
 
 async def _record_deliveries(
-    repo: NotifyRepository, *, event: CloudEvent, payload: EventPayload, rules: NotifyRules
+    repo: NotifyRepository, *, event: CloudEvent, payload: EventPayload, rules: NotifyRules, webhooks: bool = True
 ) -> None:
-    """A pending delivery for each matching webhook and each person who must hear of the event.
+    """A pending delivery for each matching webhook (unless ``webhooks`` is False: they had the event already) and
+    each person who must hear of the event.
 
     Each records the trace context of the consumer's span, so sending it continues the case's trace.
     """
     case_id = domain.case_of(payload)
     traceparent, tracestate = tracing.current_trace_context()
     envelope = event.to_bytes().decode()  # webhooks receive the event as it travelled
-    for subscription in await repo.active_webhooks():
+    for subscription in await repo.active_webhooks() if webhooks else []:
         if not domain.wants_event(subscription.event_types, event.type):
             continue
         await repo.record_delivery(
@@ -94,8 +96,12 @@ async def _record_deliveries(
         return
     # The case's directory names its people and gives every message about the case its titles.
     directory = await repo.get_directory(case_id) if case_id is not None else None
-    if directory is None and domain.needs_directory(tellings):
-        log.info("no stakeholders stored for this case; its people are not told", event_type=event.type)
+    if directory is None and case_id is not None and domain.needs_directory(tellings):
+        # The case's snapshot travels on intake's topic, read apart from review's and awards': this event came
+        # first. Its people hear of it when the snapshot arrives (refresh_directory_and_notify); the people the
+        # event names itself (reviewers, jurors, operators) are told now, and not again then (deliveries are unique).
+        await repo.await_directory(case_id=case_id, event_id=event.id, event=event.to_bytes())
+        log.info("the case's people are not known yet; told when its snapshot arrives", event_type=event.type)
     notices = domain.plan_notices(payload, directory, operator_emails=rules.operator_emails)
     recorded = 0
     for notice in notices:
@@ -163,6 +169,10 @@ async def refresh_directory_and_notify(
         else:
             log.info("older case snapshot ignored", stored_revision=stored, incoming_revision=directory.revision)
         await _record_deliveries(uow.repo, event=event, payload=payload, rules=rules)
+        # Events about the case read before its snapshot: now its people can be told of them, in their order.
+        for raw in await uow.repo.take_awaiting_directory(directory.case_id):
+            waiting = parse_event(raw)
+            await _record_deliveries(uow.repo, event=waiting, payload=waiting.payload(), rules=rules, webhooks=False)
         await uow.commit()
 
 

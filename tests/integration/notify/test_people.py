@@ -12,6 +12,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.events import (
+    CaseRejectedV1,
+    CaseSubmittedV1,
     ChangesAnsweredV1,
     DeadLetteredV1,
     DueReason,
@@ -24,6 +26,7 @@ from shared.events import (
 from shared.vocabulary import Language
 from tests.integration.notify.conftest import notify_service, produce
 from tests.support.harness import auth, eventually
+from tests.support.kafka import submitted
 from tests.support.mail import SmtpSink
 
 pytestmark = pytest.mark.integration
@@ -168,3 +171,42 @@ async def test_operators_hear_that_a_call_is_ready_and_of_dead_letters_once_per_
 
 async def _async(value: object) -> object:
     return value
+
+
+async def test_a_review_event_read_before_the_cases_submission_reaches_the_submitter_once_it_comes(
+    infra_env: dict[str, str], smtp_sink: SmtpSink, producer: AIOKafkaProducer
+) -> None:
+    """Review's topic and intake's are read independently: the rejection may be read before the submission that
+    names the case's people. It waits for the submission, and then the submitter hears of both, once each."""
+    case_id = uuid.uuid4()
+    event = submitted(str(case_id), f"Early {case_id.hex[:8]}")
+    snapshot = CaseSubmittedV1.model_validate(event.data).case
+    async with notify_service(
+        infra_env, KIPINA_NOTIFY_SMTP_PORT=str(smtp_sink.port), KIPINA_NOTIFY_SMTP_HOST="127.0.0.1"
+    ):
+        rejected = CaseRejectedV1(
+            case_id=case_id, call_id=snapshot.call_id, iteration=1, reviewer_ids=["rev-1"], comment="Out of scope."
+        )
+        rejection_id = await produce(producer, rejected, case_id=case_id)
+        conn = await asyncpg.connect(infra_env["KIPINA_NOTIFY_DATABASE_URL"])
+        try:
+
+            async def waiting() -> list[asyncpg.Record] | None:
+                rows = await conn.fetch("SELECT event_id FROM awaiting_directory WHERE case_id = $1", case_id)
+                return rows or None
+
+            kept = await eventually(waiting, what="the rejection waiting for the case's people")
+            assert [r["event_id"] for r in kept] == [rejection_id]
+            assert smtp_sink.for_case(case_id) == []  # nobody to tell yet
+
+            await produce(producer, CaseSubmittedV1(case=snapshot), case_id=case_id)
+            mails = await eventually(
+                lambda: _async(m if len(m := smtp_sink.for_case(case_id)) >= 2 else None), what="two emails"
+            )
+            assert sorted(m["X-Kipina-Template"] for m in mails) == ["case_rejected", "case_submitted"]
+            assert {_to(m) for m in mails} == {snapshot.submitter.email}
+            assert await conn.fetchval("SELECT count(*) FROM awaiting_directory WHERE case_id = $1", case_id) == 0
+            deliveries = await conn.fetchval("SELECT count(*) FROM deliveries WHERE case_id = $1", case_id)
+            assert deliveries == 2
+        finally:
+            await conn.close()

@@ -24,6 +24,7 @@ from shared import tracing
 from shared.errors import NotFound
 from shared.events import (
     AwardDecidedV1,
+    CaseRejectedV1,
     CaseRevisedV1,
     CaseSnapshot,
     CaseSubmittedV1,
@@ -61,6 +62,7 @@ class FakeNotifyRepository:
         self.marked: list[tuple[str, dict[str, Any]]] = []
         self.lease_held = True
         self.alert_windows: set[tuple[str, datetime]] = set()
+        self.awaiting: list[tuple[uuid.UUID, uuid.UUID, bytes]] = []
 
     async def claim_alert_window(self, *, service: str, window_start: datetime) -> bool:
         if (service, window_start) in self.alert_windows:
@@ -77,6 +79,15 @@ class FakeNotifyRepository:
 
     async def get_directory(self, case_id: uuid.UUID) -> Directory | None:
         return self.directories.get(case_id)
+
+    async def await_directory(self, *, case_id: uuid.UUID, event_id: uuid.UUID, event: bytes) -> None:
+        if all(e != event_id for _, e, _ in self.awaiting):
+            self.awaiting.append((case_id, event_id, event))
+
+    async def take_awaiting_directory(self, case_id: uuid.UUID) -> list[bytes]:
+        taken = [raw for c, _, raw in self.awaiting if c == case_id]
+        self.awaiting = [w for w in self.awaiting if w[0] != case_id]
+        return taken
 
     async def active_webhooks(self) -> list[WebhookSubscription]:
         return list(self.webhooks)
@@ -182,6 +193,41 @@ async def test_a_submission_stores_the_directory_and_records_an_email_and_a_feed
     ]
     assert repo.deliveries[0]["correlation_id"] == "corr-1"
     assert [f["user_id"] for f in repo.feed_items] == ["user-1"]
+
+
+async def test_an_event_read_before_the_cases_snapshot_is_told_to_its_people_when_the_snapshot_arrives() -> None:
+    # Review's topic and intake's are read independently: the rejection can come before the submission.
+    repo = FakeNotifyRepository()
+    hook = webhook("kipina.review.rejected.v1")
+    repo.webhooks = [hook]
+    rejected = CaseRejectedV1(case_id=CASE_ID, call_id=uuid.uuid4(), iteration=1, reviewer_ids=["r1"], comment="No.")
+    rejection = event_of(rejected)
+    await workflow.notify_stakeholders(uow=uow(repo), event=rejection, payload=rejected, rules=NO_OPERATORS)
+    await workflow.notify_stakeholders(uow=uow(repo), event=rejection, payload=rejected, rules=NO_OPERATORS)  # again
+    assert [d["webhook_id"] for d in repo.deliveries] == [hook.id]  # nobody else known yet
+    assert [e for _, e, _ in repo.awaiting] == [rejection.id]  # kept once
+
+    submission = CaseSubmittedV1(case=snapshot())
+    await workflow.refresh_directory_and_notify(
+        uow=uow(repo), event=event_of(submission), payload=submission, rules=NO_OPERATORS
+    )
+    emails = [(d["template"], d["recipient"]) for d in repo.deliveries if d["channel"] == Channel.EMAIL]
+    assert emails == [
+        ("case_submitted", "aino@example.org"),
+        ("case_submitted", "bjorn@example.org"),
+        ("case_rejected", "aino@example.org"),
+        ("case_rejected", "bjorn@example.org"),
+    ]
+    rejected_mail = [d for d in repo.deliveries if d["template"] == "case_rejected"]
+    assert all(d["source_event_id"] == rejection.id and d["subject"] for d in rejected_mail)
+    assert [d["webhook_id"] for d in repo.deliveries if d["channel"] == Channel.WEBHOOK] == [hook.id]  # not again
+    assert repo.awaiting == []
+
+    revision = CaseRevisedV1(case=snapshot(revision=2), change_note="n")
+    await workflow.refresh_directory_and_notify(
+        uow=uow(repo), event=event_of(revision), payload=revision, rules=NO_OPERATORS
+    )
+    assert sum(d["template"] == "case_rejected" for d in repo.deliveries) == 2  # told once
 
 
 async def test_an_older_snapshot_leaves_the_newer_directory() -> None:
