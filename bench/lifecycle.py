@@ -147,6 +147,18 @@ def facts_of(
     }
 
 
+def repeated(received: Iterable[Any]) -> dict[str, int]:
+    """Messages received beyond the first: of one delivery (``delivery_id``: sent again), and of one message to one
+    person (``to``, ``template``, ``case_id``: what they would see twice, whichever way it came about)."""
+    received = list(received)
+    deliveries = Counter(r.delivery_id for r in received)
+    messages = Counter((r.to, r.template, r.case_id) for r in received)
+    return {
+        "same_delivery": sum(n - 1 for n in deliveries.values()),
+        "same_message_to_one_person": sum(n - 1 for n in messages.values()),
+    }
+
+
 def rates_per_service(requests: Mapping[str, int], seconds: float) -> dict[str, float]:
     """Requests per second the driver sent each service over ``seconds``."""
     return {name: round(n / seconds, 2) if seconds > 0 else float("nan") for name, n in sorted(requests.items())}
@@ -394,16 +406,27 @@ async def run(
     within_s: float = 300.0,
     settle_s: float = 60.0,
     alongside: Callable[[pipeline.Started], Coroutine[Any, Any, Any]] | None = None,
+    extra_env: dict[str, str] | None = None,
+    second_instances: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """``cases`` cases at ``rate`` per second through the whole lifecycle; the figures and the facts.
 
     ``alongside``: a coroutine run while the cases flow, from when the services are up and the call is open until
     every case is done (cancelled then, if still running): a test's hostile input or fault. Its failure stops the
-    run with its error."""
+    run with its error.
+
+    ``extra_env`` and ``second_instances`` go to ``pipeline.start`` (settings for every service; a second instance
+    of some services, which the driver never talks to). The result's ``history`` is each case's statuses in order
+    (intake's ``case_status_history``) and ``fate_of`` each case's planned fate, for a test's own checks."""
     rng = random.Random(seed)
     plans = plan_cases(cases, rng)
     schedule = poisson_schedule(rate, cases, rng)
-    started = await pipeline.start(tuple(s.name for s in pipeline.SERVICES), base_port=base_port)
+    started = await pipeline.start(
+        tuple(s.name for s in pipeline.SERVICES),
+        base_port=base_port,
+        extra_env=extra_env,
+        second_instances=second_instances,
+    )
     tag = uuid.uuid4().hex[:6]
     life = Lifecycle(started, tag=tag, publish_every_s=publish_every_s, poll_s=poll_s)
     assert started.mail is not None
@@ -500,8 +523,11 @@ async def run(
             "smtp_received": len(received),
             "by_template": dict(Counter(r.template for r in received)),
             "per_completed_case": round(len(received) / completed, 2) if completed else None,
+            "repeated": repeated(r for r in received if r.case_id in by_id),
         },
         "submitters": {str(i): {"expected": dict(expected[i]), "heard": dict(heard[i])} for i in sorted(expected)},
         "facts": facts,
+        "history": history,
+        "fate_of": {case_id: plan.fate for case_id, plan in by_id.items()},
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
     }

@@ -21,11 +21,13 @@ from tests.support.mail import free_port
 
 @dataclass(frozen=True)
 class Received:
-    """What the benchmark reads of one message: its recipient, notify's template and the case it concerns."""
+    """What the benchmark reads of one message: its recipient, notify's template, the case it concerns and notify's
+    delivery (the same delivery sent twice has one id; two deliveries of one message, two)."""
 
     to: str
     template: str
     case_id: str
+    delivery_id: str = ""
 
 
 class _Handler:
@@ -40,6 +42,7 @@ class _Handler:
             to=str(headers.get("To", "")),
             template=str(headers.get("X-Kipina-Template", "")),
             case_id=str(headers.get("X-Kipina-Case-Id", "")),
+            delivery_id=str(headers.get("X-Kipina-Delivery-Id", "")),
         )
         with self._lock:
             self.received.append(found)
@@ -52,14 +55,19 @@ class MailSink:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self._handler = _Handler()
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
 
     def start(self) -> MailSink:
+        """Listen (again, after ``stop``: a fault test takes the server away for a while) on the same port; what
+        was received before is kept."""
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)  # one start each
         self._controller.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     @property
     def received(self) -> list[Received]:

@@ -93,9 +93,29 @@ class Started:
     urls: dict[str, str]
     databases: dict[str, str]
     mail: MailSink | None = field(default=None)  # notify's SMTP server, when notify runs
+    # Second instances (``start(..., second_instances=...)``): same database and consumer group, another port. The
+    # driver talks to the first instances only; a fault test kills and restarts these.
+    seconds: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    second_urls: dict[str, str] = field(default_factory=dict)
+    second_envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    logs: Path | None = None
+
+    def second_log(self, name: str) -> Path:
+        """The log of ``name``'s second instance (each start appends to it)."""
+        assert self.logs is not None
+        return self.logs / f"{name}-2.log"
+
+    async def start_second(self, name: str, *, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start ``name``'s second instance (again, after it died), its environment with ``extra_env`` on top (which
+        replaces what the previous start had on top), and wait until it is ready."""
+        env = {**self.second_envs[name], **(extra_env or {})}
+        process = start_service(name, env=env, log_path=self.second_log(name))
+        self.seconds[name] = process
+        await asyncio.to_thread(wait_ready, self.second_urls[name], timeout=120, process=process)
+        return process
 
     def stop(self) -> None:
-        for process in self.processes.values():
+        for process in [*self.processes.values(), *self.seconds.values()]:
             stop_process(process.pid)
         if self.mail is not None:
             self.mail.stop()
@@ -111,9 +131,17 @@ def service_ports(base_port: int) -> dict[str, int]:
 
 
 async def start(
-    names: tuple[str, ...], *, base_port: int = DEFAULT_BASE_PORT, extra_env: dict[str, str] | None = None
+    names: tuple[str, ...],
+    *,
+    base_port: int = DEFAULT_BASE_PORT,
+    extra_env: dict[str, str] | None = None,
+    second_instances: dict[str, dict[str, str]] | None = None,
 ) -> Started:
-    """Start these services (consumer groups pinned to the topics' end) and wait until they are ready."""
+    """Start these services (consumer groups pinned to the topics' end) and wait until they are ready.
+
+    ``second_instances``: service → environment on top of the others', for a second instance of that service
+    sharing its database and consumer group, on port ``base_port`` + 5, 6, … (the registry's order), started after
+    the first instances are ready (a fault test kills them: ``Started.seconds``, ``Started.start_second``)."""
     env_base = ensure_infra()  # the tests' own servers: a running `make up` stack is not disturbed
     for spec in SERVICES:
         env_base[database_env_name(spec.name)] = await own_database(env_base, spec.name, f"bench_{spec.name}")
@@ -143,10 +171,18 @@ async def start(
         if mail is not None:
             mail.stop()
         raise
-    started = Started(processes, {n: f"http://127.0.0.1:{ports[n]}" for n in names}, databases, mail)
+    started = Started(processes, {n: f"http://127.0.0.1:{ports[n]}" for n in names}, databases, mail, logs=logs)
     try:
         for name, url in started.urls.items():
             await asyncio.to_thread(wait_ready, url, timeout=120, process=processes[name])
+        for i, spec in enumerate(SERVICES):
+            if spec.name in (second_instances or {}):
+                port = base_port + 1 + len(SERVICES) + i
+                own = {f"{spec.env_prefix}PORT": str(port), **(second_instances or {})[spec.name]}
+                started.second_envs[spec.name] = {**env, **own}
+                started.second_urls[spec.name] = f"http://127.0.0.1:{port}"
+                started.second_log(spec.name).unlink(missing_ok=True)  # read by the test: this run's lines only
+                await started.start_second(spec.name)
     except BaseException:
         started.stop()
         raise

@@ -12,12 +12,18 @@ relay (it takes it on a later round, once that one is published).
 
 A crash after Kafka accepted a batch but before the rows were marked publishes the
 batch again; consumers' inboxes make that harmless (at-least-once + dedupe).
+
+Test hook (docs/design.md): ``KIPINA_FAULT_RELAY_EXIT_AFTER_PUBLISH=<n>``, read once when the relay is made, makes
+the process exit at once (``os._exit``) right after Kafka accepted its relay's n-th batch and before the rows are
+marked published: exactly that crash, for tests/faults/test_relay_killed_after_publish.py. Unset (always, outside
+that test) it costs one comparison per batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
@@ -33,6 +39,8 @@ from shared.repository import Backlog, OutboxEntry, OutboxRow, ReliabilityReposi
 log = get_logger(__name__)
 
 NOTIFY_CHANNEL = "kipina_outbox"
+FAULT_EXIT_AFTER_PUBLISH = "KIPINA_FAULT_RELAY_EXIT_AFTER_PUBLISH"  # the test hook (the module's docstring)
+FAULT_EXIT_CODE = 137  # as if SIGKILLed
 
 # publish(topic, key, value) -> awaits the broker's acknowledgement of a whole batch.
 PublishBatch = Callable[[Sequence[tuple[str, bytes, bytes]]], Awaitable[None]]
@@ -87,6 +95,8 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection | None = None
         self._stopping = False
+        self._batches = 0
+        self._exit_after_batch = int(os.environ.get(FAULT_EXIT_AFTER_PUBLISH) or 0)  # 0: never (the test hook)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -185,6 +195,10 @@ class OutboxRelay:
             finally:
                 for publish_span in spans:
                     publish_span.end()
+            self._batches += 1
+            if self._batches == self._exit_after_batch:
+                log.warning("test hook: exiting after publishing, before marking published", rows=len(ids))
+                os._exit(FAULT_EXIT_CODE)
             await repo.mark_published(ids)
             return len(ids)
 

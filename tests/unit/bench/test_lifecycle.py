@@ -22,7 +22,9 @@ from bench.lifecycle import (
     plan_cases,
     plan_of_seed,
     rates_per_service,
+    repeated,
 )
+from bench.mailsink import Received
 
 
 def test_the_plan_draws_fates_in_their_shares_and_takes_submitters_in_turn() -> None:
@@ -81,6 +83,16 @@ def test_facts_count_each_case_ending_once_as_planned() -> None:
     wrong = {**outcomes, "b": "finalist"}
     assert facts_of(plans, history, wrong)["published_once_with_outcome"] == 1
     assert facts_of(plans, {**history, "c": ["submitted"]}, outcomes)["as_planned"] is False
+
+
+def test_repeated_counts_a_delivery_sent_again_and_a_message_a_person_got_twice() -> None:
+    once = Received("a@x", "case_submitted", "c1", "d1")
+    other_person = Received("b@x", "case_submitted", "c1", "d2")
+    resent = Received("a@x", "case_submitted", "c1", "d1")  # the same delivery again (notify crashed after SMTP)
+    twice = Received("a@x", "case_submitted", "c1", "d3")  # a second delivery of one message (an event twice)
+    assert repeated([once, other_person]) == {"same_delivery": 0, "same_message_to_one_person": 0}
+    assert repeated([once, other_person, resent]) == {"same_delivery": 1, "same_message_to_one_person": 1}
+    assert repeated([once, other_person, twice]) == {"same_delivery": 0, "same_message_to_one_person": 1}
 
 
 def test_requests_per_second_per_service() -> None:
