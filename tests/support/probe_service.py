@@ -3,7 +3,10 @@
 It proves the reliability protocol itself (inbox, retries, dead letters, acks) on a
 topic of its own, so those tests neither depend on nor disturb a real service.
 The handler records one row per run in ``probe_effects``; a title containing
-"poison" makes it fail until a row is put in ``probe_antidote`` (so a replay can succeed).
+"poison" makes it fail until a row is put in ``probe_antidote`` (so a replay can succeed);
+a title containing "flaky" makes it fail the first ``FLAKY_FAILURES`` tries of that event
+(a transient failure: counted per event id in ``TRIES``, in the process, since a failed
+try's transaction is rolled back).
 
 Run as a process (the fault tests do): ``python -m tests.support.probe_service``.
 With ``KIPINA_PROBE_KILL_AFTER_COMMIT=<case id>`` the process kills itself right after
@@ -13,6 +16,8 @@ the transaction holding a message with that key committed, before its offset is 
 from __future__ import annotations
 
 import os
+import uuid
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +44,8 @@ class ProbeSettings(ServiceSettings):
 
 router = EventRouter()
 api = APIRouter()
+FLAKY_FAILURES = 2
+TRIES: Counter[uuid.UUID] = Counter()  # tries of each event by the handler, in this process
 
 
 class Note(BaseModel):
@@ -53,6 +60,9 @@ async def take_note(note: Note, _: Operator) -> dict[str, int]:
 
 @router.on(CaseSubmittedV1)
 async def on_case_submitted(ctx: EventContext, payload: CaseSubmittedV1) -> None:
+    TRIES[ctx.event.id] += 1
+    if "flaky" in payload.case.title and TRIES[ctx.event.id] <= FLAKY_FAILURES:
+        raise ConnectionError(f"probe's dependency away for {payload.case.title!r} (try {TRIES[ctx.event.id]})")
     if "poison" in payload.case.title and not await ctx.conn.fetchval("SELECT count(*) FROM probe_antidote"):
         raise RuntimeError(f"probe cannot digest {payload.case.title!r}")
     await ctx.conn.execute(

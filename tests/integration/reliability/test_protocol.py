@@ -8,9 +8,11 @@ import pytest
 
 from shared import topics
 from shared.events import CaseSubmittedV1, DeadLetteredV1
+from tests.support import probe_service
 from tests.support.harness import auth, eventually
 from tests.support.kafka import TopicWatcher, produce, produce_event, submitted, watch
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
+from tests.support.reliability import Reliability
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +97,37 @@ async def test_unknown_event_type_is_dead_lettered(probe, infra_env) -> None:
     assert await probe.effects(case_id) == []
 
 
-async def test_failing_handler_is_retried_then_dead_lettered_and_can_be_replayed(probe, infra_env) -> None:
+async def test_a_handler_failing_transiently_is_retried_with_backoff_and_the_event_handled_once_in_order(
+    probe, infra_env
+) -> None:
+    """The handler fails the first two tries of the flaky event (its dependency away), then succeeds: the consumer
+    retries it with backoff within KIPINA_PROBE_HANDLER_MAX_ATTEMPTS (3), the event is handled once, nothing is
+    dead-lettered, and the next event of the case waits for it (its effect comes after)."""
+    bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
+    case_id = str(uuid.uuid4())
+    flaky = submitted(case_id, "flaky dependency")
+    await produce_event(bootstrap, flaky, topic=PROBE_TOPIC)
+    await produce_event(bootstrap, submitted(case_id, "healthy"), topic=PROBE_TOPIC)
+
+    async def both_done() -> list[dict[str, object]] | None:
+        effects = await probe.effects(case_id)
+        return effects if len(effects) == 2 else None
+
+    effects = await eventually(both_done, what="the flaky event and the next handled")
+    assert [e["title"] for e in effects] == ["flaky dependency", "healthy"]
+    assert probe_service.TRIES[flaky.id] == probe_service.FLAKY_FAILURES + 1  # failed twice, then handled
+    assert await probe.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", flaky.id) == 1
+    dead = await probe.pool.fetchval("SELECT count(*) FROM dead_letters WHERE message_key = $1", case_id.encode())
+    assert dead == 0
+
+
+async def test_failing_handler_is_retried_then_dead_lettered_and_can_be_replayed(
+    probe, infra_env, reliability: Reliability
+) -> None:
+    row = reliability.row(
+        "Faults", "a handler failing permanently: dead-lettered, the partition moves on, replayed after the fix"
+    )
+    row.cases_driven = 1
     bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
     case_id = str(uuid.uuid4())
     async with watch(bootstrap, PROBE_DLQ, topics.OPERATIONS) as dlq:
@@ -127,7 +159,11 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_can_be_replayed
     replayed = await probe.client.post(f"/ops/dead-letters/{dead['id']}/replay", headers=operator)
     assert replayed.status_code == 200, replayed.text
     assert replayed.json()["outcome"] == "handled"
-    assert sorted(e["title"] for e in await probe.effects(case_id)) == ["healthy", "poison pill"]
+    titles = sorted(e["title"] for e in await probe.effects(case_id))
+    row.faults_injected = 1
+    row.cases_lost = 0 if titles == ["healthy", "poison pill"] else 1
+    row.duplicates_seen = max(0, len(titles) - 2)
+    assert titles == ["healthy", "poison pill"]
     assert (await probe.client.post(f"/ops/dead-letters/{dead['id']}/replay", headers=operator)).json()[
         "outcome"
     ] == "duplicate"
