@@ -501,11 +501,15 @@ async def run(
     completed = len(finished)
     expected = expected_by_submitter(by_id.values())
     heard: dict[int, Counter[str]] = {}
+    heard_once_each: dict[int, Counter[str]] = {}  # a delivery received again (notify resent it) counted once
     for i in expected:
         _, email = _submitter(i, tag)
-        heard[i] = Counter(r.template for r in received if email in r.to and r.case_id in by_id)
+        theirs = [r for r in received if email in r.to and r.case_id in by_id]
+        heard[i] = Counter(r.template for r in theirs)
+        heard_once_each[i] = Counter(r.template for r in {r.delivery_id: r for r in theirs}.values())
     facts = facts_of(by_id, history, outcomes)
     facts["submitters_heard_as_expected"] = heard == expected
+    facts["submitters_heard_each_delivery_as_expected"] = heard_once_each == expected
     return {
         "cases": cases,
         "rate": rate,

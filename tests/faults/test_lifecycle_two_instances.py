@@ -11,8 +11,13 @@ and the cases flow on. Then:
 - every case ended as planned, exactly once (published with its outcome, or rejected), and each case's status
   history in intake is in its fate's order (``lifecycle_faults.in_order``);
 - nothing was processed twice: each case has exactly its review iterations and tasks (two with changes requested,
-  else one) and its two jury assignments, and nobody received a message twice (no delivery sent again, no message
-  delivered twice) while every submitter heard exactly their cases' messages.
+  else one) and its two jury assignments; no message was made into two deliveries, and every submitter heard
+  exactly their cases' messages, counting each delivery once.
+
+Delivery is at least once (docs/design.md): a message the SMTP server accepted from the killed notify just before
+the kill, not yet recorded as delivered, is sent again once its lease expires, with the same Message-ID. The test
+counts those as duplicates seen by users (a person may see them) and requires that every one was a delivery being
+sent at the kill (``status = 'sending'`` in notify's database right after it) and that nothing else came twice.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import json
 import os
 import signal
+from collections import Counter
 
 import pytest
 
@@ -52,6 +58,7 @@ class KillSeconds:
         self.started: pipeline.Started | None = None
         self.killed: dict[str, int] = {}  # service → partitions its killed instance held
         self.at_kill: tuple[int, int] = (0, 0)
+        self.sending_at_kill: set[str] = set()
 
     async def run(self, started: pipeline.Started) -> None:
         self.started = started
@@ -70,6 +77,10 @@ class KillSeconds:
             code = await asyncio.to_thread(started.seconds[name].wait, 30)
             assert code == -signal.SIGKILL, (name, code)
             self.killed[name] = held[name]
+        # Being sent now: the first instance's, which it finishes, and the dead one's, whose leases expire and which
+        # are sent again — a message the SMTP server had accepted before the kill then arrives twice.
+        found = await rows(started.databases["notify"], "SELECT id::text FROM deliveries WHERE status = 'sending'")
+        self.sending_at_kill = {r["id"] for r in found}
 
 
 async def test_two_instances_of_every_service_one_of_each_killed_mid_flow(reliability: Reliability) -> None:
@@ -96,8 +107,15 @@ async def test_two_instances_of_every_service_one_of_each_killed_mid_flow(reliab
     row.faults_injected = len(fault.killed)
     row.cases_lost = cases_lost(result)
     row.duplicates_seen = duplicates_seen(result)
-    row.notes = f"killed with {fault.at_kill[0]} submitted, {fault.at_kill[1]} of them not done"
-
+    assert fault.started.mail is not None
+    sent = Counter(r.delivery_id for r in fault.started.mail.received)
+    resent = {d for d, n in sent.items() if n > 1}
+    row.notes = f"killed with {fault.at_kill[0]} submitted, {fault.at_kill[1]} of them not done" + (
+        f"; the duplicates: {len(resent)} e-mails the killed notify had sent and not recorded as sent, sent again "
+        "with the same Message-ID (at least once)"
+        if resent
+        else ""
+    )
     assert sorted(fault.killed) == sorted(NAMES), f"not every second instance was killed: {fault.killed}"
     assert all(held > 0 for held in fault.killed.values()), f"a killed instance held no partition: {fault.killed}"
     assert fault.at_kill[1] > 0 and fault.at_kill[0] < cases, f"the kill was not mid-flow: {fault.at_kill}"
@@ -128,6 +146,10 @@ async def test_two_instances_of_every_service_one_of_each_killed_mid_flow(reliab
 
     assert not out_of_order(result), out_of_order(result)
     assert result["facts"]["as_planned"], result["facts"]
-    assert result["deliveries"]["repeated"] == {"same_delivery": 0, "same_message_to_one_person": 0}
-    assert result["facts"]["submitters_heard_as_expected"], json.dumps(result["submitters"])
-    assert row.cases_lost == 0 and row.duplicates_seen == 0
+    # Delivery is at least once (docs/design.md): the only repeats are deliveries the killed notify was sending,
+    # each sent again as itself (same delivery id, same Message-ID); no message was made into two deliveries.
+    repeated = result["deliveries"]["repeated"]
+    assert repeated["same_message_to_one_person"] == repeated["same_delivery"], repeated
+    assert resent <= fault.sending_at_kill, f"sent twice though not being sent at the kill: {resent}"
+    assert result["facts"]["submitters_heard_each_delivery_as_expected"], json.dumps(result["submitters"])
+    assert row.cases_lost == 0 and row.duplicates_seen == len(resent)

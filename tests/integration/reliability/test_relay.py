@@ -91,3 +91,41 @@ async def test_concurrent_relays_keep_each_case_in_order(infra_env, probe_db_url
     for case_id in cases:
         titles = seen[case_id]
         assert titles == sorted(titles) and len(titles) == EVENTS_PER_CASE, f"{case_id} out of order: {titles}"
+
+
+async def test_the_fault_hook_exits_after_the_nth_batch_is_on_kafka_before_its_rows_are_marked(
+    probe_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KIPINA_FAULT_RELAY_EXIT_AFTER_PUBLISH (a test hook, docs/design.md) exits exactly between the broker's
+    acknowledgement and the UPDATE: the batch was published and its rows are still pending, to be published again."""
+    await reset_database(probe_db_url)
+    await apply_migrations(probe_db_url, PROBE_MIGRATIONS)
+    pool = await create_pool(probe_db_url, max_size=4)
+    case_id = str(uuid.uuid4())
+    async with pool.acquire() as conn, conn.transaction():
+        for n in range(4):
+            await outbox.enqueue(conn, submitted(case_id, f"step {n}"), topic=PROBE_TOPIC)
+    published: list[int] = []
+
+    async def publish(batch: object) -> None:
+        published.append(len(batch))  # type: ignore[arg-type]
+
+    class Exited(Exception):
+        pass
+
+    def exit_now(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setenv(outbox.FAULT_EXIT_AFTER_PUBLISH, "2")
+    monkeypatch.setattr(outbox.os, "_exit", exit_now)
+    relay = outbox.OutboxRelay(pool, publish, dsn=probe_db_url, batch_size=2)
+    try:
+        assert await relay.relay_once() == 2
+        with pytest.raises(Exited) as exited:
+            await relay.relay_once()
+        assert exited.value.args == (outbox.FAULT_EXIT_CODE,)
+        assert published == [2, 2]  # the second batch reached the broker …
+        pending = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        assert pending == 2  # … and its rows were not marked: a relay publishes them again
+    finally:
+        await pool.close()
