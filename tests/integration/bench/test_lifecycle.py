@@ -25,7 +25,9 @@ async def test_every_case_goes_through_the_whole_lifecycle_once(infra_env: dict[
         "not_as_planned": 0,
         "as_planned": True,
         "submitters_heard_as_expected": True,
+        "submitters_heard_each_delivery_as_expected": True,
     }
+    assert figures["deliveries"]["repeated"] == {"same_delivery": 0, "same_message_to_one_person": 0}
     for submitter in figures["submitters"].values():
         assert submitter["heard"] == submitter["expected"]
     assert figures["deliveries"]["notify"]["failed"] == 0
