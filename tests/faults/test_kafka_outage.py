@@ -16,6 +16,7 @@ from tests.support.harness import eventually
 from tests.support.infra import reset_database
 from tests.support.kafka import submitted
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
+from tests.support.reliability import Reliability
 
 pytestmark = pytest.mark.faults
 
@@ -37,7 +38,11 @@ async def count_on_topic(bootstrap: str, topic: str, event_id: uuid.UUID) -> int
         await consumer.stop()
 
 
-async def test_outbox_row_committed_during_kafka_outage_is_published_after(infra_env, probe_db_url) -> None:
+async def test_outbox_row_committed_during_kafka_outage_is_published_after(
+    infra_env, probe_db_url, reliability: Reliability
+) -> None:
+    scenario = reliability.row("Faults", "the broker stopped while an outbox row is committed; published once after")
+    scenario.cases_driven = 1
     from deploy import local
 
     settings = local.load_settings()
@@ -55,6 +60,7 @@ async def test_outbox_row_committed_during_kafka_outage_is_published_after(infra
     event = submitted(str(uuid.uuid4()), "written while Kafka was down")
     try:
         await asyncio.to_thread(local.kafka_stop, settings)
+        scenario.faults_injected += 1
         try:
             async with pool.acquire() as conn, conn.transaction():
                 await outbox.enqueue(conn, event, topic=PROBE_TOPIC)
@@ -80,4 +86,7 @@ async def test_outbox_row_committed_during_kafka_outage_is_published_after(infra
         await relay.stop()
         await producer.stop()
         await pool.close()
-    assert await count_on_topic(bootstrap, PROBE_TOPIC, event.id) == 1
+    on_topic = await count_on_topic(bootstrap, PROBE_TOPIC, event.id)
+    scenario.cases_lost = int(on_topic == 0)
+    scenario.duplicates_seen = max(0, on_topic - 1)
+    assert on_topic == 1
