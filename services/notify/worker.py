@@ -18,11 +18,14 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import socket
 import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
-from typing import cast
+from email import charset
+from email.header import Header
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr, parseaddr
+from typing import Any, cast
 
 import aiosmtplib
 import httpx
@@ -65,25 +68,40 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def build_email(delivery: Delivery, *, mail_from: str, now: datetime) -> EmailMessage:
+# UTF-8 with quoted-printable bodies (readable as text) and the shorter of Q and B for headers.
+_UTF8 = charset.Charset("utf-8")
+_UTF8.header_encoding = charset.SHORTEST
+_UTF8.body_encoding = charset.QP
+
+
+def _header(text: str, name: str) -> Any:
+    """Text as is, or RFC 2047 encoded words folded by the generator (a ``Header``: ``compat32`` takes one)."""
+    return text if text.isascii() else Header(text, _UTF8, header_name=name)
+
+
+def _address(name: str, address: str) -> str:
+    return formataddr((name, address), charset=_UTF8)
+
+
+def build_email(delivery: Delivery, *, mail_from: str, now: datetime) -> MIMENonMultipart:
     """The email of one delivery, with the headers RFC 5322 requires (``Date``, ``From``) and ``Message-ID``.
 
     ``Date`` is when this attempt hands the message to SMTP (``now``, in UTC as ``+0000``: RFC 5322's zone form;
-    its ``GMT`` is obsolete syntax).
+    its ``GMT`` is obsolete syntax). Built with the ``compat32`` classes and the header encoding done here: the
+    ``EmailMessage`` of the default policy parsed every header it was given, a quarter of notify's CPU under load.
     """
-    message = EmailMessage()
+    message = MIMENonMultipart("text", "plain")
+    message.set_payload(delivery.body, _UTF8)  # sets the charset and Content-Transfer-Encoding, encodes the body
     message["Date"] = format_datetime(now.astimezone(UTC))
-    message["From"] = mail_from
-    message["To"] = formataddr((delivery.recipient_name, delivery.recipient))
-    message["Subject"] = delivery.subject
+    message["From"] = _address(*parseaddr(mail_from))
+    message["To"] = _address(delivery.recipient_name, delivery.recipient)
+    message["Subject"] = _header(delivery.subject, "Subject")
     # Stable per delivery: a resend after a crash carries the same id.
     message["Message-ID"] = f"<{delivery.id}@kipina.local>"
     message["X-Kipina-Delivery-Id"] = str(delivery.id)
     if delivery.case_id is not None:
         message["X-Kipina-Case-Id"] = str(delivery.case_id)
     message["X-Kipina-Template"] = delivery.template
-    message.set_content(delivery.body)
-    # After set_content, which drops every Content-* header set before it.
     message["Content-Language"] = delivery.language
     return message
 
@@ -93,6 +111,7 @@ class DeliveryWorker:
         self._runtime = runtime
         self._settings = settings
         self._http = http
+        self._local_hostname: str | None = None  # the EHLO name, looked up once (aiosmtplib would per message)
         self._retry = RetryPolicy(
             max_attempts=settings.delivery_max_attempts,
             backoff_base_s=settings.delivery_backoff_base_s,
@@ -183,8 +202,11 @@ class DeliveryWorker:
 
     async def _send_email(self, delivery: Delivery) -> None:
         s = self._settings
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         await aiosmtplib.send(
             build_email(delivery, mail_from=s.mail_from, now=datetime.now(UTC)),
+            local_hostname=self._local_hostname,
             hostname=s.smtp_host,
             port=s.smtp_port,
             username=s.smtp_username or None,
