@@ -815,7 +815,16 @@ def _wait_kafka_port(node: KafkaNode, pid: int) -> None:
 
 
 def _kafka_stop(s: Settings, *, force: bool = False, nodes: Sequence[KafkaNode] | None = None) -> None:
-    for node in nodes or s.kafka_nodes:
+    wanted = list(nodes or s.kafka_nodes)
+    if not force and len(wanted) > 1:
+        # All at once: brokers stopped one after the other lose their controller quorum, and the last ones
+        # wait in vain for a controlled shutdown.
+        for node in wanted:
+            pid = _kafka_find_pid(s, node)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+    for node in wanted:
         pid = _kafka_find_pid(s, node)
         if pid is None:
             _say(
@@ -1327,18 +1336,72 @@ def pg_start(settings: Settings | None = None) -> None:
         _pg_start(s)
 
 
-def pg_stop(settings: Settings | None = None) -> None:
-    """Stop only PostgreSQL (keeps data)."""
+def pg_stop(settings: Settings | None = None, *, kill: bool = False) -> None:
+    """Stop only PostgreSQL (keeps data): a fast shutdown (``pg_ctl stop -m fast``), or with ``kill`` a crash."""
     s = settings or load_settings()
     with _locked(s):
-        _pg_stop(s)
+        if kill:
+            _pg_kill(s)
+        else:
+            _pg_stop(s)
+
+
+def _pg_kill(s: Settings) -> None:
+    """SIGKILL the postmaster alone, as a crash would; its backends notice and exit by themselves.
+
+    Waits for them: a postmaster started while the old backends still hold the shared memory refuses to run. The
+    next start does crash recovery from the write-ahead log.
+    """
+    pid = _pg_find_pid(s)
+    if pid is None:
+        _say("PostgreSQL is not running" if s.manage_pg else "PostgreSQL is external: not killing it")
+        return
+    children = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _ppid(int(e.name)) == pid]
+    _say(f"killing the PostgreSQL postmaster (pid {pid}, SIGKILL; {len(children)} backends left to notice)")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + PG_STOP_TIMEOUT
+    # Gone, not only dead: a new postmaster takes a zombie's pid in postmaster.pid for a live server.
+    while any(_pid_alive(c) for c in children) or _pid_exists(pid):
+        if time.monotonic() > deadline:
+            raise InfraError(f"PostgreSQL's backends did not exit after the postmaster was killed: {children}")
+        time.sleep(0.1)
+    _say("PostgreSQL killed")
+
+
+def _pid_exists(pid: int) -> bool:
+    """True while ``pid`` is in the process table, a zombie included (reaped when it is our child)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def down(settings: Settings | None = None) -> None:
-    """Stop the local Kafka and PostgreSQL gracefully, keeping their data."""
+    """Stop the local Kafka and PostgreSQL gracefully, keeping their data.
+
+    Whichever of ours runs, the single broker or the cluster, so a ``down`` without KIPINA_KAFKA_BROKERS still
+    stops a cluster started with it.
+    """
     s = settings or load_settings()
     with _locked(s):
         _kafka_stop(s)
+        if s.manage_kafka:
+            other = dataclasses.replace(s, kafka_brokers=1 if s.clustered else CLUSTER_BROKERS)
+            running = [n for n in other.kafka_nodes if _kafka_find_pid(other, n) is not None]
+            if running:
+                _kafka_stop(other, nodes=running)
         _pg_stop(s)
 
 
@@ -1435,7 +1498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop.add_argument("--node", type=int, help="only this broker of the cluster (1, 2 or 3)")
     start = sub.add_parser("kafka-start", help="start only Kafka (with --node, wait until its replicas are in sync)")
     start.add_argument("--node", type=int, help="only this broker of the cluster (1, 2 or 3)")
-    sub.add_parser("pg-stop", help="stop only PostgreSQL")
+    pg_stop_parser = sub.add_parser("pg-stop", help="stop only PostgreSQL (a fast shutdown)")
+    pg_stop_parser.add_argument("--kill", action="store_true", help="SIGKILL the postmaster (a crash)")
     sub.add_parser("pg-start", help="start only PostgreSQL")
     sub.add_parser("env", help='print the export lines (eval "$(python -m deploy.local env)")')
     args = parser.parse_args(argv)
@@ -1460,7 +1524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "kafka-start":
             kafka_start(s, node=args.node)
         elif args.command == "pg-stop":
-            pg_stop(s)
+            pg_stop(s, kill=args.kill)
         elif args.command == "pg-start":
             pg_start(s)
         elif args.command == "env":
