@@ -40,7 +40,8 @@ EVENT_HEADERS = [("content-type", CONTENT_TYPE.encode())]
 
 def create_broker(bootstrap: str, *, service: str) -> KafkaBroker:
     return KafkaBroker(
-        bootstrap,
+        # A list: FastStream hands a string to aiokafka as one server, so a cluster's "a:1,b:2,c:3" would not resolve.
+        [server.strip() for server in bootstrap.split(",") if server.strip()],
         client_id=f"kipina-{service}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         enable_idempotence=True,

@@ -108,7 +108,6 @@ class UnitOfWork(Generic[R]):
         self._borrowed = False
         self._transaction: Transaction | None = None
         self._committed = False
-        self._broken = False  # it could not even roll back: never given back to the pool as it is
         self.emitted: list[CloudEvent] = []
 
     @property
@@ -153,21 +152,15 @@ class UnitOfWork(Generic[R]):
                 if exc is None:
                     await self._transaction.rollback()
                 else:  # keep the original error: a broken connection cannot roll back either
-                    try:
+                    with contextlib.suppress(Exception):
                         await self._transaction.rollback()
-                    except Exception:
-                        self._broken = True
         finally:
             await self._release()
 
     async def _release(self) -> None:
         conn, self._conn, self._transaction = self._conn, None, None
-        broken, self._broken = self._broken, False
         if conn is not None and self._borrowed and isinstance(self._source, asyncpg.Pool):
             self._borrowed = False
-            if broken:  # cut under us (the database restarted): the pool opens a fresh one in its place
-                with contextlib.suppress(Exception):
-                    conn.terminate()
             await self._source.release(conn)  # type: ignore[arg-type]  # acquire() gave it: a pool proxy
 
     async def commit(self) -> None:

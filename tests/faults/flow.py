@@ -143,11 +143,13 @@ def _free(port: int) -> bool:
 class Flow:
     """Cases flowing through the four running services; see the module's docstring."""
 
-    def __init__(self, started: pipeline.Started, *, cases: int, rate: float, seed: int) -> None:
+    def __init__(self, started: pipeline.Started, *, cases: int, rate: float, seed: int, held: int = 0) -> None:
         rng = random.Random(seed)
         self.started = started
         self.plans = lifecycle.plan_cases(cases, rng)
         self.schedule = poisson_schedule(rate, cases, rng)
+        # The last ``held`` cases arrive only after ``release``: a second wave for a second fault.
+        self._first_held = cases - held
         self.transport = RidesThrough()
         self.life = Lifecycle(
             started, tag=uuid.uuid4().hex[:6], publish_every_s=1.0, poll_s=0.3, transport=self.transport
@@ -169,9 +171,19 @@ class Flow:
                 *(life.juror(j) for j in JURORS),
                 life.operator(),
                 life.publisher(),
-                *(life.submitter(p, due, zero) for p, due in zip(self.plans, self.schedule, strict=True)),
+                *self._submitters(0, self._first_held, zero),
             )
         ]
+
+    def _submitters(self, first: int, end: int, zero: float) -> list[Any]:
+        shift = self.schedule[first] if first < len(self.schedule) else 0.0
+        return [self.life.submitter(self.plans[n], self.schedule[n] - shift, zero) for n in range(first, end)]
+
+    def release(self) -> None:
+        """The held cases start arriving now, at the same pace."""
+        zero = time.perf_counter()
+        self._tasks += [asyncio.create_task(s) for s in self._submitters(self._first_held, self.cases, zero)]
+        self._first_held = self.cases
 
     def _check_people(self) -> None:
         """A person who failed (an answer they could not take) stops the flow with its error."""
@@ -340,12 +352,13 @@ class Flow:
 
 @contextlib.asynccontextmanager
 async def flowing(
-    *, cases: int, rate: float, seed: int = 9, extra_env: Mapping[str, str] | None = None
+    *, cases: int, rate: float, seed: int = 9, held: int = 0, extra_env: Mapping[str, str] | None = None
 ) -> AsyncIterator[Flow]:
-    """The four services started on free ports, and ``cases`` cases arriving at ``rate`` per second."""
+    """The four services started on free ports, and ``cases`` cases arriving at ``rate`` per second (the last
+    ``held`` of them once the test calls ``Flow.release``)."""
     env = {"KIPINA_LOG_LEVEL": "INFO", **(extra_env or {})}
     started = await pipeline.start(tuple(s.name for s in pipeline.SERVICES), base_port=free_base_port(), extra_env=env)
-    flow = Flow(started, cases=cases, rate=rate, seed=seed)
+    flow = Flow(started, cases=cases, rate=rate, seed=seed, held=held)
     try:
         await flow.start()
         yield flow

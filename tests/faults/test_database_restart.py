@@ -36,8 +36,8 @@ async def test_database_restarted_mid_flow(infra_env, reliability: Reliability, 
     async with flowing(cases=cases, rate=rate) as flow:
         row.cases_driven = cases
         at = await flow.when(
-            lambda p: p.reached_review >= 3 and p.submitted <= cases * 2 // 3,
-            what="some cases in review, a third still to be submitted",
+            lambda p: p.reached_review >= 3 and p.in_flight >= 3 and p.submitted <= cases * 2 // 3,
+            what="cases in flight, some in review, a third still to be submitted",
         )
         try:
             await asyncio.to_thread(local.pg_stop, settings, kill=shutdown == "kill")

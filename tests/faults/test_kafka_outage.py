@@ -98,8 +98,8 @@ async def test_broker_killed_and_restarted_mid_flow(infra_env, reliability: Reli
     async with flowing(cases=cases, rate=rate) as flow:
         row.cases_driven = cases
         at = await flow.when(
-            lambda p: p.reached_review >= 3 and p.submitted <= cases * 2 // 3,
-            what="some cases in review, a third still to be submitted",
+            lambda p: p.reached_review >= 3 and p.in_flight >= 3 and p.submitted <= cases * 2 // 3,
+            what="cases in flight, some in review, a third still to be submitted",
         )
         try:
             await asyncio.to_thread(local.kafka_stop, settings, force=True)
