@@ -193,7 +193,15 @@ class CaseState:
 class Lifecycle:
     """One run of the lifecycle on started services."""
 
-    def __init__(self, started: pipeline.Started, *, tag: str, publish_every_s: float, poll_s: float) -> None:
+    def __init__(
+        self,
+        started: pipeline.Started,
+        *,
+        tag: str,
+        publish_every_s: float,
+        poll_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.started = started
         self.tag = tag
         self.publish_every_s = publish_every_s
@@ -204,7 +212,8 @@ class Lifecycle:
         async def count(request: httpx.Request) -> None:
             self.requests[port_of.get(request.url.port, "other")] += 1
 
-        self.http = httpx.AsyncClient(timeout=60, event_hooks={"request": [count]})
+        # ``transport``: the fault tests' retries of what a person would try again (tests/faults/flow.py).
+        self.http = httpx.AsyncClient(timeout=60, event_hooks={"request": [count]}, transport=transport)
         self.cases: dict[str, CaseState] = {}
         self.known = asyncio.Condition()
         self.ready: asyncio.Queue[CaseState] = asyncio.Queue()  # scored by all its jurors: for the operator
@@ -238,7 +247,9 @@ class Lifecycle:
         headers, _ = _submitter(plan.submitter, self.tag)
         await asyncio.sleep(max(0.0, zero + due - time.perf_counter()))
         body = case_body(self.call_id, plan.n)
-        case = _ok(await self.http.post(f"{self.url['intake']}/cases", headers=headers, json=body), 201)
+        # As a careful client does: a submission sent again (its answer lost) is answered with the case it made.
+        keyed = {**headers, "Idempotency-Key": f"{self.tag}-case-{plan.n}"}
+        case = _ok(await self.http.post(f"{self.url['intake']}/cases", headers=keyed, json=body), 200, 201)
         state = CaseState(plan, str(case["id"]), headers)
         async with self.known:
             self.cases[state.case_id] = state
@@ -354,7 +365,7 @@ async def _terminal(conn: asyncpg.Connection, call_id: str) -> int:
     )
 
 
-async def _history(
+async def history(
     database: str, case_ids: list[str]
 ) -> tuple[dict[str, list[str]], dict[str, dict[str, float]], dict[str, str | None]]:
     conn = await asyncpg.connect(database)
@@ -468,7 +479,7 @@ async def run(
         started.stop()
 
     by_id = {cid: s.plan for cid, s in life.cases.items()}
-    history, first_at, outcomes = await _history(started.databases["intake"], list(by_id))
+    history_of, first_at, outcomes = await history(started.databases["intake"], list(by_id))
     to_published = [t["published"] - t["submitted"] for t in first_at.values() if "published" in t]
     to_rejected = [t["rejected"] - t["submitted"] for t in first_at.values() if "rejected" in t]
     ends = [t.get("published", t.get("rejected")) for t in first_at.values()]
@@ -481,7 +492,7 @@ async def run(
     for i in expected:
         _, email = _submitter(i, tag)
         heard[i] = Counter(r.template for r in received if email in r.to and r.case_id in by_id)
-    facts = facts_of(by_id, history, outcomes)
+    facts = facts_of(by_id, history_of, outcomes)
     facts["submitters_heard_as_expected"] = heard == expected
     return {
         "cases": cases,

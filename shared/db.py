@@ -24,6 +24,17 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 # The database is away or refused us: a background job retries its round rather than dying.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
+# Narrower: the database is away (stopped, restarting, the connection cut), not a statement it refused. What
+# failed did nothing and may be done again once it answers; a broken rule or a bug is none of these.
+DATABASE_AWAY: tuple[type[Exception], ...] = (
+    OSError,  # refused, reset, timed out
+    asyncpg.InterfaceError,  # the connection was closed under us
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, "the database system is starting up"
+    # A connection left mid-operation when the server died under it ("another operation is in progress").
+    asyncpg.exceptions.InternalClientError,
+)
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for typename in ("json", "jsonb"):

@@ -42,7 +42,8 @@ DESCRIPTIONS: dict[int, str] = {
     413: "The body is over the service's size limit.",
     422: "The request is invalid; `problems` lists each field and what is wrong with it (a constraint of the "
     "schema, a rule of the service, or a JSON value of another type than the schema's).",
-    503: "The service has as many requests in hand as it takes at once; `Retry-After` says when to try again.",
+    503: "The service cannot take the request now: as many requests in hand as it takes at once (`service_busy`), or "
+    "its database away (`unavailable`; nothing was done); `Retry-After` says when to try again.",
 }
 
 # FastAPI's own validation error schemas, replaced by ErrorBody (the handler in shared/http_errors.py answers so).

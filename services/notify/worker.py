@@ -38,6 +38,7 @@ from services.notify.repository import NotifyRepository
 from services.notify.settings import NotifySettings
 from shared import tracing
 from shared.consumer import new_correlation_id
+from shared.db import DATABASE_AWAY
 from shared.events import CONTENT_TYPE
 from shared.glance import Health
 from shared.logging import bind_event_context, get_logger
@@ -175,8 +176,21 @@ class DeliveryWorker:
             DELIVERY_ATTEMPTS.labels(delivery.channel.value, "ok" if error is None else "error").inc()
             if error is not None:
                 span.set_status(Status(StatusCode.ERROR, error))
+            # Inside the send's span: the outcome event carries the delivery's trace.
+            await self._record(delivery, error=error, permanent=permanent)
+
+    async def _record(self, delivery: Delivery, *, error: str | None, permanent: bool) -> None:
+        """Record the attempt's outcome; while the database is away, again until it answers or the lease ends.
+
+        A message the SMTP server accepted is recorded as delivered as soon as the database is back, rather than
+        left to its lease and sent a second time. Recording twice is harmless: it is keyed by the attempt, and the
+        second finds it done. Only a process that dies before recording leaves the message to be sent again.
+        """
+        # Well inside the lease taken at the claim (the send took some of it).
+        lease_ends = time.monotonic() + self._settings.delivery_lease_s / 2
+        pause = 0.25
+        while True:
             try:
-                # Inside the send's span: the outcome event carries the delivery's trace.
                 await workflow.record_delivery_outcome(
                     uow=self._runtime.unit_of_work(
                         NotifyRepository,
@@ -188,8 +202,17 @@ class DeliveryWorker:
                     permanent=permanent,
                     retry=self._retry,
                 )
+                return
+            except DATABASE_AWAY as exc:
+                if time.monotonic() + pause >= lease_ends:  # the lease is over: another round owns the delivery
+                    log.error("could not record delivery result before its lease ended", error=repr(exc))
+                    return
+                log.warning("could not record delivery result; the database is away, trying again", error=repr(exc))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
             except Exception as exc:  # the lease expires and the delivery is retried (at-least-once)
                 log.error("could not record delivery result", error=repr(exc))
+                return
 
     async def _send(self, due: DueDelivery) -> None:
         match due.delivery.channel:
