@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
+from urllib.parse import urlsplit
 
 from services.notify import domain
 from services.notify.domain import (
@@ -291,7 +292,8 @@ async def subscribe_webhook(
                 url=url, sealed_secret=secrets.seal(secret), event_types=event_types, created_by=operator_id
             )
             await uow.commit()
-        log.info("webhook subscribed", webhook_id=str(subscription.id), url=subscription.url)
+        # The host only: a URL's path, query or user part may carry an agency's own tokens.
+        log.info("webhook subscribed", webhook_id=str(subscription.id), host=urlsplit(subscription.url).hostname)
     return subscription
 
 
