@@ -25,6 +25,9 @@ from services.notify import domain
 from services.notify.domain import IPAddress
 
 # (host, port) → its addresses; raises OSError when the name does not resolve.
+# A resolver that does not answer within this long counts as "does not resolve" (asyncio's TimeoutError is an
+# OSError): a subscription is taken and checked again at delivery, a delivery is tried again later.
+RESOLVE_TIMEOUT_S = 5.0
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 
 
@@ -66,7 +69,8 @@ class WebhookTargets:
         if literal is not None:
             return [literal]
         try:
-            addresses = list(await self.resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80)))
+            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
+                addresses = list(await self.resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80)))
         except OSError as exc:
             raise TargetUnresolved(f"{host} does not resolve ({exc})") from exc
         if not addresses:

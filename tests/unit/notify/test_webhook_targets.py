@@ -3,6 +3,7 @@ request that connects to a checked address, and sealing webhook secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 import pytest
 from cryptography.fernet import Fernet
 
+from services.notify import targets
 from services.notify.domain import IPAddress, webhook_address_problem, webhook_url_problem
 from services.notify.sealing import SecretBox, SecretUnreadable
 from services.notify.targets import TargetRefused, TargetUnresolved, WebhookTargets, pinned
@@ -163,3 +165,13 @@ def test_secrets_are_sealed_and_keys_rotate() -> None:
         SecretBox.from_setting("not-a-key")
     with pytest.raises(ValueError, match="names no key"):
         SecretBox.from_setting(" , ")
+
+
+async def test_a_resolver_that_never_answers_counts_as_unresolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def silent(host: str, port: int) -> list[IPAddress]:
+        await asyncio.Event().wait()
+        return []
+
+    monkeypatch.setattr(targets, "RESOLVE_TIMEOUT_S", 0.01)
+    with pytest.raises(TargetUnresolved, match="does not resolve"):
+        await WebhookTargets(resolve=silent).addresses("https://slow.agency.example/h")
