@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db import DATABASE_AWAY
-from shared.errors import Refused
+from shared.errors import Refused, TooManyRequests
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -34,6 +34,7 @@ ERROR_CODES: dict[int, str] = {
     409: "conflict",
     413: "request_too_large",
     422: "validation_failed",
+    429: "too_many_requests",
     503: "unavailable",
 }
 
@@ -56,8 +57,8 @@ class ErrorBody(BaseModel):
 
     error: str = Field(
         description="a stable code: unauthorized, forbidden, not_found, conflict, request_too_large, "
-        "validation_failed, bad_request, unavailable, service_busy, internal_error, or a more precise one "
-        "(e.g. call_closed)",
+        "validation_failed, too_many_requests, bad_request, unavailable, service_busy, internal_error, or a more "
+        "precise one (e.g. call_closed)",
         examples=["not_found"],
     )
     message: str = Field(description="what is wrong, for people", examples=["case 0b9c… does not exist"])
@@ -110,7 +111,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder(exc.body()))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
+        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder(exc.body()), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -35,7 +35,9 @@ from prometheus_client import Counter
 from services.notify import domain, workflow
 from services.notify.domain import Delivery, DueDelivery, RetryPolicy
 from services.notify.repository import NotifyRepository
+from services.notify.sealing import SecretBox, SecretUnreadable
 from services.notify.settings import NotifySettings
+from services.notify.targets import TargetRefused, TargetUnresolved, WebhookTargets, pinned
 from shared import tracing
 from shared.consumer import new_correlation_id
 from shared.db import DATABASE_AWAY
@@ -43,6 +45,7 @@ from shared.events import CONTENT_TYPE
 from shared.glance import Health
 from shared.logging import bind_event_context, get_logger
 from shared.runtime import Runtime
+from shared.service import BackgroundJob
 from shared.vocabulary import Channel
 
 log = get_logger(__name__)
@@ -65,7 +68,7 @@ class DeliveryError(Exception):
 
 
 def sign(body: bytes, secret: str) -> str:
-    """The webhook signature header value: ``sha256=<hex HMAC-SHA256 of the body>``."""
+    """The webhook signature header value: ``sha256=<hex HMAC-SHA256 of the body>`` (its check: docs/people.md)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -108,11 +111,21 @@ def build_email(delivery: Delivery, *, mail_from: str, now: datetime) -> MIMENon
 
 
 class DeliveryWorker:
-    def __init__(self, *, runtime: Runtime, settings: NotifySettings, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        settings: NotifySettings,
+        http: httpx.AsyncClient,
+        targets: WebhookTargets,
+        secrets: SecretBox,
+    ) -> None:
         self._runtime = runtime
         self._settings = settings
         self._http = http
         self._local_hostname: str | None = None  # the EHLO name, looked up once (aiosmtplib would per message)
+        self._targets = targets
+        self._secrets = secrets
         self._retry = RetryPolicy(
             max_attempts=settings.delivery_max_attempts,
             backoff_base_s=settings.delivery_backoff_base_s,
@@ -241,15 +254,30 @@ class DeliveryWorker:
     async def _post_webhook(self, due: DueDelivery) -> None:
         if not due.webhook_active or due.webhook_url is None or due.webhook_secret is None:
             raise DeliveryError("webhook subscription was deleted", permanent=True)
+        # The name is resolved again now, every address checked, and the POST goes to a checked address: a name
+        # that has turned private since it was subscribed (DNS rebinding) is refused for good, not retried.
+        try:
+            addresses = await self._targets.addresses(due.webhook_url)
+        except TargetRefused as exc:
+            raise DeliveryError(f"webhook target refused: {exc}", permanent=True) from exc
+        except TargetUnresolved as exc:
+            raise DeliveryError(str(exc)) from exc
+        try:
+            secret = self._secrets.open(due.webhook_secret)
+        except SecretUnreadable as exc:
+            raise DeliveryError(f"webhook secret unreadable: {exc}", permanent=True) from exc
         body = due.delivery.body.encode()
+        target = pinned(due.webhook_url, addresses[0])
         response = await self._http.post(
-            due.webhook_url,
+            target.url,
             content=body,
             headers={
+                "Host": target.host_header,
                 "Content-Type": CONTENT_TYPE,
-                SIGNATURE_HEADER: sign(body, due.webhook_secret),
+                SIGNATURE_HEADER: sign(body, secret),
                 "X-Kipina-Delivery-Id": str(due.delivery.id),
             },
+            extensions=target.extensions,
             timeout=self._settings.webhook_timeout_s,
         )
         if not domain.webhook_succeeded(response.status_code):
@@ -282,8 +310,18 @@ async def smtp_health(settings: NotifySettings) -> Health:
     return Health(ok=True, detail="smtp_detail", values={"server": server, "ms": elapsed_ms})
 
 
-async def delivery_worker(runtime: Runtime) -> None:
-    """Background job: runs until the service stops."""
-    settings = cast(NotifySettings, runtime.settings)
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        await DeliveryWorker(runtime=runtime, settings=settings, http=http).run()
+def delivery_worker(targets: WebhookTargets) -> BackgroundJob:
+    """The background job (runs until the service stops), sending webhooks only to addresses ``targets`` allows."""
+
+    async def send_deliveries(runtime: Runtime) -> None:
+        settings = cast(NotifySettings, runtime.settings)
+        # No redirects (a target could bounce a delivery to a private address) and no kept-alive connections (one
+        # made for a name must not carry a request for another name at the same address).
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(follow_redirects=False, limits=limits) as http:
+            worker = DeliveryWorker(
+                runtime=runtime, settings=settings, http=http, targets=targets, secrets=settings.secret_box()
+            )
+            await worker.run()
+
+    return send_deliveries
