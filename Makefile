@@ -48,10 +48,13 @@ infra-reset: | $(PY) ## stop and delete all infra data (keeps the downloaded Kaf
 
 # ---------------------------------------------------------------- the whole system
 
-.PHONY: up down status test test-unit test-browser test-infra-down lint bench bench-soak bench-pipeline bench-floors contracts browser kustomize
+.PHONY: up up-cluster down status test test-unit test-browser test-infra-down lint bench bench-soak bench-pipeline bench-floors contracts browser kustomize
 
 up: venv ## everything: Kafka, PostgreSQL, mail sink, the four services, demo data; prints URLs and tokens
 	$(PY) -m deploy.stack up
+
+up-cluster: venv ## as `make up`, on a three-broker Kafka cluster (KIPINA_KAFKA_BROKERS=3; deploy/README.md)
+	KIPINA_KAFKA_BROKERS=3 $(PY) -m deploy.stack up
 
 down: | $(PY) ## stop the services, the mail sink and the infrastructure (data kept)
 	$(PY) -m deploy.stack down

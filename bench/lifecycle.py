@@ -205,7 +205,15 @@ class CaseState:
 class Lifecycle:
     """One run of the lifecycle on started services."""
 
-    def __init__(self, started: pipeline.Started, *, tag: str, publish_every_s: float, poll_s: float) -> None:
+    def __init__(
+        self,
+        started: pipeline.Started,
+        *,
+        tag: str,
+        publish_every_s: float,
+        poll_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.started = started
         self.tag = tag
         self.publish_every_s = publish_every_s
@@ -216,7 +224,8 @@ class Lifecycle:
         async def count(request: httpx.Request) -> None:
             self.requests[port_of.get(request.url.port, "other")] += 1
 
-        self.http = httpx.AsyncClient(timeout=60, event_hooks={"request": [count]})
+        # ``transport``: the fault tests' retries of what a person would try again (tests/faults/flow.py).
+        self.http = httpx.AsyncClient(timeout=60, event_hooks={"request": [count]}, transport=transport)
         self.cases: dict[str, CaseState] = {}
         self.known = asyncio.Condition()
         self.ready: asyncio.Queue[CaseState] = asyncio.Queue()  # scored by all its jurors: for the operator
@@ -250,7 +259,9 @@ class Lifecycle:
         headers, _ = _submitter(plan.submitter, self.tag)
         await asyncio.sleep(max(0.0, zero + due - time.perf_counter()))
         body = case_body(self.call_id, plan.n)
-        case = _ok(await self.http.post(f"{self.url['intake']}/cases", headers=headers, json=body), 201)
+        # As a careful client does: a submission sent again (its answer lost) is answered with the case it made.
+        keyed = {**headers, "Idempotency-Key": f"{self.tag}-case-{plan.n}"}
+        case = _ok(await self.http.post(f"{self.url['intake']}/cases", headers=keyed, json=body), 200, 201)
         state = CaseState(plan, str(case["id"]), headers)
         async with self.known:
             self.cases[state.case_id] = state
@@ -366,7 +377,7 @@ async def _terminal(conn: asyncpg.Connection, call_id: str) -> int:
     )
 
 
-async def _history(
+async def history(
     database: str, case_ids: list[str]
 ) -> tuple[dict[str, list[str]], dict[str, dict[str, float]], dict[str, str | None]]:
     conn = await asyncpg.connect(database)
@@ -491,7 +502,7 @@ async def run(
         started.stop()
 
     by_id = {cid: s.plan for cid, s in life.cases.items()}
-    history, first_at, outcomes = await _history(started.databases["intake"], list(by_id))
+    history_of, first_at, outcomes = await history(started.databases["intake"], list(by_id))
     to_published = [t["published"] - t["submitted"] for t in first_at.values() if "published" in t]
     to_rejected = [t["rejected"] - t["submitted"] for t in first_at.values() if "rejected" in t]
     ends = [t.get("published", t.get("rejected")) for t in first_at.values()]
@@ -507,7 +518,7 @@ async def run(
         theirs = [r for r in received if email in r.to and r.case_id in by_id]
         heard[i] = Counter(r.template for r in theirs)
         heard_once_each[i] = Counter(r.template for r in {r.delivery_id: r for r in theirs}.values())
-    facts = facts_of(by_id, history, outcomes)
+    facts = facts_of(by_id, history_of, outcomes)
     facts["submitters_heard_as_expected"] = heard == expected
     facts["submitters_heard_each_delivery_as_expected"] = heard_once_each == expected
     return {
@@ -531,7 +542,7 @@ async def run(
         },
         "submitters": {str(i): {"expected": dict(expected[i]), "heard": dict(heard[i])} for i in sorted(expected)},
         "facts": facts,
-        "history": history,
+        "history": history_of,
         "fate_of": {case_id: plan.fate for case_id, plan in by_id.items()},
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
     }

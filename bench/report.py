@@ -179,6 +179,15 @@ def ratio_rows(figures: Mapping[str, Any]) -> list[RatioRow]:
             higher_is_better=False,
         )
     )
+    rows.append(
+        RatioRow(
+            "POST /cases p99 at an equal rate (Kipinä's 50%; the floor alone)",
+            _get(figures, "kipina_http", "fractions", "0.5", "http", "latency_ms", "p99"),
+            _get(figures, "http_floor", "at_kipina_half", "latency_ms", "p99"),
+            "ms",
+            higher_is_better=False,
+        )
+    )
     floor_cpu = _get(figures, "event_floor", "fractions", "0.5", "cpu_ms_per_case")
     http_cpu = _get(figures, "http_floor", "fractions", "0.5", "cpu_ms_per_request")
     rows.append(

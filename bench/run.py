@@ -524,6 +524,13 @@ async def run(args: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     for mode in ("events", "http"):
         if mode in args.parts:
             figures[f"kipina_{mode}"] = await kipina_mode(mode, args, out_dir)
+    kipina_half = (figures.get("kipina_http", {}).get("fractions", {}).get("0.5") or {}).get("rate")
+    if "http_floor" in figures and kipina_half:
+        # POST /cases p99 compared at one rate: the floor's own 50% is several times Kipinä's.
+        _say(f"HTTP floor at Kipinä's 50% ({kipina_half:.1f}/s), for POST /cases p99 at an equal rate")
+        requests = max(20, round(kipina_half * args.fraction_seconds))
+        at_rate = await floor_http.run(requests, port=args.base_port + 90, rate=kipina_half)
+        figures["http_floor"]["at_kipina_half"] = {"rate": round(kipina_half, 1), **at_rate}
     if args.lifecycle:
         _say(
             f"the full lifecycle: {args.lifecycle_cases} cases at {args.lifecycle_rate:g}/s, "

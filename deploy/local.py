@@ -1,8 +1,13 @@
-"""Kipinä local infrastructure: a single-node Kafka (KRaft) and a PostgreSQL server.
+"""Kipinä local infrastructure: a single-node Kafka (KRaft), or a three-broker cluster, and a PostgreSQL server.
 
 Run from the repository root::
 
     python -m deploy.local up|status|down|reset|kafka-stop|kafka-start|env
+
+``KIPINA_KAFKA_BROKERS=3`` runs a three-broker KRaft cluster instead of the one broker (each broker also a
+controller, so three voters): broker ``n`` (1, 2, 3) listens on ``KIPINA_KAFKA_PORT + 2(n-1)`` and its
+controller on ``KIPINA_KAFKA_CONTROLLER_PORT + 2(n-1)``; topics get replication factor 3 and
+``min.insync.replicas=2``. ``kafka-stop --node N`` / ``kafka-start --node N`` stop and start one broker.
 
 Everything lives under the state dir ``${KIPINA_STATE_DIR:-<repo>/.kipina}``:
 
@@ -10,9 +15,10 @@ Everything lives under the state dir ``${KIPINA_STATE_DIR:-<repo>/.kipina}``:
     m2/             Maven local repository used for that fetch (kept by ``reset``)
     kafka/config/   generated server.properties + log4j.properties
     kafka/data/     Kafka log dirs and KRaft metadata
+    kafka/cluster/node-N/{config,data}/  the same for each broker of the cluster (KIPINA_KAFKA_BROKERS=3)
     pg/data/        PostgreSQL data directory
     logs/           kafka.log, kafka.out (JVM stdout/stderr), postgres.log
-    run/            kafka.pid
+    run/            kafka.pid (kafka-N.pid for the cluster's brokers; their logs are kafka-N.log)
     env             ``export VAR=value`` lines for the services
 
 Only the standard library, ``shared/registry.py`` (the services, their databases and
@@ -74,6 +80,7 @@ __all__ = [
     "ensure_infra",
     "ensure_topics",
     "infra_env",
+    "kafka_in_sync",
     "kafka_start",
     "kafka_stop",
     "load_settings",
@@ -94,10 +101,17 @@ SERVICES: tuple[str, ...] = registry.SERVICE_NAMES
 TOPICS: tuple[str, ...] = registry.ALL_TOPICS
 TOPIC_PARTITIONS = registry.TOPIC_PARTITIONS
 TOPIC_REPLICATION = 1
+#: The cluster's replication: every partition on all three brokers, a write acknowledged (acks=all) once two
+#: have it. One broker down is invisible to clients; two down stops writes (NOT_ENOUGH_REPLICAS), nothing lost.
+CLUSTER_BROKERS = 3
+CLUSTER_REPLICATION = 3
+CLUSTER_MIN_INSYNC = 2
 
 PG_SYSTEM_USER = "kipina-pg"
 PG_SUPERUSER = "postgres"
 KAFKA_HEAP_OPTS = ("-Xms256m", "-Xmx512m")
+# Three JVMs on a small machine: a smaller heap each.
+KAFKA_CLUSTER_HEAP_OPTS = ("-Xms128m", "-Xmx384m")
 
 KAFKA_START_TIMEOUT = 120.0
 KAFKA_STOP_TIMEOUT = 60.0
@@ -135,6 +149,8 @@ class Settings:
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     pg_port: int = 15432
+    #: 1 (a single broker+controller) or 3 (a KRaft cluster of three broker+controller nodes).
+    kafka_brokers: int = 1
     pg_superpass: str = "kipina-dev"
     service_passwords: Mapping[str, str] = dataclasses.field(
         default_factory=lambda: {p.name: p.dev_password for p in registry.PARTS}
@@ -160,16 +176,34 @@ class Settings:
         return self.state_dir / "m2"
 
     @property
+    def clustered(self) -> bool:
+        return self.kafka_brokers > 1
+
+    @property
+    def kafka_nodes(self) -> tuple[KafkaNode, ...]:
+        """The brokers this module runs: one, or the cluster's three (each with its own ports and directories)."""
+        return tuple(KafkaNode(self, n) for n in range(1, self.kafka_brokers + 1))
+
+    def kafka_node(self, node_id: int) -> KafkaNode:
+        if not 1 <= node_id <= self.kafka_brokers:
+            raise InfraError(f"there is no Kafka node {node_id}: the brokers are 1..{self.kafka_brokers}")
+        return KafkaNode(self, node_id)
+
+    @property
+    def topic_replication(self) -> int:
+        return CLUSTER_REPLICATION if self.clustered else TOPIC_REPLICATION
+
+    @property
+    def topic_min_insync(self) -> int:
+        return CLUSTER_MIN_INSYNC if self.clustered else 1
+
+    @property
+    def kafka_cluster_dir(self) -> Path:
+        return self.kafka_dir / "cluster"
+
+    @property
     def kafka_config_dir(self) -> Path:
         return self.kafka_dir / "config"
-
-    @property
-    def kafka_server_properties(self) -> Path:
-        return self.kafka_config_dir / "server.properties"
-
-    @property
-    def kafka_log4j_properties(self) -> Path:
-        return self.kafka_config_dir / "log4j.properties"
 
     @property
     def kafka_data(self) -> Path:
@@ -177,7 +211,7 @@ class Settings:
 
     @property
     def kafka_cluster_id_file(self) -> Path:
-        return self.kafka_dir / "cluster.id"
+        return (self.kafka_cluster_dir if self.clustered else self.kafka_dir) / "cluster.id"
 
     @property
     def pg_dir(self) -> Path:
@@ -194,18 +228,6 @@ class Settings:
     @property
     def run_dir(self) -> Path:
         return self.state_dir / "run"
-
-    @property
-    def kafka_pid_file(self) -> Path:
-        return self.run_dir / "kafka.pid"
-
-    @property
-    def kafka_log(self) -> Path:
-        return self.logs_dir / "kafka.log"
-
-    @property
-    def kafka_out(self) -> Path:
-        return self.logs_dir / "kafka.out"
 
     @property
     def pg_log(self) -> Path:
@@ -232,7 +254,7 @@ class Settings:
 
     @property
     def local_bootstrap(self) -> str:
-        return f"{HOST}:{self.kafka_port}"
+        return ",".join(node.address for node in self.kafka_nodes)
 
     @property
     def bootstrap(self) -> str:
@@ -250,6 +272,66 @@ class Settings:
     def local_admin_url(self) -> str:
         password = quote(self.pg_superpass, safe="")
         return f"postgresql://{PG_SUPERUSER}:{password}@{HOST}:{self.pg_port}/postgres"
+
+
+@dataclasses.dataclass(frozen=True)
+class KafkaNode:
+    """One broker (and controller) of ours: node 1 of the single broker keeps the paths it always had."""
+
+    settings: Settings
+    node_id: int
+
+    @property
+    def port(self) -> int:
+        return self.settings.kafka_port + 2 * (self.node_id - 1)
+
+    @property
+    def controller_port(self) -> int:
+        return self.settings.kafka_controller_port + 2 * (self.node_id - 1)
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def name(self) -> str:
+        return f"Kafka node {self.node_id}" if self.settings.clustered else "Kafka"
+
+    @property
+    def _dir(self) -> Path:
+        s = self.settings
+        return s.kafka_cluster_dir / f"node-{self.node_id}" if s.clustered else s.kafka_dir
+
+    @property
+    def config_dir(self) -> Path:
+        return self._dir / "config"
+
+    @property
+    def server_properties(self) -> Path:
+        return self.config_dir / "server.properties"
+
+    @property
+    def log4j_properties(self) -> Path:
+        return self.config_dir / "log4j.properties"
+
+    @property
+    def data(self) -> Path:
+        return self._dir / "data"
+
+    def _suffixed(self, directory: Path, stem: str, ext: str) -> Path:
+        return directory / (f"{stem}-{self.node_id}{ext}" if self.settings.clustered else f"{stem}{ext}")
+
+    @property
+    def pid_file(self) -> Path:
+        return self._suffixed(self.settings.run_dir, "kafka", ".pid")
+
+    @property
+    def log(self) -> Path:
+        return self._suffixed(self.settings.logs_dir, "kafka", ".log")
+
+    @property
+    def out(self) -> Path:
+        return self._suffixed(self.settings.logs_dir, "kafka", ".out")
 
 
 def _env_port(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -284,16 +366,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     kafka_port = _env_port(env, "KIPINA_KAFKA_PORT", 19092)
     controller_port = _env_port(env, "KIPINA_KAFKA_CONTROLLER_PORT", 19093)
     pg_port = _env_port(env, "KIPINA_PG_PORT", 15432)
-    if len({kafka_port, controller_port, pg_port}) != 3:
-        raise InfraError("KIPINA_KAFKA_PORT, KIPINA_KAFKA_CONTROLLER_PORT and KIPINA_PG_PORT must differ")
+    brokers_raw = env.get("KIPINA_KAFKA_BROKERS", "").strip() or "1"
+    if brokers_raw not in ("1", str(CLUSTER_BROKERS)):
+        raise InfraError(f"KIPINA_KAFKA_BROKERS={brokers_raw!r}: 1 (one broker) or {CLUSTER_BROKERS} (a cluster)")
+    brokers = int(brokers_raw)
+    # Broker n listens on KIPINA_KAFKA_PORT + 2(n-1), its controller on KIPINA_KAFKA_CONTROLLER_PORT + 2(n-1).
+    our_ports = [kafka_port + 2 * i for i in range(brokers)] + [controller_port + 2 * i for i in range(brokers)]
+    if len({*our_ports, pg_port}) != 2 * brokers + 1 or max(our_ports) > 65535:
+        raise InfraError(
+            "KIPINA_KAFKA_PORT, KIPINA_KAFKA_CONTROLLER_PORT and KIPINA_PG_PORT must differ"
+            + (" (the cluster's brokers take every second port from the first two)" if brokers > 1 else "")
+        )
 
     external_kafka: str | None = None
     bootstrap = env.get("KIPINA_KAFKA_BOOTSTRAP", "").strip()
     if bootstrap:
-        first = bootstrap.split(",")[0].strip()
-        host, _, port_s = first.rpartition(":")
-        port = int(port_s) if port_s.isdigit() else None
-        if not (len(bootstrap.split(",")) == 1 and _is_our_endpoint(host, port, kafka_port)):
+        ours = {kafka_port + 2 * i for i in range(brokers)}
+        servers = [server.strip().rpartition(":") for server in bootstrap.split(",")]
+        if not all(
+            port_s.isdigit() and any(_is_our_endpoint(host, int(port_s), p) for p in ours)
+            for host, _, port_s in servers
+        ):
             external_kafka = bootstrap
 
     external_urls: dict[str, str] = {}
@@ -315,6 +408,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_port=kafka_port,
         kafka_controller_port=controller_port,
         pg_port=pg_port,
+        kafka_brokers=brokers,
         pg_superpass=env.get("KIPINA_PG_SUPERPASS", "") or "kipina-dev",
         service_passwords=passwords,
         external_kafka=external_kafka,
@@ -518,37 +612,49 @@ def _kafka_fetch(s: Settings) -> None:
     _say(f"fetched Kafka {KAFKA_VERSION} ({jars} jars) in {time.monotonic() - started:.1f}s")
 
 
-def _kafka_write_config(s: Settings) -> None:
-    s.kafka_config_dir.mkdir(parents=True, exist_ok=True)
-    s.kafka_data.mkdir(parents=True, exist_ok=True)
+def _kafka_write_config(s: Settings, node: KafkaNode) -> None:
+    node.config_dir.mkdir(parents=True, exist_ok=True)
+    node.data.mkdir(parents=True, exist_ok=True)
+    voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in s.kafka_nodes)
+    replication, min_insync = s.topic_replication, s.topic_min_insync
+    roles = (
+        "# Single-node KRaft: this process is both broker and controller."
+        if not s.clustered
+        else f"# Node {node.node_id} of a {s.kafka_brokers}-node KRaft cluster: each node is broker and controller"
+        f" ({s.kafka_brokers} voters).\n# Every partition on {replication} brokers, a write acknowledged"
+        f" (acks=all) once {min_insync} have it."
+    )
     server = f"""\
 # Generated by deploy/local.py on every start; edit the generator, not this file.
-# Single-node KRaft: this process is both broker and controller.
+{roles}
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@{HOST}:{s.kafka_controller_port}
-listeners=PLAINTEXT://{HOST}:{s.kafka_port},CONTROLLER://{HOST}:{s.kafka_controller_port}
-advertised.listeners=PLAINTEXT://{HOST}:{s.kafka_port}
+node.id={node.node_id}
+controller.quorum.voters={voters}
+listeners=PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}
+advertised.listeners=PLAINTEXT://{HOST}:{node.port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={s.kafka_data}
+log.dirs={node.data}
 num.partitions={TOPIC_PARTITIONS}
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor={replication}
+min.insync.replicas={min_insync}
+offsets.topic.replication.factor={replication}
 offsets.topic.num.partitions=12
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={replication}
+transaction.state.log.min.isr={min_insync}
 transaction.state.log.num.partitions=12
 auto.create.topics.enable=false
 group.initial.rebalance.delay.ms=0
+# A replica out of sync (its broker was killed) must never become leader: that would lose acknowledged writes.
+unclean.leader.election.enable=false
 # After a crash (kafka-stop --force) the old registration must expire before the
 # restarted broker can register: 5s instead of the default 9s.
 broker.session.timeout.ms=5000
 broker.heartbeat.interval.ms=1000
 num.network.threads=2
 num.io.threads=4
+num.replica.fetchers=1
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 """
@@ -556,7 +662,7 @@ log.retention.hours=168
 # Generated by deploy/local.py. Kafka 3.9 logs through slf4j -> reload4j (log4j 1.x).
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File={s.kafka_log}
+log4j.appender.file.File={node.log}
 log4j.appender.file.MaxFileSize=20MB
 log4j.appender.file.MaxBackupIndex=3
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
@@ -564,8 +670,8 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 """
-    s.kafka_server_properties.write_text(server)
-    s.kafka_log4j_properties.write_text(log4j)
+    node.server_properties.write_text(server)
+    node.log4j_properties.write_text(log4j)
 
 
 def _kafka_cluster_id(s: Settings) -> str:
@@ -575,6 +681,7 @@ def _kafka_cluster_id(s: Settings) -> str:
         cluster_id = urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             break
+    s.kafka_cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
     s.kafka_cluster_id_file.write_text(cluster_id + "\n")
     return cluster_id
 
@@ -583,15 +690,15 @@ def _kafka_classpath(s: Settings) -> str:
     return f"{s.kafka_libs}/*"
 
 
-def _kafka_format(s: Settings) -> None:
-    if (s.kafka_data / "meta.properties").exists():
+def _kafka_format(s: Settings, node: KafkaNode) -> None:
+    if (node.data / "meta.properties").exists():
         return
     cluster_id = _kafka_cluster_id(s)
-    _say(f"formatting Kafka KRaft storage (cluster id {cluster_id})")
+    _say(f"formatting {node.name}'s KRaft storage (cluster id {cluster_id})")
     _run(
         [
             _java(),
-            f"-Dlog4j.configuration=file:{s.kafka_log4j_properties}",
+            f"-Dlog4j.configuration=file:{node.log4j_properties}",
             "-cp",
             _kafka_classpath(s),
             "kafka.tools.StorageTool",
@@ -599,121 +706,159 @@ def _kafka_format(s: Settings) -> None:
             "-t",
             cluster_id,
             "-c",
-            str(s.kafka_server_properties),
+            str(node.server_properties),
             "--ignore-formatted",
         ],
         "kafka-storage format",
     )
 
 
-def _kafka_find_pid(s: Settings) -> int | None:
-    """PID of *our* broker: from the pid file, else by scanning /proc for our config."""
-    marker = str(s.kafka_server_properties)
+def _kafka_find_pid(s: Settings, node: KafkaNode | None = None) -> int | None:
+    """PID of *our* broker (the first node by default): from its pid file, else by scanning /proc for its config."""
+    node = node or s.kafka_nodes[0]
+    marker = str(node.server_properties)
 
     def ours(pid: int) -> bool:
         cmd = _cmdline(pid)
         return "kafka.Kafka" in cmd and marker in cmd and _pid_alive(pid)
 
     with contextlib.suppress(OSError, ValueError):
-        pid = int(s.kafka_pid_file.read_text().strip())
+        pid = int(node.pid_file.read_text().strip())
         if ours(pid):
             return pid
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and ours(int(entry.name)):
             with contextlib.suppress(OSError):
                 s.run_dir.mkdir(parents=True, exist_ok=True)
-                s.kafka_pid_file.write_text(f"{entry.name}\n")
+                node.pid_file.write_text(f"{entry.name}\n")
             return int(entry.name)
     return None
 
 
-def _kafka_start(s: Settings) -> None:
-    pid = _kafka_find_pid(s)
-    if pid is not None:
-        _wait_kafka_port(s, pid)
-        _say(f"Kafka already running on {s.local_bootstrap} (pid {pid})")
-        return
-    for port in (s.kafka_port, s.kafka_controller_port):
+def _kafka_launch(s: Settings, node: KafkaNode) -> int:
+    """Start one broker's JVM (its config written, its storage formatted); its pid."""
+    for port in (node.port, node.controller_port):
         if _port_open(HOST, port):
             raise InfraError(
                 f"port {HOST}:{port} is in use by another process; "
                 "stop it or set KIPINA_KAFKA_PORT / KIPINA_KAFKA_CONTROLLER_PORT"
             )
-    _mkdirs(s)
-    _kafka_fetch(s)
-    _kafka_write_config(s)
-    _kafka_format(s)
+    _kafka_write_config(s, node)
+    _kafka_format(s, node)
     java_cmd = [
         _java(),
-        *KAFKA_HEAP_OPTS,
+        *(KAFKA_CLUSTER_HEAP_OPTS if s.clustered else KAFKA_HEAP_OPTS),
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
         "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",
         f"-Dkafka.logs.dir={s.logs_dir}",
-        f"-Dlog4j.configuration=file:{s.kafka_log4j_properties}",
+        f"-Dlog4j.configuration=file:{node.log4j_properties}",
         "-cp",
         _kafka_classpath(s),
         "kafka.Kafka",
-        str(s.kafka_server_properties),
+        str(node.server_properties),
     ]
-    _say(f"starting Kafka {KAFKA_VERSION} on {s.local_bootstrap} (logs: {s.kafka_log})")
-    started = time.monotonic()
+    _say(f"starting {node.name} ({KAFKA_VERSION}) on {node.address} (logs: {node.log})")
     # A throw-away shell backgrounds the JVM and prints its pid, so the broker is
     # re-parented to init: it outlives this process and never becomes our zombie.
     launcher = subprocess.run(  # noqa: S603 - fixed script; the JVM argv is passed as "$@"
-        ["/bin/sh", "-c", '"$@" </dev/null >>"$0" 2>&1 & echo $!', str(s.kafka_out), *java_cmd],
+        ["/bin/sh", "-c", '"$@" </dev/null >>"$0" 2>&1 & echo $!', str(node.out), *java_cmd],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         start_new_session=True,
-        cwd=str(s.kafka_dir),
+        cwd=str(node.config_dir.parent),
         check=True,
     )
     pid = int(launcher.stdout.strip())
-    s.kafka_pid_file.write_text(f"{pid}\n")
-    _wait_kafka_port(s, pid)
-    _say(f"Kafka up on {s.local_bootstrap} (pid {pid}, {time.monotonic() - started:.1f}s)")
+    node.pid_file.write_text(f"{pid}\n")
+    return pid
 
 
-def _wait_kafka_port(s: Settings, pid: int) -> None:
+def _kafka_start(s: Settings, nodes: Sequence[KafkaNode] | None = None) -> None:
+    """Start the brokers not running (all of ours by default) and wait until each listens.
+
+    A cluster's brokers are launched together, then waited for: a KRaft broker opens its port only once a
+    quorum of controllers has elected a leader, so waiting for the first before launching the second would hang.
+    """
+    wanted = list(nodes or s.kafka_nodes)
+    _mkdirs(s)
+    launched: list[tuple[KafkaNode, int]] = []
+    for node in wanted:
+        pid = _kafka_find_pid(s, node)
+        if pid is not None:
+            _wait_kafka_port(node, pid)
+            _say(f"{node.name} already running on {node.address} (pid {pid})")
+            continue
+        if not launched:
+            _kafka_fetch(s)
+        launched.append((node, _kafka_launch(s, node)))
+    started = time.monotonic()
+    for node, pid in launched:
+        _wait_kafka_port(node, pid)
+        _say(f"{node.name} up on {node.address} (pid {pid}, {time.monotonic() - started:.1f}s)")
+
+
+def _wait_kafka_port(node: KafkaNode, pid: int) -> None:
     deadline = time.monotonic() + KAFKA_START_TIMEOUT
     while time.monotonic() < deadline:
         if not _pid_alive(pid):
             raise InfraError(
-                f"Kafka exited during startup; last lines of {s.kafka_log}:\n{_tail(s.kafka_log)}"
-                f"\n--- {s.kafka_out}:\n{_tail(s.kafka_out, 10)}"
+                f"{node.name} exited during startup; last lines of {node.log}:\n{_tail(node.log)}"
+                f"\n--- {node.out}:\n{_tail(node.out, 10)}"
             )
-        if _port_open(HOST, s.kafka_port):
+        if _port_open(HOST, node.port):
             return
         time.sleep(0.25)
-    raise InfraError(f"Kafka did not open {s.local_bootstrap} within {KAFKA_START_TIMEOUT:.0f}s; see {s.kafka_log}")
+    raise InfraError(f"{node.name} did not open {node.address} within {KAFKA_START_TIMEOUT:.0f}s; see {node.log}")
 
 
-def _kafka_stop(s: Settings, *, force: bool = False) -> None:
-    pid = _kafka_find_pid(s)
-    if pid is None:
-        _say("Kafka is not running" if s.manage_kafka else f"Kafka is external ({s.external_kafka}): not stopping it")
-    else:
-        _say(f"stopping Kafka (pid {pid}{', SIGKILL' if force else ''})")
-        steps = (
-            [(signal.SIGKILL, 10.0)]
-            if force
-            else [
-                (signal.SIGTERM, KAFKA_STOP_TIMEOUT),
-                (signal.SIGKILL, 10.0),
-            ]
-        )
-        _terminate(pid, "Kafka", steps)
-        _say("Kafka stopped")
-    s.kafka_pid_file.unlink(missing_ok=True)
+def _kafka_stop(s: Settings, *, force: bool = False, nodes: Sequence[KafkaNode] | None = None) -> None:
+    wanted = list(nodes or s.kafka_nodes)
+    if not force and len(wanted) > 1:
+        # All at once: brokers stopped one after the other lose their controller quorum, and the last ones
+        # wait in vain for a controlled shutdown.
+        for node in wanted:
+            pid = _kafka_find_pid(s, node)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+    for node in wanted:
+        pid = _kafka_find_pid(s, node)
+        if pid is None:
+            _say(
+                f"{node.name} is not running"
+                if s.manage_kafka
+                else f"Kafka is external ({s.external_kafka}): not stopping it"
+            )
+        else:
+            _say(f"stopping {node.name} (pid {pid}{', SIGKILL' if force else ''})")
+            steps = (
+                [(signal.SIGKILL, 10.0)]
+                if force
+                else [
+                    (signal.SIGTERM, KAFKA_STOP_TIMEOUT),
+                    (signal.SIGKILL, 10.0),
+                ]
+            )
+            _terminate(pid, node.name, steps)
+            _say(f"{node.name} stopped")
+        node.pid_file.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- topics
 
 
 async def _ensure_topics_aiokafka(
-    bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int, wait_s: float
+    bootstrap: str,
+    topics: Sequence[str],
+    partitions: int,
+    replication_factor: int,
+    wait_s: float,
+    *,
+    min_insync: int = 1,
+    in_sync: bool = False,
 ) -> list[str]:
     from aiokafka.admin import (  # type: ignore[import-untyped,unused-ignore]
         AIOKafkaAdminClient,
@@ -734,7 +879,10 @@ async def _ensure_topics_aiokafka(
                 existing = set(await admin.list_topics())
                 missing = [t for t in topics if t not in existing]
                 if missing:
-                    response = await admin.create_topics([NewTopic(t, partitions, replication_factor) for t in missing])
+                    configs = {"min.insync.replicas": str(min_insync)} if replication_factor > 1 else {}
+                    response = await admin.create_topics(
+                        [NewTopic(t, partitions, replication_factor, topic_configs=configs) for t in missing]
+                    )
                     for err in response.to_object().get("topic_errors", []):
                         code = err["error_code"]
                         if code == 0:
@@ -743,17 +891,28 @@ async def _ensure_topics_aiokafka(
                             raise InfraError(
                                 f"creating topic {err['topic']} failed: error {code} {err['error_message']}"
                             )
-                # Wait until every partition has a leader so producers work immediately.
-                described = await admin.describe_topics(list(topics))
+                # Wait until every partition has a leader so producers work immediately; with ``in_sync``, until
+                # every replica is in sync too (a restarted broker has caught up), the group offsets' included.
+                watched = list(topics)
+                if in_sync and "__consumer_offsets" in existing:
+                    watched.append("__consumer_offsets")
+                described = await admin.describe_topics(watched)
                 if all(
-                    t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+                    t["error_code"] == 0
+                    and t["partitions"]
+                    and all(
+                        p["leader"] >= 0 and (not in_sync or set(p["isr"]) == set(p["replicas"]))
+                        for p in t["partitions"]
+                    )
                     for t in described
                 ):
                     # Also make the broker create __consumer_offsets now, so the first
                     # consumer group of a test does not wait for it (raises until ready).
                     await admin.find_coordinator("kipina-infra-warmup")
                     return created
-                last_error = InfraError("topic partitions have no leader yet")
+                last_error = InfraError(
+                    "topic partitions have no leader yet" + (", or replicas not in sync" if in_sync else "")
+                )
             except InfraError:
                 raise
             except Exception as exc:  # broker still booting: retry until the deadline
@@ -768,7 +927,7 @@ async def _ensure_topics_aiokafka(
 
 
 def _ensure_topics_cli(
-    s: Settings, bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int
+    s: Settings, bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int, min_insync: int
 ) -> list[str]:
     """Fallback without aiokafka: Kafka's own TopicCommand (one JVM per topic)."""
     _kafka_fetch(s)
@@ -791,6 +950,7 @@ def _ensure_topics_cli(
                 str(partitions),
                 "--replication-factor",
                 str(replication_factor),
+                *(["--config", f"min.insync.replicas={min_insync}"] if replication_factor > 1 else []),
             ],
             f"creating topic {topic}",
         )
@@ -804,16 +964,28 @@ def ensure_topics(
     topics: Sequence[str] = TOPICS,
     *,
     partitions: int = TOPIC_PARTITIONS,
-    replication_factor: int = TOPIC_REPLICATION,
+    replication_factor: int | None = None,
     timeout: float = TOPICS_TIMEOUT,
+    settings: Settings | None = None,
+    in_sync: bool = False,
 ) -> list[str]:
-    """Create missing ``topics`` (waiting for the broker to be ready); return those created."""
-    s = load_settings()
+    """Create missing ``topics`` (waiting for the broker to be ready); return those created.
+
+    Replication follows the settings: 1 on the single broker, 3 with ``min.insync.replicas=2`` on the cluster.
+    ``in_sync`` also waits until every replica of them is in sync (after a broker of the cluster came back).
+    """
+    s = settings or load_settings()
     target = bootstrap or s.bootstrap
+    replication = replication_factor or s.topic_replication
+    min_insync = min(s.topic_min_insync, replication)
     if importlib.util.find_spec("aiokafka") is not None:
-        created = _run_async(lambda: _ensure_topics_aiokafka(target, topics, partitions, replication_factor, timeout))
+        created = _run_async(
+            lambda: _ensure_topics_aiokafka(
+                target, topics, partitions, replication, timeout, min_insync=min_insync, in_sync=in_sync
+            )
+        )
     else:
-        created = _ensure_topics_cli(s, target, topics, partitions, replication_factor)
+        created = _ensure_topics_cli(s, target, topics, partitions, replication, min_insync)
     if created:
         _say(f"created topics on {target}: {', '.join(created)}")
     return created
@@ -1109,7 +1281,7 @@ def up(settings: Settings | None = None) -> dict[str, str]:
             _pg_start(s)
         else:
             _say("using external PostgreSQL (all KIPINA_*_DATABASE_URL set)")
-        ensure_topics(s.bootstrap)
+        ensure_topics(s.bootstrap, settings=s)
         env = infra_env(s)
         _write_env_file(s, env)
     _say(f"infra ready in {time.monotonic() - started:.1f}s; environment written to {s.env_file}")
@@ -1126,21 +1298,35 @@ def ensure_infra(settings: Settings | None = None) -> dict[str, str]:
     return up(settings)
 
 
-def kafka_start(settings: Settings | None = None) -> None:
-    """Start only the local broker (keeps data) and wait until topics are usable."""
+def _nodes(s: Settings, node: int | None) -> list[KafkaNode]:
+    return list(s.kafka_nodes) if node is None else [s.kafka_node(node)]
+
+
+def kafka_start(settings: Settings | None = None, *, node: int | None = None) -> None:
+    """Start only the local broker(s) (keeps data) and wait until topics are usable.
+
+    ``node`` starts one broker of the cluster; then this returns once every replica is back in sync, so that the
+    next broker may be stopped without taking a partition below ``min.insync.replicas``.
+    """
     s = settings or load_settings()
     if not s.manage_kafka:
         raise InfraError(f"KIPINA_KAFKA_BOOTSTRAP={s.external_kafka} is external; not starting Kafka")
     with _locked(s):
-        _kafka_start(s)
-        ensure_topics(s.bootstrap)
+        _kafka_start(s, _nodes(s, node))
+        ensure_topics(s.bootstrap, settings=s, in_sync=s.clustered)
 
 
-def kafka_stop(settings: Settings | None = None, *, force: bool = False) -> None:
-    """Stop only the local broker (keeps data); ``force`` sends SIGKILL straight away."""
+def kafka_stop(settings: Settings | None = None, *, force: bool = False, node: int | None = None) -> None:
+    """Stop only the local broker(s) (keeps data); ``force`` sends SIGKILL straight away; ``node``: only that one."""
     s = settings or load_settings()
     with _locked(s):
-        _kafka_stop(s, force=force)
+        _kafka_stop(s, force=force, nodes=_nodes(s, node))
+
+
+def kafka_in_sync(settings: Settings | None = None, *, timeout: float = TOPICS_TIMEOUT) -> None:
+    """Wait until every partition of the topics (and of the group offsets) has all its replicas in sync."""
+    s = settings or load_settings()
+    ensure_topics(s.bootstrap, settings=s, in_sync=True, timeout=timeout)
 
 
 def pg_start(settings: Settings | None = None) -> None:
@@ -1150,18 +1336,72 @@ def pg_start(settings: Settings | None = None) -> None:
         _pg_start(s)
 
 
-def pg_stop(settings: Settings | None = None) -> None:
-    """Stop only PostgreSQL (keeps data)."""
+def pg_stop(settings: Settings | None = None, *, kill: bool = False) -> None:
+    """Stop only PostgreSQL (keeps data): a fast shutdown (``pg_ctl stop -m fast``), or with ``kill`` a crash."""
     s = settings or load_settings()
     with _locked(s):
-        _pg_stop(s)
+        if kill:
+            _pg_kill(s)
+        else:
+            _pg_stop(s)
+
+
+def _pg_kill(s: Settings) -> None:
+    """SIGKILL the postmaster alone, as a crash would; its backends notice and exit by themselves.
+
+    Waits for them: a postmaster started while the old backends still hold the shared memory refuses to run. The
+    next start does crash recovery from the write-ahead log.
+    """
+    pid = _pg_find_pid(s)
+    if pid is None:
+        _say("PostgreSQL is not running" if s.manage_pg else "PostgreSQL is external: not killing it")
+        return
+    children = [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _ppid(int(e.name)) == pid]
+    _say(f"killing the PostgreSQL postmaster (pid {pid}, SIGKILL; {len(children)} backends left to notice)")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + PG_STOP_TIMEOUT
+    # Gone, not only dead: a new postmaster takes a zombie's pid in postmaster.pid for a live server.
+    while any(_pid_alive(c) for c in children) or _pid_exists(pid):
+        if time.monotonic() > deadline:
+            raise InfraError(f"PostgreSQL's backends did not exit after the postmaster was killed: {children}")
+        time.sleep(0.1)
+    _say("PostgreSQL killed")
+
+
+def _pid_exists(pid: int) -> bool:
+    """True while ``pid`` is in the process table, a zombie included (reaped when it is our child)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def down(settings: Settings | None = None) -> None:
-    """Stop the local Kafka and PostgreSQL gracefully, keeping their data."""
+    """Stop the local Kafka and PostgreSQL gracefully, keeping their data.
+
+    Whichever of ours runs, the single broker or the cluster, so a ``down`` without KIPINA_KAFKA_BROKERS still
+    stops a cluster started with it.
+    """
     s = settings or load_settings()
     with _locked(s):
         _kafka_stop(s)
+        if s.manage_kafka:
+            other = dataclasses.replace(s, kafka_brokers=1 if s.clustered else CLUSTER_BROKERS)
+            running = [n for n in other.kafka_nodes if _kafka_find_pid(other, n) is not None]
+            if running:
+                _kafka_stop(other, nodes=running)
         _pg_stop(s)
 
 
@@ -1171,7 +1411,7 @@ def reset(settings: Settings | None = None) -> None:
     with _locked(s):
         _kafka_stop(s)
         _pg_stop(s)
-        for path in (s.kafka_data, s.kafka_config_dir, s.pg_dir, s.logs_dir, s.run_dir):
+        for path in (s.kafka_data, s.kafka_config_dir, s.kafka_cluster_dir, s.pg_dir, s.logs_dir, s.run_dir):
             shutil.rmtree(path, ignore_errors=True)
         for file in (s.kafka_cluster_id_file, s.env_file):
             file.unlink(missing_ok=True)
@@ -1200,20 +1440,36 @@ class ComponentStatus:
 
 @dataclasses.dataclass(frozen=True)
 class InfraStatus:
-    kafka: ComponentStatus
+    kafka: ComponentStatus  # the first broker (the only one, but for a cluster)
     postgres: ComponentStatus
+    #: The cluster's other brokers (none for the single broker or an external Kafka).
+    more_brokers: tuple[ComponentStatus, ...] = ()
+
+    @property
+    def brokers(self) -> tuple[ComponentStatus, ...]:
+        return (self.kafka, *self.more_brokers)
 
     @property
     def up(self) -> bool:
-        return self.kafka.up and self.postgres.up
+        return all(b.up for b in self.brokers) and self.postgres.up
 
 
 def status(settings: Settings | None = None) -> InfraStatus:
     """Probe (without starting anything) whether Kafka and PostgreSQL are running."""
     s = settings or load_settings()
+    more: tuple[ComponentStatus, ...] = ()
     if s.manage_kafka:
-        kpid = _kafka_find_pid(s)
-        kafka = ComponentStatus("kafka", True, kpid, s.local_bootstrap, _port_open(HOST, s.kafka_port))
+        nodes = [
+            ComponentStatus(
+                f"kafka-{n.node_id}" if s.clustered else "kafka",
+                True,
+                _kafka_find_pid(s, n),
+                n.address,
+                _port_open(HOST, n.port),
+            )
+            for n in s.kafka_nodes
+        ]
+        kafka, more = nodes[0], tuple(nodes[1:])
     else:
         assert s.external_kafka is not None
         kafka = ComponentStatus("kafka", False, None, s.external_kafka, _bootstrap_reachable(s.external_kafka))
@@ -1224,7 +1480,7 @@ def status(settings: Settings | None = None) -> InfraStatus:
         first = urlsplit(s.db_url(SERVICES[0]))
         host, port = first.hostname or HOST, first.port or 5432
         pg = ComponentStatus("postgres", False, None, f"{host}:{port}", _port_open(host, port))
-    return InfraStatus(kafka, pg)
+    return InfraStatus(kafka, pg, more)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -1239,8 +1495,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("reset", help="down + delete data (keeps the downloaded Kafka libs)")
     stop = sub.add_parser("kafka-stop", help="stop only Kafka (simulate a broker outage)")
     stop.add_argument("--force", action="store_true", help="SIGKILL immediately (a crash)")
-    sub.add_parser("kafka-start", help="start only Kafka")
-    sub.add_parser("pg-stop", help="stop only PostgreSQL")
+    stop.add_argument("--node", type=int, help="only this broker of the cluster (1, 2 or 3)")
+    start = sub.add_parser("kafka-start", help="start only Kafka (with --node, wait until its replicas are in sync)")
+    start.add_argument("--node", type=int, help="only this broker of the cluster (1, 2 or 3)")
+    pg_stop_parser = sub.add_parser("pg-stop", help="stop only PostgreSQL (a fast shutdown)")
+    pg_stop_parser.add_argument("--kill", action="store_true", help="SIGKILL the postmaster (a crash)")
     sub.add_parser("pg-start", help="start only PostgreSQL")
     sub.add_parser("env", help='print the export lines (eval "$(python -m deploy.local env)")')
     args = parser.parse_args(argv)
@@ -1251,7 +1510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             up(s)
         elif args.command == "status":
             st = status(s)
-            print(st.kafka.describe())
+            for broker in st.brokers:
+                print(broker.describe())
             print(st.postgres.describe())
             print(f"state dir: {s.state_dir}")
             return 0 if st.up else 1
@@ -1260,11 +1520,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "reset":
             reset(s)
         elif args.command == "kafka-stop":
-            kafka_stop(s, force=args.force)
+            kafka_stop(s, force=args.force, node=args.node)
         elif args.command == "kafka-start":
-            kafka_start(s)
+            kafka_start(s, node=args.node)
         elif args.command == "pg-stop":
-            pg_stop(s)
+            pg_stop(s, kill=args.kill)
         elif args.command == "pg-start":
             pg_start(s)
         elif args.command == "env":

@@ -55,6 +55,18 @@ RESOURCES: dict[str, Resources] = {
 }
 
 
+# Secrets only one service reads, from a Secret of its own rather than the shared kipina-auth.
+SERVICE_SECRETS: dict[str, list[dict[str, Any]]] = {
+    "notify": [
+        {
+            # The keys webhook secrets are encrypted with at rest, the first encrypting (docs/people.md).
+            "name": f"{registry.NOTIFY.env_prefix}WEBHOOK_SECRET_KEYS",
+            "valueFrom": {"secretKeyRef": {"name": "kipina-notify-webhook-keys", "key": "keys"}},
+        }
+    ],
+}
+
+
 def _labels(part: registry.Part) -> dict[str, str]:
     return {"app.kubernetes.io/name": part.name, "app.kubernetes.io/part-of": "kipina"}
 
@@ -74,6 +86,7 @@ def deployment(part: registry.Part) -> dict[str, Any]:
             "name": part.database_env,
             "valueFrom": {"secretKeyRef": {"name": f"kipina-{part.name}-database", "key": "url"}},
         },
+        *SERVICE_SECRETS.get(part.name, []),
     ]
     return {
         "apiVersion": "apps/v1",

@@ -145,6 +145,8 @@ def services_up(infra: Mapping[str, str]) -> None:
     env.setdefault("KIPINA_DEV_SIGN_IN", "true")
     # The demo operator hears what operators hear (decisions, a call ready to decide, dead letters), in the sink.
     env.setdefault(f"{registry.NOTIFY.env_prefix}OPERATOR_EMAILS", PEOPLE["operator"]["email"])
+    # Development's webhook receivers run on this machine; a deployment keeps webhooks to public addresses.
+    env.setdefault(f"{registry.NOTIFY.env_prefix}WEBHOOK_ALLOW_LOOPBACK", "true")
     logs = _state() / "logs"
     if _running_pid("mailsink") is None:
         mail_dir = _state() / "mail"

@@ -81,12 +81,36 @@ class InvalidToken(Exception):
 REQUIRED_CLAIMS = ["sub", "exp", "roles", "org"]
 
 
+_ROLES = {str(r): r for r in Role}
+_LANGUAGES = {str(language): language for language in Language}
+
+
+def _roles(claim: Any) -> frozenset[Role]:
+    """Kipinä's roles among the token's. An identity provider often adds its own (``offline_access``,
+    ``uma_authorization``): those are not Kipinä's business. A token with none of Kipinä's is refused, so a
+    person without a Kipinä role is not "any signed-in user" either."""
+    if not isinstance(claim, list) or not all(isinstance(r, str) for r in claim):
+        raise ValueError("roles: a list of strings expected")
+    known = frozenset(_ROLES[r] for r in claim if r in _ROLES)
+    if not known:
+        raise ValueError(f"roles: none of {', '.join(_ROLES)}")
+    return known
+
+
+def _language(claim: Any) -> Language:
+    """``fi``, ``sv`` or ``en`` from the ``lang`` claim, with a region or not (``fi-FI``, ``sv_FI``); any other
+    language, or none, is English (the pages let the person switch)."""
+    if not isinstance(claim, str):
+        return Language.EN
+    return _LANGUAGES.get(claim.replace("_", "-").split("-", 1)[0].lower(), Language.EN)
+
+
 def _principal(claims: dict[str, Any]) -> Principal:
     return Principal(
         user_id=claims["sub"],
-        roles=frozenset(Role(r) for r in claims["roles"]),
+        roles=_roles(claims["roles"]),
         organisation_id=claims["org"],
-        language=Language(claims.get("lang", "en")),
+        language=_language(claims.get("lang")),
         name=claims.get("name", ""),
         email=claims.get("email", ""),
     )

@@ -1,7 +1,8 @@
 """Refusals: what a service's rules say when they turn a request down. No I/O, no HTTP.
 
 Domain and workflow code raise these; ``shared/http_errors.py`` turns them into HTTP errors in
-one place — ``NotFound`` → 404, ``Conflict`` → 409, ``Invalid`` → 422 — with the body
+one place — ``NotFound`` → 404, ``Conflict`` → 409, ``Invalid`` → 422, ``TooManyRequests`` → 429 with
+``Retry-After`` — with the body
 ``{"error": <code>, "message": <for people>, ...details, "problems": [...]}``.
 """
 
@@ -64,3 +65,15 @@ class Invalid(Refused):
     def of(cls, problems: Sequence[Problem]) -> Invalid:
         """Refuse with a message that sums up the first few problems."""
         return cls("; ".join(f"{p.field}: {p.problem}" for p in problems[:5]), problems=problems)
+
+
+class TooManyRequests(Refused):
+    """Too many requests of one kind lately; ``retry_after_s`` (also the ``Retry-After`` header) says when the
+    next one will be taken."""
+
+    status_code = 429
+    default_error = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: int, error: str | None = None, **details: Any) -> None:
+        super().__init__(message, error=error, retry_after_s=retry_after_s, **details)
+        self.retry_after_s = retry_after_s

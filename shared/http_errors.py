@@ -2,8 +2,10 @@
 
 ``shared.errors`` refusals (404/409/422 and their details), a body that is not JSON at all (400, naming
 the byte where parsing stopped), request validation (422 with one problem per field), Starlette's HTTP
-errors (401, 403, 405, 413...) and, as the last resort, an unexpected exception (500, logged, no internals
-in the body). ``ErrorBody`` is also the schema the OpenAPI lists for every refusal (shared/openapi.py).
+errors (401, 403, 405, 413...), the service's database away (503 with ``Retry-After``: it is restarting, or
+the connection was cut; nothing was done, so the request may be sent again) and, as the last resort, an
+unexpected exception (500, logged, no internals in the body). ``ErrorBody`` is also the schema the OpenAPI lists
+for every refusal (shared/openapi.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import Refused
+from shared.db import DATABASE_AWAY
+from shared.errors import Refused, TooManyRequests
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -31,8 +34,11 @@ ERROR_CODES: dict[int, str] = {
     409: "conflict",
     413: "request_too_large",
     422: "validation_failed",
-    503: "service_busy",
+    429: "too_many_requests",
+    503: "unavailable",
 }
+
+RETRY_AFTER_S = 1
 
 
 class ProblemView(BaseModel):
@@ -51,7 +57,8 @@ class ErrorBody(BaseModel):
 
     error: str = Field(
         description="a stable code: unauthorized, forbidden, not_found, conflict, request_too_large, "
-        "validation_failed, bad_request, internal_error, or a more precise one (e.g. call_closed)",
+        "validation_failed, too_many_requests, bad_request, unavailable, service_busy, internal_error, or a more "
+        "precise one (e.g. call_closed)",
         examples=["not_found"],
     )
     message: str = Field(description="what is wrong, for people", examples=["case 0b9c… does not exist"])
@@ -104,7 +111,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder(exc.body()))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
+        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder(exc.body()), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -115,6 +123,18 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             body["message"] = str(detail)
         return JSONResponse(status_code=exc.status_code, content=body, headers=getattr(exc, "headers", None))
+
+    async def database_away(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("the database does not answer; refused with 503", path=request.url.path, error=repr(exc))
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"error": "unavailable", "message": "the service's database does not answer; try again shortly"},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    # The database is away: the request did nothing and may be sent again. A statement refused stays a 500.
+    for away in DATABASE_AWAY:
+        app.add_exception_handler(away, database_away)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

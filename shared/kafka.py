@@ -40,7 +40,8 @@ EVENT_HEADERS = [("content-type", CONTENT_TYPE.encode())]
 
 def create_broker(bootstrap: str, *, service: str) -> KafkaBroker:
     return KafkaBroker(
-        bootstrap,
+        # A list: FastStream hands a string to aiokafka as one server, so a cluster's "a:1,b:2,c:3" would not resolve.
+        [server.strip() for server in bootstrap.split(",") if server.strip()],
         client_id=f"kipina-{service}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         enable_idempotence=True,
@@ -273,15 +274,25 @@ class EventProducer:
 
 
 async def ensure_topics(bootstrap: str, *, partitions: int = 6, names: Sequence[str] = topics.ALL_TOPICS) -> list[str]:
-    """Create any missing topic; returns those created."""
+    """Create any missing topic; returns those created.
+
+    On a cluster of three brokers or more, each partition is on three of them and a write needs two
+    (``min.insync.replicas``, with the producers' ``acks=all``): one broker lost is not felt, nothing acknowledged
+    is lost. On a single broker, one replica.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
+            brokers = len((await admin.describe_cluster())["brokers"])
+            replication, configs = (3, {"min.insync.replicas": "2"}) if brokers >= 3 else (1, {})
             await admin.create_topics(
-                [NewTopic(name=n, num_partitions=partitions, replication_factor=1) for n in missing]
+                [
+                    NewTopic(name=n, num_partitions=partitions, replication_factor=replication, topic_configs=configs)
+                    for n in missing
+                ]
             )
         return missing
     finally:

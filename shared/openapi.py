@@ -9,8 +9,9 @@ Derived once, from what FastAPI already knows of each route, when the schema is 
 - **refusals**, each with the one ``ErrorBody`` schema (shared/http_errors.py): 401 with a token
   dependency, 403 with a role check, 404 with a path parameter, 422 with any parameter or body, and
   400 and 413 with a body, 503 (too many requests in hand) on every operation but the probes. What only
-  the route knows (409 when the state can refuse, 204 when there is nothing, 200 on an idempotent retry) it
-  declares itself in ``responses=``; an error code declared without a body gets ``ErrorBody``.
+  the route knows (409 when the state can refuse, 204 when there is nothing, 200 on an idempotent retry, 429 when
+  it is rate-limited) it declares itself in ``responses=``; an error code declared without a body gets
+  ``ErrorBody``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ DESCRIPTIONS: dict[int, str] = {
     413: "The body is over the service's size limit.",
     422: "The request is invalid; `problems` lists each field and what is wrong with it (a constraint of the "
     "schema, a rule of the service, or a JSON value of another type than the schema's).",
-    503: "The service has as many requests in hand as it takes at once; `Retry-After` says when to try again.",
+    429: "Too many requests of this kind lately; the `Retry-After` header (and `retry_after_s`) says in how many "
+    "seconds the next one is taken.",
+    503: "The service cannot take the request now: as many requests in hand as it takes at once (`service_busy`), or "
+    "its database away (`unavailable`; nothing was done); `Retry-After` says when to try again.",
 }
 
 # FastAPI's own validation error schemas, replaced by ErrorBody (the handler in shared/http_errors.py answers so).

@@ -262,4 +262,7 @@ def run(app_path: str, settings: ServiceSettings) -> None:
         http="httptools",
         log_config=None,
         access_log=False,
+        # request.client is the TCP peer: uvicorn would otherwise take X-Forwarded-For from any local peer. A
+        # service that needs the client behind a proxy trusts it explicitly (intake's KIPINA_INTAKE_TRUSTED_PROXIES).
+        proxy_headers=False,
     )

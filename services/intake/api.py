@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from services.intake import domain, workflow
 from services.intake.domain import (
@@ -42,6 +42,7 @@ from services.intake.schemas import (
     TimelineItemOut,
     WithdrawIn,
 )
+from services.intake.throttling import SubmissionLimits, submission_limits
 from shared.auth import CurrentUser, Operator, Principal, Submitter, require_roles
 from shared.events import Contact
 from shared.http import unit_of_work
@@ -63,6 +64,20 @@ IdempotencyKey = Annotated[
     ),
 ]
 SubmitterOrOperator = Annotated[Principal, Depends(require_roles(Role.SUBMITTER, Role.OPERATOR))]
+Limits = Annotated[SubmissionLimits, Depends(submission_limits)]
+
+
+async def admit_submission(request: Request, submitter: Submitter, limits: Limits) -> None:
+    """Count a submitter's attempt against the submission limits (services/intake/throttling.py), or refuse it
+    (429). After the token is checked (401/403 first), before the body is: an invalid body counts too."""
+    await limits.admit_request(request, submitter_id=submitter.user_id)
+
+
+TOO_MANY_SUBMISSIONS = {
+    "description": "the submitter, or the client address, has submitted as many cases in the last minute as intake "
+    "takes (`too_many_submissions`); `Retry-After` says in how many seconds the next is taken",
+    "headers": {"Retry-After": {"description": "seconds until a submission is taken", "schema": {"type": "integer"}}},
+}
 
 
 # --------------------------------------------------------------------------- requests → commands
@@ -261,7 +276,9 @@ async def get_call(call_id: uuid.UUID, _: CurrentUser, uow: Uow) -> CallOut:
             "description": "the call is closed (`call_closed`), a case with a near-identical title is in the call "
             "already (`duplicate_case`), or the Idempotency-Key was used for another body (`idempotency_key_reused`)"
         },
+        429: TOO_MANY_SUBMISSIONS,
     },
+    dependencies=[Depends(admit_submission)],
 )
 async def submit_case(
     body: CaseIn,

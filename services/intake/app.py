@@ -14,6 +14,7 @@ from services.intake.pages import submitter_pages_router
 from services.intake.pages_operator import operator_pages_router
 from services.intake.repository import IntakeRepository
 from services.intake.settings import IntakeSettings
+from services.intake.throttling import SubmissionLimits, trusted_networks
 from shared import registry
 from shared.consumer import new_correlation_id
 from shared.events import CallAnnouncedV1, CaseRevisedV1, CaseSubmittedV1, CaseWithdrawnV1
@@ -27,12 +28,13 @@ async def _at_a_glance(runtime: Runtime) -> list[Glance]:
 
 
 def create() -> FastAPI:
-    return create_app(
+    settings = IntakeSettings()
+    app = create_app(
         ServiceDefinition(
             part=registry.INTAKE,
             description="Calls for innovation cases; case submission, revision and withdrawal; "
             "each case's status and timeline as review and awards progress.",
-            settings=IntakeSettings(),
+            settings=settings,
             migrations=Path(__file__).parent / "migrations",
             api_routers=[api_router],
             event_router=event_router,
@@ -42,3 +44,9 @@ def create() -> FastAPI:
             dashboard=_at_a_glance,
         )
     )
+    app.state.submission_limits = SubmissionLimits(
+        per_submitter=settings.submissions_per_submitter_per_minute,
+        per_address=settings.submissions_per_address_per_minute,
+        trusted_proxies=trusted_networks(settings.trusted_proxies),
+    )
+    return app

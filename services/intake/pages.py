@@ -22,7 +22,8 @@ from services.intake.api import _case_draft, _revision
 from services.intake.domain import CaseStatus, TimelineItem, TimelineKind
 from services.intake.repository import IntakeRepository
 from services.intake.schemas import CaseIn, RevisionIn, WithdrawIn
-from shared.errors import Conflict, Invalid, NotFound, Refused
+from services.intake.throttling import SubmissionLimits, submission_limits
+from shared.errors import Conflict, Invalid, NotFound, Refused, TooManyRequests
 from shared.feedback import PointStatus
 from shared.http import unit_of_work
 from shared.uow import UnitOfWork
@@ -271,10 +272,23 @@ def submitter_pages_router() -> APIRouter:
             return _not_found(page, exc)
 
     @router.post("/calls/{call_id}/submit", response_class=HTMLResponse)
-    async def submit(request: Request, call_id: uuid.UUID, uow: Uow, page: Page = Depends(submitter_page)) -> Response:
+    async def submit(
+        request: Request,
+        call_id: uuid.UUID,
+        uow: Uow,
+        page: Page = Depends(submitter_page),
+        limits: SubmissionLimits = Depends(submission_limits),
+    ) -> Response:
         assert page.principal is not None
         form = await checked_form(request, page)
         values = _all_values(await request.body())
+        try:  # the API's limits: a form is a submission too
+            await limits.admit_request(request, submitter_id=page.principal.user_id)
+        except TooManyRequests as exc:
+            problems = field_problems(exc, case_input(form))
+            shown = await _render_form(page, uow, call_id, form=form, values=values, problems=problems, status_code=429)
+            shown.headers["Retry-After"] = str(exc.retry_after_s)
+            return shown
         try:
             body = CaseIn.model_validate(case_body(form, values, call_id=call_id))
         except ValidationError as exc:

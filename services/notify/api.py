@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.notify import workflow
 from services.notify.domain import Delivery, DeliveryStatus, FeedItem, WebhookSubscription
 from services.notify.repository import NotifyRepository
 from services.notify.schemas import DeliveryView, FeedItemView, WebhookBody, WebhookView
+from services.notify.sealing import SecretBox
+from services.notify.targets import WebhookTargets
 from shared.auth import CurrentUser, Operator
 from shared.http import unit_of_work
 from shared.pagination import Limit, Offset, Page
@@ -24,6 +26,20 @@ from shared.vocabulary import Channel
 router = APIRouter(tags=["notify"])
 
 Uow = Annotated[UnitOfWork[NotifyRepository], Depends(unit_of_work(NotifyRepository))]
+
+
+def _webhook_targets(request: Request) -> WebhookTargets:
+    targets: WebhookTargets = request.app.state.webhook_targets
+    return targets
+
+
+def _secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+Targets = Annotated[WebhookTargets, Depends(_webhook_targets)]
+Secrets = Annotated[SecretBox, Depends(_secret_box)]
 
 
 # --------------------------------------------------------------------------- views
@@ -134,10 +150,21 @@ async def case_deliveries(
 
 
 @router.post("/webhooks", response_model=WebhookView, status_code=status.HTTP_201_CREATED)
-async def create_webhook(body: WebhookBody, operator: Operator, uow: Uow) -> WebhookView:
-    """Subscribe an endpoint; every matching consumed event is POSTed to it, signed with the secret."""
+async def create_webhook(
+    body: WebhookBody, operator: Operator, uow: Uow, targets: Targets, secrets: Secrets
+) -> WebhookView:
+    """Subscribe an endpoint; every matching consumed event is POSTed to it, signed with the secret.
+
+    The endpoint must be a public address: a URL whose host is, or resolves to, a loopback, private, link-local,
+    metadata, unspecified, multicast or reserved address is refused (422 `webhook_target_refused`)."""
     subscription = await workflow.subscribe_webhook(
-        uow=uow, url=str(body.url), secret=body.secret, event_types=body.event_types, operator_id=operator.user_id
+        uow=uow,
+        url=str(body.url),
+        secret=body.secret,
+        event_types=body.event_types,
+        operator_id=operator.user_id,
+        targets=targets,
+        secrets=secrets,
     )
     return _webhook_view(subscription)
 

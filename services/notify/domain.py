@@ -8,12 +8,14 @@ them (``shared.events.Person``); operators from the settings.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from shared import topics
 from shared.events import (
@@ -426,7 +428,7 @@ class DueDelivery:
 
     delivery: Delivery
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = None  # sealed (services/notify/sealing.py): the worker opens it to sign
     webhook_active: bool = False
 
 
@@ -479,6 +481,72 @@ def retry_delay_s(*, attempts: int, base_s: float, max_s: float) -> float:
 def after_failure(*, attempts: int, max_attempts: int, permanent: bool = False) -> DeliveryStatus:
     """Pending again (retry later) or failed for good (attempts exhausted, or an error no retry can fix)."""
     return DeliveryStatus.FAILED if permanent or attempts >= max_attempts else DeliveryStatus.PENDING
+
+
+# --------------------------------------------------------------------------- where a webhook may point
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+WEBHOOK_SCHEMES = frozenset({"http", "https"})
+# Cloud metadata services answer on names as well as on 169.254.169.254 / fd00:ec2::254 (refused as link-local
+# and unique-local addresses): a webhook that reached one would hand an operator the machine's credentials.
+METADATA_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped ::ffff:a.b.c.d, 6to4, NAT64), which is what it reaches."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def webhook_address_problem(address: IPAddress, *, allow_loopback: bool) -> str | None:
+    """Why a webhook may not be sent to ``address`` (None when it may): only public unicast addresses are
+    reachable from a webhook, so an operator cannot point notify at Kipinä's own network, the machine's
+    metadata service or a local port. ``allow_loopback`` lets development use receivers on 127.0.0.1."""
+    if isinstance(address, ipaddress.IPv6Address) and (inner := _embedded_ipv4(address)) is not None:
+        problem = webhook_address_problem(inner, allow_loopback=allow_loopback)
+        return f"{address} is {problem.removeprefix(f'{inner} is ')} (as {inner})" if problem else None
+    if address.is_loopback:
+        return None if allow_loopback else f"{address} is a loopback address"
+    if address.is_unspecified:
+        return f"{address} is the unspecified address"
+    if address.is_link_local:
+        return f"{address} is a link-local address (where cloud metadata services answer)"
+    if address.is_multicast:
+        return f"{address} is a multicast address"
+    if address.is_private:
+        return f"{address} is a private address"
+    if address.is_reserved or not address.is_global:
+        return f"{address} is a reserved address, not a public one"
+    return None
+
+
+def webhook_url_problem(url: str, *, allow_loopback: bool) -> str | None:
+    """What is wrong with a webhook's URL on its face, before any name is resolved: its scheme, a missing host,
+    a metadata service's name, ``localhost``, or a literal address that ``webhook_address_problem`` refuses."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in WEBHOOK_SCHEMES:
+        return f"the scheme {parts.scheme or '(none)'!r} is not http or https"
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        return "the URL names no host"
+    if host in METADATA_HOSTS:
+        return f"{host} is a cloud metadata service"
+    if host == "localhost" or host.endswith(".localhost"):
+        return None if allow_loopback else f"{host} is a loopback name"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a name: its addresses are checked when it is resolved
+    return webhook_address_problem(address, allow_loopback=allow_loopback)
 
 
 def webhook_succeeded(status_code: int) -> bool:

@@ -356,7 +356,7 @@ class NotifyRepository:
         rows = await self._conn.fetch(
             f"""
             WITH due AS (
-                SELECT d.id, w.url AS webhook_url, w.secret AS webhook_secret,
+                SELECT d.id, w.url AS webhook_url, w.sealed_secret AS webhook_secret,
                        (w.id IS NOT NULL AND w.deleted_at IS NULL) AS webhook_active
                 FROM deliveries d LEFT JOIN webhook_subscriptions w ON w.id = d.webhook_id
                 WHERE (d.status = $3 AND d.next_attempt_at <= now())
@@ -487,22 +487,32 @@ class NotifyRepository:
     # ----------------------------------------------------------------------- webhook subscriptions
 
     async def create_webhook(
-        self, *, url: str, secret: str, event_types: Sequence[str], created_by: str
+        self, *, url: str, sealed_secret: str, event_types: Sequence[str], created_by: str
     ) -> WebhookSubscription:
         row = await self._conn.fetchrow(
             f"""
-            INSERT INTO webhook_subscriptions (id, url, secret, event_types, created_by)
+            INSERT INTO webhook_subscriptions (id, url, sealed_secret, event_types, created_by)
             VALUES ($1, $2, $3, $4, $5)
             RETURNING {_WEBHOOK_COLUMNS}
             """,  # noqa: S608 - column names are constants
             uuid.uuid4(),
             url,
-            secret,
+            sealed_secret,
             list(event_types),
             created_by,
         )
         assert row is not None
         return _webhook(row)
+
+    async def sealed_secrets(self) -> list[tuple[uuid.UUID, str]]:
+        """Every subscription's sealed secret (deleted ones too: their pending deliveries still sign), locked."""
+        rows = await self._conn.fetch("SELECT id, sealed_secret FROM webhook_subscriptions ORDER BY id FOR UPDATE")
+        return [(r["id"], r["sealed_secret"]) for r in rows]
+
+    async def replace_sealed_secret(self, webhook_id: uuid.UUID, sealed_secret: str) -> None:
+        await self._conn.execute(
+            "UPDATE webhook_subscriptions SET sealed_secret = $2 WHERE id = $1", webhook_id, sealed_secret
+        )
 
     async def list_webhooks(self, *, limit: int, offset: int) -> tuple[list[WebhookSubscription], int]:
         rows = await self._conn.fetch(

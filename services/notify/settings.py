@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from services.notify.domain import NotifyRules
+from services.notify.sealing import DEV_WEBHOOK_SECRET_KEY, SecretBox
 from shared import registry
 from shared.settings import ServiceSettings, settings_config
 
@@ -32,6 +33,12 @@ class NotifySettings(ServiceSettings):
     delivery_lease_s: float = 120.0
     delivery_batch_size: int = 20
     webhook_timeout_s: float = 10.0
+    # Webhook targets must be public addresses (docs/people.md, "Webhooks"); development's local receivers run on
+    # 127.0.0.1, so `make up` and the tests allow loopback (never private, link-local or metadata addresses).
+    webhook_allow_loopback: bool = False
+    # Fernet keys (comma-separated) sealing webhook secrets at rest: the first seals, all open (services/notify/
+    # sealing.py). The default is development's own; set real keys outside development.
+    webhook_secret_keys: SecretStr = SecretStr(DEV_WEBHOOK_SECRET_KEY)
     # the operator dashboard's webhook check looks at deliveries attempted this long ago at most
     webhook_health_window_minutes: float = Field(15.0, gt=0)
 
@@ -43,6 +50,12 @@ class NotifySettings(ServiceSettings):
 
     def operator_email_list(self) -> list[str]:
         return [e.strip() for e in self.operator_emails.split(",") if e.strip()]
+
+    def secret_box(self) -> SecretBox:
+        return SecretBox.from_setting(self.webhook_secret_keys.get_secret_value())
+
+    def webhook_secret_keys_are_default(self) -> bool:
+        return self.webhook_secret_keys.get_secret_value() == DEV_WEBHOOK_SECRET_KEY
 
     def rules(self) -> NotifyRules:
         return NotifyRules(

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
+from urllib.parse import urlsplit
 
 from services.notify import domain
 from services.notify.domain import (
@@ -30,8 +31,10 @@ from services.notify.domain import (
 )
 from services.notify.rendering import render
 from services.notify.repository import NotifyRepository
+from services.notify.sealing import SecretBox
+from services.notify.targets import TargetRefused, TargetUnresolved, WebhookTargets
 from shared import tracing
-from shared.errors import NotFound
+from shared.errors import Invalid, NotFound, Problem
 from shared.events import (
     CaseRevisedV1,
     CaseSubmittedV1,
@@ -271,17 +274,48 @@ async def deliveries(
 
 
 async def subscribe_webhook(
-    *, uow: Uow, url: str, secret: str, event_types: Sequence[str], operator_id: str
+    *,
+    uow: Uow,
+    url: str,
+    secret: str,
+    event_types: Sequence[str],
+    operator_id: str,
+    targets: WebhookTargets,
+    secrets: SecretBox,
 ) -> WebhookSubscription:
-    """Subscribe an endpoint to the given event types (all when empty); bodies are signed with ``secret``."""
+    """Subscribe an endpoint to the given event types (all when empty); bodies are signed with ``secret``, which
+    is stored sealed (services/notify/sealing.py).
+
+    The endpoint must be public: refused when its host is, or resolves to, an address no webhook may reach. A name
+    that does not resolve yet is taken; every delivery resolves and checks it again (services/notify/targets.py).
+    """
+    try:
+        await targets.addresses(url)
+    except TargetRefused as exc:
+        reason = f"webhooks go to public addresses only: {exc}"
+        raise Invalid(reason, error="webhook_target_refused", problems=[Problem("url", reason)]) from exc
+    except TargetUnresolved:
+        pass
     with bind_event_context(case_id=None, correlation_id=uow.origin.correlation_id):
         async with uow:
             subscription = await uow.repo.create_webhook(
-                url=url, secret=secret, event_types=event_types, created_by=operator_id
+                url=url, sealed_secret=secrets.seal(secret), event_types=event_types, created_by=operator_id
             )
             await uow.commit()
-        log.info("webhook subscribed", webhook_id=str(subscription.id), url=subscription.url)
+        # The host only: a URL's path, query or user part may carry an agency's own tokens.
+        log.info("webhook subscribed", webhook_id=str(subscription.id), host=urlsplit(subscription.url).hostname)
     return subscription
+
+
+async def reseal_webhook_secrets(*, uow: Uow, secrets: SecretBox) -> int:
+    """Seal every stored webhook secret again under the first configured key (key rotation: sealing.py)."""
+    async with uow:
+        stored = await uow.repo.sealed_secrets()
+        for webhook_id, sealed in stored:
+            await uow.repo.replace_sealed_secret(webhook_id, secrets.reseal(sealed))
+        await uow.commit()
+    log.info("webhook secrets sealed under the first key", subscriptions=len(stored))
+    return len(stored)
 
 
 async def webhooks(*, uow: Uow, limit: int, offset: int) -> tuple[list[WebhookSubscription], int]:

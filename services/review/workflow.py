@@ -347,7 +347,8 @@ async def case_withdrawn(*, uow: Uow, case_id: uuid.UUID, reason: str) -> None:
         cancelled = await repo.cancel_open_work(case_id)
         await repo.set_case_status(case_id=case_id, status=ReviewStatus.WITHDRAWN)
         await uow.commit()
-    log.info("case withdrawn; open tasks cancelled", tasks_cancelled=cancelled, reason=reason)
+    # Not the reason: the submitter's own words may name people (logs carry no personal data, shared/logging.py).
+    log.info("case withdrawn; open tasks cancelled", tasks_cancelled=cancelled, reason_given=bool(reason.strip()))
 
 
 async def learn_call(*, uow: Uow, announcement: CallAnnouncedV1) -> None:

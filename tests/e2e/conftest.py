@@ -97,6 +97,7 @@ async def stack(
     base["KIPINA_NOTIFY_SMTP_PORT"] = str(smtp_port)
     base["KIPINA_NOTIFY_DELIVERY_POLL_S"] = "0.2"
     base["KIPINA_NOTIFY_OPERATOR_EMAILS"] = OPERATOR_EMAIL
+    base["KIPINA_NOTIFY_WEBHOOK_ALLOW_LOOPBACK"] = "true"  # the webhook receiver runs on 127.0.0.1
     # Reminders as soon as there is something to remind of (a reminder window as long as the lease, or the
     # scoring period): each claim of a task, and each assignment, brings exactly one reminder, which a test
     # can wait for before it acts (tests/e2e/test_people_journey.py). The SLA stays days away: no SLA reminder.

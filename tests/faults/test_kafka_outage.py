@@ -1,4 +1,6 @@
-"""An outbox row committed while Kafka is down is published once Kafka is back (exactly one copy)."""
+"""The single broker away: an outbox row committed while Kafka is down is published once Kafka is back (exactly one
+copy); and the broker SIGKILLed and restarted while cases flow through the whole lifecycle loses and doubles
+nothing a person sees (every case at its final state once, every notification once)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from aiokafka import AIOKafkaConsumer
 from shared import outbox
 from shared.db import apply_migrations, create_pool
 from shared.kafka import EventProducer, ensure_topics
+from tests.faults.flow import flowing
 from tests.support.harness import eventually
 from tests.support.infra import reset_database
 from tests.support.kafka import submitted
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
+from tests.support.reliability import Reliability
 
 pytestmark = pytest.mark.faults
 
@@ -37,7 +41,11 @@ async def count_on_topic(bootstrap: str, topic: str, event_id: uuid.UUID) -> int
         await consumer.stop()
 
 
-async def test_outbox_row_committed_during_kafka_outage_is_published_after(infra_env, probe_db_url) -> None:
+async def test_outbox_row_committed_during_kafka_outage_is_published_after(
+    infra_env, probe_db_url, reliability: Reliability
+) -> None:
+    scenario = reliability.row("Faults", "the broker stopped while an outbox row is committed; published once after")
+    scenario.cases_driven = 1
     from deploy import local
 
     settings = local.load_settings()
@@ -55,6 +63,7 @@ async def test_outbox_row_committed_during_kafka_outage_is_published_after(infra
     event = submitted(str(uuid.uuid4()), "written while Kafka was down")
     try:
         await asyncio.to_thread(local.kafka_stop, settings)
+        scenario.faults_injected += 1
         try:
             async with pool.acquire() as conn, conn.transaction():
                 await outbox.enqueue(conn, event, topic=PROBE_TOPIC)
@@ -80,4 +89,39 @@ async def test_outbox_row_committed_during_kafka_outage_is_published_after(infra
         await relay.stop()
         await producer.stop()
         await pool.close()
-    assert await count_on_topic(bootstrap, PROBE_TOPIC, event.id) == 1
+    on_topic = await count_on_topic(bootstrap, PROBE_TOPIC, event.id)
+    scenario.cases_lost = int(on_topic == 0)
+    scenario.duplicates_seen = max(0, on_topic - 1)
+    assert on_topic == 1
+
+
+async def test_broker_killed_and_restarted_mid_flow(infra_env, reliability: Reliability) -> None:
+    from deploy import local
+
+    settings = local.load_settings()
+    if not settings.manage_kafka:
+        pytest.skip("Kafka is external (KIPINA_KAFKA_BOOTSTRAP); this test kills and starts the local broker")
+    row = reliability.row("Faults", "the single Kafka broker SIGKILLed and restarted mid-flow")
+    cases, rate = (240, 4.0) if reliability.soak else (24, 1.5)
+    async with flowing(cases=cases, rate=rate) as flow:
+        row.cases_driven = cases
+        at = await flow.when(
+            lambda p: p.reached_review >= 3 and p.in_flight >= 3 and p.submitted <= cases * 2 // 3,
+            what="cases in flight, some in review, a third still to be submitted",
+        )
+        try:
+            await asyncio.to_thread(local.kafka_stop, settings, force=True)
+            row.faults_injected += 1
+            # Away until every service has felt it: each reports Kafka unreachable.
+            await flow.until_every_service(ready=False)
+        finally:
+            await asyncio.to_thread(local.kafka_start, settings)
+        await flow.until_every_service(ready=True)
+        row.notes = f"at {at.describe()}"
+        settled = await flow.settle(timeout=600 if reliability.soak else 240)
+        verdict = await flow.verdict()
+    row.cases_driven = verdict.cases_driven
+    row.cases_lost = len(verdict.cases_lost) + verdict.missing_notifications
+    row.duplicates_seen = verdict.duplicates_seen
+    assert verdict.cases_driven == cases
+    assert settled and not verdict.problems(), verdict.problems()

@@ -24,6 +24,7 @@ from tests.support.harness import eventually
 from tests.support.infra import reset_database, unique_group
 from tests.support.kafka import produce_event, submitted
 from tests.support.probe_service import PROBE_DLQ, PROBE_TOPIC
+from tests.support.reliability import Reliability
 
 pytestmark = pytest.mark.faults
 
@@ -46,7 +47,11 @@ def start_probe(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-async def test_killed_after_db_commit_processes_nothing_twice(infra_env, probe_db_url, tmp_path) -> None:
+async def test_killed_after_db_commit_processes_nothing_twice(
+    infra_env, probe_db_url, tmp_path, reliability: Reliability
+) -> None:
+    row = reliability.row("Faults", "a consumer killed after its database commit, before its offset commit")
+    row.cases_driven = 1
     import asyncpg
 
     bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
@@ -68,6 +73,7 @@ async def test_killed_after_db_commit_processes_nothing_twice(infra_env, probe_d
         await produce_event(bootstrap, first, topic=PROBE_TOPIC)
         with contextlib.suppress(subprocess.TimeoutExpired):
             await asyncio.to_thread(doomed.wait, 60)  # the fact: the process ended
+        row.faults_injected += doomed.returncode == 137
         assert doomed.returncode == 137, f"probe did not die as planned:\n{log.read_text()[-3000:]}"
     finally:
         if doomed.poll() is None:
@@ -97,6 +103,8 @@ async def test_killed_after_db_commit_processes_nothing_twice(infra_env, probe_d
         finally:
             survivor.terminate()
             survivor.wait(timeout=30)
+        row.cases_lost = int("handled once" not in titles)
+        row.duplicates_seen = max(0, titles.count("handled once") - 1)
         assert titles == ["handled once", "marker"]
         # The uncommitted offset really was delivered again, and the inbox turned it away.
         skipped = [

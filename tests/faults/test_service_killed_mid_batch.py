@@ -30,6 +30,7 @@ from tests.faults.test_kill_after_commit import free_port
 from tests.support.harness import eventually
 from tests.support.infra import database_env_name, own_database, reset_database, unique_group
 from tests.support.kafka import committed_offsets, produce_events, submitted
+from tests.support.reliability import Reliability
 
 pytestmark = pytest.mark.faults
 
@@ -41,7 +42,11 @@ def records_between(start: dict[TopicPartition, int], now: dict[TopicPartition, 
     return sum(offset - start.get(tp, offset) for tp, offset in now.items())
 
 
-async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(infra_env, tmp_path) -> None:
+async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(
+    infra_env, tmp_path, reliability: Reliability
+) -> None:
+    row = reliability.row("Faults", "review SIGKILLed inside a batch (committed in the database, not in Kafka)")
+    row.cases_driven = CASES
     bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
     db_url = await own_database(infra_env, "review", "fault_review_batch")
     await reset_database(db_url)
@@ -93,6 +98,7 @@ async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(infr
 
         await eventually(mid_batch, timeout=120, interval=0.02, what="review in the middle of a batch")
         os.killpg(service.pid, signal.SIGKILL)
+        row.faults_injected += 1
         service.wait(timeout=30)
         done_at_kill = await inbox_count()
         committed_at_kill = records_between(
@@ -143,6 +149,8 @@ async def test_review_killed_mid_batch_loses_nothing_and_does_nothing_twice(infr
             IterationOpenedV1.event_type,
             case_ids,
         )
+        row.cases_lost = CASES - len(emitted)
+        row.duplicates_seen = sum(r["n"] - 1 for r in emitted)  # a second iteration_opened: heard twice
         assert len(emitted) == CASES and all(r["n"] == 1 for r in emitted)
     finally:
         await conn.close()

@@ -25,13 +25,18 @@ from tests.faults.test_kill_after_commit import free_port
 from tests.support.harness import eventually
 from tests.support.infra import database_env_name, own_database, reset_database, unique_group
 from tests.support.kafka import produce_events, submitted, watch
+from tests.support.reliability import Reliability
 
 pytestmark = pytest.mark.faults
 
 CASES = 300
 
 
-async def test_review_killed_mid_stream_processes_every_case_exactly_once(infra_env, tmp_path) -> None:
+async def test_review_killed_mid_stream_processes_every_case_exactly_once(
+    infra_env, tmp_path, reliability: Reliability
+) -> None:
+    row = reliability.row("Faults", "review SIGKILLed mid-stream and restarted (submitted-case events)")
+    row.cases_driven = CASES
     bootstrap = infra_env["KIPINA_KAFKA_BOOTSTRAP"]
     db_url = await own_database(infra_env, "review", "fault_review")
     await reset_database(db_url)
@@ -66,6 +71,7 @@ async def test_review_killed_mid_stream_processes_every_case_exactly_once(infra_
 
             await eventually(some_progress, timeout=60, what="the service to work through some cases")
             os.killpg(service.pid, signal.SIGKILL)
+            row.faults_injected += 1
             service.wait(timeout=30)
             at_kill = len(opened())
 
@@ -93,6 +99,9 @@ async def test_review_killed_mid_stream_processes_every_case_exactly_once(infra_
     finally:
         stop_process(service.pid)
 
+    # Lost: a case with no iteration opened; a duplicate: a second iteration_opened, which people would hear twice.
+    row.cases_lost = CASES - len(found)
+    row.duplicates_seen = sum(len(ids) - 1 for ids in found.values())
     assert at_kill < CASES, "the kill came after all the work: the test proved nothing"
     twice = {case: ids for case, ids in found.items() if len(ids) != 1}
     assert not twice, f"cases processed more than once: {list(twice.items())[:3]}"

@@ -47,6 +47,7 @@ from tests.faults.test_kill_after_commit import free_port
 from tests.support.harness import eventually
 from tests.support.infra import database_env_name, own_database, reset_database, unique_group
 from tests.support.kafka import committed_offsets, submitted
+from tests.support.reliability import Reliability, Row
 
 pytestmark = pytest.mark.faults
 
@@ -219,15 +220,20 @@ class Review:
         except asyncpg.UndefinedTableError:
             return 0
 
-    async def assert_exactly_once_and_in_order(self, flow: Flow) -> None:
+    async def assert_exactly_once_and_in_order(self, flow: Flow, row: Row) -> None:
         event_ids = list(flow.events)
         case_ids = flow.case_ids
+        row.cases_driven = len(case_ids)
         assert len(event_ids) == 2 * len(case_ids)
         inbox = await self.conn.fetch(
             "SELECT event_id, count(*) AS n, min(processed_at) AS at FROM inbox WHERE event_id = ANY($1::uuid[])"
             " GROUP BY event_id",
             event_ids,
         )
+        # Lost: an event never handled; a duplicate: an event handled twice (what people would see twice).
+        handled = {r["event_id"] for r in inbox}
+        row.cases_lost = len({flow.events[e].case_id for e in event_ids if e not in handled})
+        row.duplicates_seen = sum(r["n"] - 1 for r in inbox)
         assert len(inbox) == len(event_ids) and all(r["n"] == 1 for r in inbox), "an event lost, or claimed twice"
         per_case = await self.conn.fetch(
             "SELECT c.case_id, c.status,"
@@ -303,7 +309,9 @@ async def wait_until_done(review: Review, flow: Flow, bootstrap: str, group: str
     await eventually(offsets_caught_up, timeout=60, what="review's offsets committed to the end")
 
 
-async def test_instance_joins_then_one_stops_gracefully(infra_env, tmp_path) -> None:
+async def test_instance_joins_then_one_stops_gracefully(infra_env, tmp_path, reliability: Reliability) -> None:
+    row = reliability.row("Faults", "two review instances: one joins mid-flow, then one stops (SIGTERM) mid-flow")
+    row.faults_injected = 2
     bootstrap, group, env, partitions = await setup(infra_env, "join")
     conn = await asyncpg.connect(env[database_env_name("review")])
     review = Review(conn)
@@ -349,7 +357,7 @@ async def test_instance_joins_then_one_stops_gracefully(infra_env, tmp_path) -> 
         instances.remove(second)
         assert code == 0, f"the second instance did not stop gracefully (exit {code})"
 
-        await review.assert_exactly_once_and_in_order(flow)
+        await review.assert_exactly_once_and_in_order(flow, row)
     finally:
         if flow.producing:
             await flow.finish()
@@ -370,7 +378,9 @@ async def test_instance_joins_then_one_stops_gracefully(infra_env, tmp_path) -> 
     )
 
 
-async def test_instance_killed_the_other_takes_over(infra_env, tmp_path) -> None:
+async def test_instance_killed_the_other_takes_over(infra_env, tmp_path, reliability: Reliability) -> None:
+    row = reliability.row("Faults", "two review instances: one SIGKILLed mid-flow, the other takes its partitions")
+    row.faults_injected = 1
     bootstrap, group, env, partitions = await setup(infra_env, "kill")
     conn = await asyncpg.connect(env[database_env_name("review")])
     review = Review(conn)
@@ -429,7 +439,7 @@ async def test_instance_killed_the_other_takes_over(infra_env, tmp_path) -> None
         instances.remove(survivor)
         assert code == 0, f"the survivor did not stop gracefully (exit {code})"
 
-        await review.assert_exactly_once_and_in_order(flow)
+        await review.assert_exactly_once_and_in_order(flow, row)
     finally:
         if flow.producing:
             await flow.finish()

@@ -15,7 +15,6 @@ sign-in is on, so its form answers as in ``make up``.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,10 +30,8 @@ from shared.vocabulary import Role
 from shared.web import session
 from tests.support import access
 from tests.support.access import CASE, EVALUATION, FEED_ITEM, REVIEWED_CASE, TASK, Cell, Outcome, Relation
-from tests.support.harness import auth, eventually, running_app
-from tests.support.infra import reset_database, unique_group
+from tests.support.harness import auth, eventually, four_services
 from tests.support.kafka import produce
-from tests.support.mail import smtp_sink
 from tests.support.reliability import Reliability
 
 pytestmark = pytest.mark.integration
@@ -312,26 +309,10 @@ def order(cells: list[Cell]) -> list[Cell]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def world(infra_env: dict[str, str]) -> AsyncIterator[World]:
-    with smtp_sink() as mail, pytest.MonkeyPatch.context() as mp:
-        for part in registry.PARTS:
-            await reset_database(infra_env[part.database_env])
-            mp.setenv(f"{part.env_prefix}CONSUMER_GROUP", unique_group(f"access-{part.name}"))
-            mp.setenv(f"{part.env_prefix}RELAY_POLL_INTERVAL_S", "0.2")
-        mp.setenv("KIPINA_NOTIFY_SMTP_HOST", "127.0.0.1")
-        mp.setenv("KIPINA_NOTIFY_SMTP_PORT", str(mail.port))
-        mp.setenv("KIPINA_NOTIFY_DELIVERY_POLL_S", "0.2")
-        mp.setenv("KIPINA_LOG_LEVEL", "WARNING")
-        mp.setenv("KIPINA_DEV_SIGN_IN", "true")
-        from services.awards.app import create as awards
-        from services.intake.app import create as intake
-        from services.notify.app import create as notify
-        from services.review.app import create as review
-
-        apps = {"intake": intake(), "review": review(), "awards": awards(), "notify": notify()}
-        secret = apps["intake"].state.settings.jwt_secret.get_secret_value()
-        async with contextlib.AsyncExitStack() as running:
-            clients = {name: await running.enter_async_context(running_app(app)) for name, app in apps.items()}
-            yield await build_world(clients, infra_env["KIPINA_KAFKA_BOOTSTRAP"], secret)
+    env = {"KIPINA_NOTIFY_DELIVERY_POLL_S": "0.2", "KIPINA_DEV_SIGN_IN": "true"}
+    async with four_services(infra_env, group="access", env=env) as services:
+        secret = services.apps["intake"].state.settings.jwt_secret.get_secret_value()
+        yield await build_world(services.clients, infra_env["KIPINA_KAFKA_BOOTSTRAP"], secret)
 
 
 async def test_every_cell_answers_as_the_table_says(world: World, reliability: Reliability) -> None:

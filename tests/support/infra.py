@@ -69,14 +69,17 @@ def _from_testcontainers() -> dict[str, str]:  # pragma: no cover - needs a Dock
     import asyncio
 
     async def create() -> None:
+        # The docker-compose init script: a login and a database per service, each login only at its own door.
         conn = await asyncpg.connect(f"{base}/postgres")
-        for p in registry.PARTS:
-            await conn.execute(f'CREATE DATABASE "{p.database}"')
+        for statement in registry.postgres_init_sql().splitlines():
+            if statement and not statement.startswith("--"):
+                await conn.execute(statement)  # one at a time: CREATE DATABASE refuses a transaction block
         await conn.close()
 
     asyncio.run(create())
+    host = base.split("@", 1)[1]
     for p in registry.PARTS:
-        env[p.database_env] = f"{base}/{p.database}"
+        env[p.database_env] = f"postgresql://{p.name}:{p.dev_password}@{host}/{p.database}"
     return env
 
 

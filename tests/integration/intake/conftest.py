@@ -21,6 +21,10 @@ async def client(infra_env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
         mp.setenv("KIPINA_INTAKE_CONSUMER_GROUP", unique_group("intake"))
         mp.setenv("KIPINA_INTAKE_HANDLER_BACKOFF_BASE_S", "0.05")
         mp.setenv("KIPINA_INTAKE_RELAY_POLL_INTERVAL_S", "0.2")
+        # One submitter files dozens of cases a minute here, valid and not: the limits are tested on their own
+        # (test_throttling.py), so they do not stand between these tests and the rules they check.
+        mp.setenv("KIPINA_INTAKE_SUBMISSIONS_PER_SUBMITTER_PER_MINUTE", "0")
+        mp.setenv("KIPINA_INTAKE_SUBMISSIONS_PER_ADDRESS_PER_MINUTE", "0")
         from services.intake.app import create
 
         app = create()

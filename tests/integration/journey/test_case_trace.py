@@ -7,7 +7,6 @@ real Kafka broker and PostgreSQL. The trace context travels only inside the even
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,9 +21,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from shared import registry, tracing
-from tests.support.harness import auth, eventually, running_app
-from tests.support.infra import reset_database, unique_group
-from tests.support.mail import SmtpSink, smtp_sink
+from tests.support.harness import auth, eventually, four_services
+from tests.support.mail import SmtpSink
 
 pytestmark = pytest.mark.integration
 
@@ -42,29 +40,17 @@ class Stack:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(infra_env: dict[str, str]) -> AsyncIterator[Stack]:
     exporter = InMemorySpanExporter()
-    with smtp_sink() as mail, pytest.MonkeyPatch.context() as mp:
-        for part in registry.PARTS:
-            await reset_database(infra_env[part.database_env])
-            mp.setenv(f"{part.env_prefix}CONSUMER_GROUP", unique_group(f"trace-{part.name}"))
-            mp.setenv(f"{part.env_prefix}RELAY_POLL_INTERVAL_S", "0.2")
-        mp.setenv("KIPINA_NOTIFY_SMTP_HOST", "127.0.0.1")
-        mp.setenv("KIPINA_NOTIFY_SMTP_PORT", str(mail.port))
-        mp.setenv("KIPINA_NOTIFY_DELIVERY_POLL_S", "0.1")
-        mp.setenv("KIPINA_LOG_LEVEL", "WARNING")
-        from services.awards.app import create as awards
-        from services.intake.app import create as intake
-        from services.notify.app import create as notify
-        from services.review.app import create as review
-
-        apps = {"intake": intake(), "review": review(), "awards": awards(), "notify": notify()}
-        tracing.record_spans(SimpleSpanProcessor(exporter))
-        try:
-            async with contextlib.AsyncExitStack() as running:
-                clients = {name: await running.enter_async_context(running_app(app)) for name, app in apps.items()}
-                yield Stack(clients=clients, mail=mail, spans=exporter)
-        finally:
-            tracing.stop_recording()
-            exporter.clear()
+    try:
+        async with four_services(
+            infra_env,
+            group="trace",
+            env={"KIPINA_NOTIFY_DELIVERY_POLL_S": "0.1"},
+            before_start=lambda _: tracing.record_spans(SimpleSpanProcessor(exporter)),
+        ) as services:
+            yield Stack(clients=services.clients, mail=services.mail, spans=exporter)
+    finally:
+        tracing.stop_recording()
+        exporter.clear()
 
 
 def _attr(span: ReadableSpan, key: str) -> Any:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.notify.targets import Resolver
 from shared import topics
 from shared.events import CONTENT_TYPE, EventPayload, new_event
 from tests.support import mail, webhooks
@@ -118,8 +119,14 @@ async def notify_topic(infra_env: dict[str, str]) -> AsyncIterator[NotifyTopic]:
 
 
 @contextlib.asynccontextmanager
-async def notify_service(infra_env: dict[str, str], **env: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A fresh notify database and consumer group, with ``env`` (KIPINA_NOTIFY_* overrides) applied."""
+async def notify_service(
+    infra_env: dict[str, str], *, resolve: Resolver | None = None, **env: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A fresh notify database and consumer group, with ``env`` (KIPINA_NOTIFY_* overrides) applied, and
+    ``resolve`` finding webhook hosts' addresses when given (the system's resolver otherwise).
+
+    The tests' webhook receivers run on 127.0.0.1, so loopback targets are allowed unless ``env`` says otherwise.
+    """
     from services.notify.app import create
 
     await reset_database(infra_env["KIPINA_NOTIFY_DATABASE_URL"])
@@ -127,8 +134,9 @@ async def notify_service(infra_env: dict[str, str], **env: str) -> AsyncIterator
         mp.setenv("KIPINA_NOTIFY_CONSUMER_GROUP", unique_group("notify"))
         mp.setenv("KIPINA_NOTIFY_DELIVERY_POLL_S", "0.2")
         mp.setenv("KIPINA_LOG_LEVEL", "WARNING")
+        mp.setenv("KIPINA_NOTIFY_WEBHOOK_ALLOW_LOOPBACK", "true")
         for key, value in env.items():
             mp.setenv(key, value)
-        app = create()
+        app = create() if resolve is None else create(resolve=resolve)
         async with running_app(app) as client:
             yield client

@@ -53,7 +53,8 @@ async def notify_pool(infra_env: dict[str, str]) -> AsyncIterator[asyncpg.Pool]:
 async def _subscription(pool: asyncpg.Pool) -> uuid.UUID:
     webhook_id = uuid.uuid4()
     await pool.execute(
-        "INSERT INTO webhook_subscriptions (id, url, secret, created_by) VALUES ($1, 'http://127.0.0.1:9/', 's', 'op')",
+        "INSERT INTO webhook_subscriptions (id, url, sealed_secret, created_by) "
+        "VALUES ($1, 'http://127.0.0.1:9/', 's', 'op')",
         webhook_id,
     )
     return webhook_id

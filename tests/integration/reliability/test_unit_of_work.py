@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared import tracing
-from shared.db import Connection
+from shared.db import DATABASE_AWAY, Connection
 from shared.events import CaseWithdrawnV1, CloudEvent, IterationEscalatedV1
 from shared.uow import Origin, UndeclaredEvent, UnitOfWork
 
@@ -67,6 +67,36 @@ async def test_leaving_without_commit_rolls_back_and_returns_the_connection(prob
             raise RuntimeError("refused")
     assert await _facts(probe, case_id) == (0, [])
     assert probe.pool.get_idle_size() >= free_before
+
+
+async def test_a_connection_cut_under_it_is_not_used_again(probe, infra_env) -> None:
+    """The database ended the session (a restart) under a unit of work: what it was doing fails as the database
+    away (a 503 over HTTP, a retry for a consumer), and the pool hands out no stale connection afterwards."""
+    import asyncpg
+
+    admin = infra_env.get("KIPINA_PG_ADMIN_URL")
+    if not admin:
+        pytest.skip("needs the admin URL to end a session")
+    case_id = uuid.uuid4()
+    # asyncpg reports it as the shutdown, the connection gone, or (the session's end read while idle) a connection
+    # stuck mid-operation: all of them the database away.
+    with pytest.raises(DATABASE_AWAY):
+        async with unit(probe) as uow:
+            await uow.repo.record(case_id, "cut")
+            backend = await uow.conn.fetchval("SELECT pg_backend_pid()")
+            conn = await asyncpg.connect(admin)
+            try:
+                assert await conn.fetchval("SELECT pg_terminate_backend($1)", backend)
+            finally:
+                await conn.close()
+            await uow.repo.record(case_id, "after the cut")
+    # Every connection of the pool works, all of them at once: the cut one was not given back.
+    held = [await probe.pool.acquire() for _ in range(probe.pool.get_max_size())]
+    try:
+        assert [await conn.fetchval("SELECT 1") for conn in held] == [1] * len(held)
+    finally:
+        for conn in held:
+            await probe.pool.release(conn)
 
 
 async def test_inside_an_open_transaction_it_is_a_savepoint(probe) -> None:

@@ -110,3 +110,17 @@ def test_top_frames_ranks_leaf_frames_by_their_samples() -> None:
     assert top["samples"] == 10
     assert top["top"][0] == {"frame": "b (x.py:2)", "share": 0.8}
     assert top["top"][1] == {"frame": "d (y.py:9)", "share": 0.2}
+
+
+def test_post_cases_p99_is_also_compared_at_an_equal_rate() -> None:
+    figures = {
+        "kipina_http": {"fractions": {"0.5": {"http": {"latency_ms": _latency(30)}}}},
+        "http_floor": {
+            "fractions": {"0.5": {"latency_ms": _latency(5)}},
+            "at_kipina_half": {"rate": 76.0, "latency_ms": _latency(3)},
+        },
+    }
+    rows = {row.figure: row for row in report.ratio_rows(figures)}
+    equal = rows["POST /cases p99 at an equal rate (Kipinä's 50%; the floor alone)"]
+    assert (equal.kipina, equal.floor, equal.higher_is_better) == (90, 9, False)
+    assert rows["POST /cases p99 at 50% (in the pipeline)"].floor == 15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes, policy
@@ -43,14 +44,33 @@ def test_every_email_has_a_date_and_a_message_id() -> None:
     message = build_email(delivery(), mail_from="Kipinä <no-reply@kipina.local>", now=SENT)
     assert message["Date"] == "Mon, 09 Mar 2026 14:05:07 +0000"
     assert message["Message-ID"] == "<00000000-0000-0000-0000-0000000000d1@kipina.local>"
-    assert message["From"] == "Kipinä <no-reply@kipina.local>"
-    assert message["To"].addresses[0].addr_spec == "aino@example.org"
     assert message["X-Kipina-Case-Id"] == "00000000-0000-0000-0000-0000000000c1"
 
     # On the wire, and read back as a mail client would.
     parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
     assert parsedate_to_datetime(str(parsed["Date"])) == SENT
     assert parsed["Message-ID"] == message["Message-ID"]
+    assert str(parsed["From"]) == "Kipinä <no-reply@kipina.local>"
+    [to] = parsed["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Aino Äijälä", "aino@example.org")
+    assert parsed["Content-Language"] == "fi"
+
+
+def test_text_in_any_language_reads_back_as_written_and_stays_readable_on_the_wire() -> None:
+    body = "Hei Åsa Öhman,\n\nhakemuksesi ”Älykäs lupapalvelu” on vastaanotettu – kiitos! " + "pitkä rivi " * 20 + "\n"
+    subject = "Vastaanotimme hakemuksesi: Älykäs lupapalvelu för Vörå"
+    message = build_email(
+        dataclasses.replace(delivery(), subject=subject, body=body, recipient_name="Åsa Öhman"),
+        mail_from="Kipinä <no-reply@kipina.local>",
+        now=SENT,
+    )
+    raw = message.as_bytes()
+    assert raw.isascii()  # no 8-bit data for a server without 8BITMIME
+    assert b"Content-Transfer-Encoding: quoted-printable" in raw  # the body stays readable as text
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == subject
+    assert parsed["To"].addresses[0].display_name == "Åsa Öhman"
+    assert parsed.get_content() == body
 
 
 def test_the_date_is_utc_and_the_message_id_survives_a_resend() -> None:

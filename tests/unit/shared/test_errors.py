@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import httpx
 from fastapi import APIRouter
 
@@ -31,12 +32,27 @@ async def wrong() -> None:
     raise Invalid.of([Problem(f"scores.{i}", f"problem {i}") for i in range(7)])
 
 
+@router.get("/database-away")
+async def database_away() -> None:
+    raise asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command")
+
+
+@router.get("/connection-cut")
+async def connection_cut() -> None:
+    raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+
+@router.get("/statement-refused")
+async def statement_refused() -> None:
+    raise asyncpg.exceptions.UniqueViolationError("duplicate key value violates unique constraint")
+
+
 @router.get("/count")
 async def count(n: int) -> int:
     return n
 
 
-def app_with_routes() -> httpx.AsyncClient:
+def app_with_routes(*, raise_app_exceptions: bool = True) -> httpx.AsyncClient:
     app = create_app(
         ServiceDefinition(
             part=Part("unit", 8098, "Unit"),
@@ -46,7 +62,8 @@ def app_with_routes() -> httpx.AsyncClient:
             api_routers=[router],
         )
     )
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://unit")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    return httpx.AsyncClient(transport=transport, base_url="http://unit")
 
 
 async def test_refusals_map_to_statuses_and_bodies() -> None:
@@ -89,3 +106,16 @@ async def test_every_error_answer_is_an_error_body() -> None:
         body = ErrorBody.model_validate(answer.json())
         assert body.error and body.message
     assert ErrorBody.model_validate(answers[1].json()).model_extra == {"case_id": "42"}
+
+
+async def test_database_away_is_503_with_retry_after_and_a_refused_statement_stays_500() -> None:
+    """The database restarting or the connection cut: nothing was done, send it again shortly (not a 500)."""
+    async with app_with_routes(raise_app_exceptions=False) as client:  # the 500 is answered, then raised again
+        away = [await client.get("/database-away"), await client.get("/connection-cut")]
+        refused = await client.get("/statement-refused")
+    for answer in away:
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "1"
+        assert ErrorBody.model_validate(answer.json()).error == "unavailable"
+    assert refused.status_code == 500
+    assert refused.json()["error"] == "internal_error"
