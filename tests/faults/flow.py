@@ -38,6 +38,7 @@ import httpx
 from bench import lifecycle, pipeline
 from bench.analysis import poisson_schedule
 from bench.lifecycle import JURORS, JURORS_PER_CASE, REJECT, Lifecycle, expected_templates
+from tests.support.reliability import Row
 
 FINAL = ("published", "rejected")
 
@@ -119,6 +120,15 @@ class Verdict:
             "missing feed items": list(self.missing_feed.items())[:5],
         }
         return {k: v for k, v in found.items() if v}
+
+    def record_and_check(self, row: Row, *, cases: int, settled: bool) -> None:
+        """Write the scenario's row from what was counted, then require every case driven, settled, and no
+        problem (the row is written first, so a failing scenario's row shows what went wrong)."""
+        row.cases_driven = self.cases_driven
+        row.cases_lost = len(self.cases_lost) + self.missing_notifications
+        row.duplicates_seen = self.duplicates_seen
+        assert self.cases_driven == cases
+        assert settled and not self.problems(), self.problems()
 
 
 def free_base_port() -> int:

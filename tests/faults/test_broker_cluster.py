@@ -83,8 +83,4 @@ async def test_one_broker_of_three_killed_then_another(cluster: local.Settings, 
         row.notes = f"broker 1 killed at {first.describe()}; broker 2 at {second.describe()}"
         settled = await flow.settle(timeout=900 if reliability.soak else 300)
         verdict = await flow.verdict()
-    row.cases_driven = verdict.cases_driven
-    row.cases_lost = len(verdict.cases_lost) + verdict.missing_notifications
-    row.duplicates_seen = verdict.duplicates_seen
-    assert verdict.cases_driven == cases
-    assert settled and not verdict.problems(), verdict.problems()
+    verdict.record_and_check(row, cases=cases, settled=settled)

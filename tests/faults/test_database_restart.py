@@ -50,8 +50,4 @@ async def test_database_restarted_mid_flow(infra_env, reliability: Reliability, 
         row.notes = f"at {at.describe()}; people retried {flow.transport.retries} requests"
         settled = await flow.settle(timeout=600 if reliability.soak else 240)
         verdict = await flow.verdict()
-    row.cases_driven = verdict.cases_driven
-    row.cases_lost = len(verdict.cases_lost) + verdict.missing_notifications
-    row.duplicates_seen = verdict.duplicates_seen
-    assert verdict.cases_driven == cases
-    assert settled and not verdict.problems(), verdict.problems()
+    verdict.record_and_check(row, cases=cases, settled=settled)
