@@ -267,6 +267,17 @@ class Flow:
             await asyncio.sleep(0.2)
         raise AssertionError(f"not every service {'ready' if ready else 'unready'} within {timeout:.0f}s: {found}")
 
+    async def outage(self, *, stop: Callable[[], None], start: Callable[[], None], row: Row) -> None:
+        """Take away something every service needs (``stop``, in a thread), until every service has felt it (each
+        reports itself not ready), then bring it back (``start``) and wait until every service is ready again."""
+        try:
+            await asyncio.to_thread(stop)
+            row.faults_injected += 1
+            await self.until_every_service(ready=False)
+        finally:
+            await asyncio.to_thread(start)
+        await self.until_every_service(ready=True)
+
     async def settle(self, *, timeout: float = 300.0) -> bool:
         """Wait until every case is final and notify has sent what it will; False if that did not come in time."""
         deadline = time.monotonic() + timeout

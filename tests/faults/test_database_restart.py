@@ -10,8 +10,6 @@ exactly once and every person got each notification exactly once.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from deploy import local
@@ -39,14 +37,11 @@ async def test_database_restarted_mid_flow(infra_env, reliability: Reliability, 
             lambda p: p.reached_review >= 3 and p.in_flight >= 3 and p.submitted <= cases * 2 // 3,
             what="cases in flight, some in review, a third still to be submitted",
         )
-        try:
-            await asyncio.to_thread(local.pg_stop, settings, kill=shutdown == "kill")
-            row.faults_injected += 1
-            # Down until every service has felt it: each reports its database unreachable.
-            await flow.until_every_service(ready=False)
-        finally:
-            await asyncio.to_thread(local.pg_start, settings)
-        await flow.until_every_service(ready=True)
+        await flow.outage(
+            stop=lambda: local.pg_stop(settings, kill=shutdown == "kill"),
+            start=lambda: local.pg_start(settings),
+            row=row,
+        )
         row.notes = f"at {at.describe()}; people retried {flow.transport.retries} requests"
         settled = await flow.settle(timeout=600 if reliability.soak else 240)
         verdict = await flow.verdict()

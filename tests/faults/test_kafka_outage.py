@@ -109,14 +109,9 @@ async def test_broker_killed_and_restarted_mid_flow(infra_env, reliability: Reli
             lambda p: p.reached_review >= 3 and p.in_flight >= 3 and p.submitted <= cases * 2 // 3,
             what="cases in flight, some in review, a third still to be submitted",
         )
-        try:
-            await asyncio.to_thread(local.kafka_stop, settings, force=True)
-            row.faults_injected += 1
-            # Away until every service has felt it: each reports Kafka unreachable.
-            await flow.until_every_service(ready=False)
-        finally:
-            await asyncio.to_thread(local.kafka_start, settings)
-        await flow.until_every_service(ready=True)
+        await flow.outage(
+            stop=lambda: local.kafka_stop(settings, force=True), start=lambda: local.kafka_start(settings), row=row
+        )
         row.notes = f"at {at.describe()}"
         settled = await flow.settle(timeout=600 if reliability.soak else 240)
         verdict = await flow.verdict()
